@@ -1,0 +1,315 @@
+"""Versioned publishing of an output folder to a Hugging Face dataset repo: one commit, one `vX.Y.Z` tag.
+
+`push` uploads the folder's Hub layout (`README.md`, `data/*.parquet`, the `.pokembed` marker) in a single commit,
+deletes remote `data/` files the build no longer produces, and tags the commit; it refuses before uploading anything
+when the tag exists (tags are never moved). `fetch_previous` downloads the last published version for the changelog.
+The token comes from the caller, `HF_TOKEN` or the saved login and goes only into request headers: it is never logged,
+printed or written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pokembed.errors import BadInputError, PublishError
+
+logger = logging.getLogger(__name__)
+
+REPO_TYPE = "dataset"
+MARKER = ".pokembed"
+CARD = "README.md"
+DATA_DIR = "data"
+_VERSION = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
+_NO_TOKEN = "--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    """What a push uploads: the files of the output folder, the remote files it deletes, the commit and its tag."""
+
+    repo_id: str
+    version: str
+    tag: str
+    files: list[tuple[str, int]]  # (path in repo, size in bytes), sorted by path
+    deletions: list[str]  # remote data/ files the build no longer produces
+    commit_message: str
+    notes: list[str] = field(default_factory=list)  # what the plan could not know or will do besides uploading
+
+    def describe(self) -> str:
+        """Human-readable lines for a `--dry-run` (the CLI prints them; the library never prints)."""
+        lines = [f"push to {self.repo_id} as {self.tag}: one commit ({self.commit_message!r})"]
+        lines += [f"  upload {path} ({size:,} bytes)" for path, size in self.files]
+        lines += [f"  delete {path}" for path in self.deletions]
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    plan: PushPlan
+    commit_url: str | None  # None for a dry run
+    commit_oid: str | None
+    dry_run: bool
+
+
+class _Unreachable(PublishError):
+    """The Hub could not be reached at all (network, DNS, offline mode)."""
+
+
+@dataclass(frozen=True)
+class _Remote:
+    exists: bool
+    head: str | None  # commit of main
+    tags: dict[str, str]  # tag name -> commit
+
+
+def validate_version(version: str) -> str:
+    """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
+    match = _VERSION.fullmatch(str(version).strip())
+    if match is None:
+        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. --version 1.2.0")
+    return ".".join(match.groups())
+
+
+def resolve_token(token: str | None = None) -> str | None:
+    """The token to push with: `token` if given, else `HF_TOKEN`, else huggingface_hub's saved login; else None."""
+    if token:
+        return token
+    if os.environ.get("HF_TOKEN", "").strip():
+        return os.environ["HF_TOKEN"].strip()
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def resolve_endpoint(endpoint: str | None = None) -> str:
+    """The Hub base URL: `endpoint` if given, else `HF_ENDPOINT` (read now, not at import), else huggingface.co."""
+    from huggingface_hub import constants
+
+    return (endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def plan_push(out_dir: Path, repo_id: str, version: str, *, remote_files: list[str] | None = None) -> PushPlan:
+    """Plan a push of `out_dir` without any network call; `remote_files` (None: unknown) decides the deletions."""
+    version = validate_version(version)
+    _check_repo_id(repo_id)
+    local = _local_files(Path(out_dir), version)
+    produced = {path for path, _ in local}
+    notes = [] if remote_files is not None else ["the remote files are unknown: stale data/ files are not listed"]
+    deletions = sorted(p for p in remote_files or [] if p.startswith(f"{DATA_DIR}/") and p not in produced)
+    tag = f"v{version}"
+    return PushPlan(repo_id, version, tag, local, deletions, f"pokembed dataset {tag}", notes)
+
+
+def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None, endpoint: str | None = None,
+         dry_run: bool = False, private: bool = False, timeout: float = 30.0) -> PushResult:
+    """Upload `out_dir` to the dataset repo `repo_id` in one commit tagged `vVERSION`, creating the repo if needed.
+
+    Refuses (PublishError) without a token, or when the tag exists, before anything is uploaded. A dry run makes no
+    call that writes; when the Hub cannot be reached it still returns the plan, with a note saying what is unknown.
+    """
+    out_dir = Path(out_dir)
+    plan = plan_push(out_dir, repo_id, version)  # validates the version, the repo id and the folder first
+    endpoint = resolve_endpoint(endpoint)
+    token = resolve_token(token)
+    if token is None and not dry_run:
+        raise PublishError(_NO_TOKEN)
+    try:
+        remote = _read_remote(repo_id, endpoint, token, timeout)
+    except PublishError as exc:
+        if not dry_run:
+            raise
+        logger.warning("dry run without the Hub: %s", exc)
+        reason = f"{endpoint} could not be reached" if isinstance(exc, _Unreachable) else f"the Hub refused: {exc}"
+        notes = [f"{reason}; existing tags are not checked", *plan.notes]
+        return PushResult(_with_notes(plan, notes), None, None, dry_run=True)
+    if plan.tag in remote.tags:
+        raise PublishError(f"tag {plan.tag} already exists on {repo_id}; choose a new --version")
+
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token, library_name="pokembed")
+    with _hub_errors("list the files of", repo_id, endpoint, token):
+        remote_files = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision="main") if remote.exists else []
+    plan = plan_push(out_dir, repo_id, version, remote_files=remote_files)
+    notes = [] if remote.exists else [f"{repo_id} does not exist yet: it will be created"]
+    if token is None:
+        notes.append("no Hugging Face token found: a real push needs HF_TOKEN or `hf auth login`")
+    plan = _with_notes(plan, notes + plan.notes)
+    if dry_run:
+        logger.info("dry run: %s", plan.describe())
+        return PushResult(plan, None, None, dry_run=True)
+    return _upload(api, out_dir, plan, remote, endpoint, token, private)
+
+
+def check_tag_free(repo_id: str, version: str, *, token: str | None = None, endpoint: str | None = None,
+                   timeout: float = 30.0) -> None:
+    """Fail fast, before a long build: PublishError when the tag `vVERSION` already exists on `repo_id`."""
+    _check_repo_id(repo_id)
+    tag = f"v{validate_version(version)}"
+    remote = _read_remote(repo_id, resolve_endpoint(endpoint), resolve_token(token), timeout)
+    if tag in remote.tags:
+        raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new --version")
+
+
+def fetch_previous(repo_id: str, *, token: str | None = None, endpoint: str | None = None,
+                   revision: str | None = None, dest: Path, timeout: float = 30.0) -> Path | None:
+    """Download the published README.md, data/*.parquet and .pokembed of `repo_id` into `dest`; return `dest`.
+
+    `revision` defaults to the highest `vX.Y.Z` tag, else main. None when the repo does not exist or holds none of
+    those files yet (nothing was published). huggingface_hub keeps its download metadata in `dest/.cache`.
+    """
+    _check_repo_id(repo_id)
+    endpoint, token = resolve_endpoint(endpoint), resolve_token(token)
+    remote = _read_remote(repo_id, endpoint, token, timeout)
+    if not remote.exists:
+        return None
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token, library_name="pokembed")
+    revision = revision or _latest_tag(remote.tags) or "main"
+    with _hub_errors(f"download {revision} of", repo_id, endpoint, token):
+        files = [p for p in api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision) if _published(p)]
+        for path in files:
+            api.hf_hub_download(repo_id, path, repo_type=REPO_TYPE, revision=revision, local_dir=dest)
+    if not files:
+        return None
+    logger.info("fetched %s of %s (%d files) into %s", revision, repo_id, len(files), dest)
+    return Path(dest)
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------------
+def _upload(api, out_dir: Path, plan: PushPlan, remote: _Remote, endpoint: str, token: str, private: bool) -> PushResult:
+    """Create the repo if needed, make the one commit, tag it."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    repo_id = plan.repo_id
+    if not remote.exists:
+        with _hub_errors("create", repo_id, endpoint, token):
+            api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True, private=private)
+        logger.info("created dataset repo %s", repo_id)
+    operations = [CommitOperationAdd(path, out_dir / path) for path, _ in plan.files]
+    operations += [CommitOperationDelete(path) for path in plan.deletions]
+    description = "\n".join(f"- {path}" for path, _ in plan.files)
+    with _hub_errors("commit to", repo_id, endpoint, token):
+        commit = api.create_commit(repo_id, operations, commit_message=plan.commit_message,
+                                   commit_description=description, repo_type=REPO_TYPE, revision="main",
+                                   parent_commit=remote.head if remote.exists else None)
+    with _hub_errors(f"tag {commit.oid[:8]} as {plan.tag} on", repo_id, endpoint, token, tag=plan.tag):
+        api.create_tag(repo_id, tag=plan.tag, revision=commit.oid, repo_type=REPO_TYPE, tag_message=plan.commit_message)
+    logger.info("pushed %s to %s as %s (%s)", out_dir, repo_id, plan.tag, commit.oid)
+    return PushResult(plan, commit.commit_url, commit.oid, dry_run=False)
+
+
+def _read_remote(repo_id: str, endpoint: str, token: str | None, timeout: float) -> _Remote:
+    """Branches and tags of the repo, read with a timeout so an unreachable Hub fails fast."""
+    from huggingface_hub.errors import RepositoryNotFoundError
+    from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
+
+    url = f"{endpoint}/api/{REPO_TYPE}s/{repo_id}/refs"
+    with _hub_errors("read the tags of", repo_id, endpoint, token):
+        response = get_session().get(url, headers=build_hf_headers(token=token or False), timeout=timeout)
+        try:
+            hf_raise_for_status(response)
+        except RepositoryNotFoundError:
+            return _Remote(False, None, {})
+        refs = response.json()
+    head = next((b["targetCommit"] for b in refs.get("branches", []) if b["name"] == "main"), None)
+    return _Remote(True, head, {t["name"]: t["targetCommit"] for t in refs.get("tags", [])})
+
+
+@contextlib.contextmanager
+def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: str | None = None) -> Iterator[None]:
+    """Turn what huggingface_hub and httpx raise into one-line PublishErrors naming the repo and the endpoint."""
+    import httpx
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
+
+    where = f"{repo_id} on {endpoint}"
+    try:
+        yield
+    except (OfflineModeIsEnabled, httpx.TransportError, ConnectionError, TimeoutError) as exc:
+        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_first_line(exc, token)}); "
+                           "check the network, HF_ENDPOINT and HF_HUB_OFFLINE") from None
+    except RevisionNotFoundError:
+        raise PublishError(f"cannot {step} {where}: the revision does not exist; pass an existing tag") from None
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 401:
+            fix = "the token was rejected; set a valid HF_TOKEN or run `hf auth login`"
+        elif status == 403:
+            fix = "the token may not write there; use a token with write access to that namespace"
+        elif status == 409 and tag:
+            fix = f"tag {tag} already exists (the files are committed but untagged); choose a new --version"
+        elif status == 412:
+            fix = "the repo changed during the push; run it again"
+        else:
+            fix = f"{_first_line(exc, token)}; check the repo id and try again"
+        raise PublishError(f"cannot {step} {where}: {fix}") from None
+    except (OSError, ValueError, RuntimeError) as exc:  # upload failures, invalid card metadata, LFS errors
+        raise PublishError(f"cannot {step} {where} ({_first_line(exc, token)}); fix it and run the push again") \
+            from None
+
+
+def _first_line(exc: BaseException, token: str | None) -> str:
+    cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
+    text = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
+    return text.replace(token, "***") if token else text
+
+
+def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
+    """The Hub layout of a pokembed output folder: (path, size) sorted; BadInputError if the folder is not ours."""
+    marker = out_dir / MARKER
+    if not marker.is_file():
+        raise BadInputError(f"{out_dir} is not a pokembed output folder (no {MARKER} marker); "
+                            "pass the --out folder of a build")
+    built = _marker_version(marker)
+    if built is not None and built.lstrip("v") != version:
+        raise BadInputError(f"{out_dir} was built as version {built}, not {version}; "
+                            f"rebuild with --version {version} or push with --version {built}")
+    parquet = sorted((out_dir / DATA_DIR).rglob("*.parquet"))
+    if not (out_dir / CARD).is_file() or not parquet:
+        raise BadInputError(f"{out_dir} lacks {CARD} or {DATA_DIR}/*.parquet (an unfinished build?); rebuild it")
+    files = [out_dir / CARD, marker, *parquet]
+    return sorted((p.relative_to(out_dir).as_posix(), p.stat().st_size) for p in files)
+
+
+def _marker_version(marker: Path) -> str | None:
+    """The version recorded in the `.pokembed` marker (JSON), if it records one."""
+    try:
+        facts = json.loads(marker.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    version = facts.get("version") if isinstance(facts, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
+def _check_repo_id(repo_id: str) -> None:
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError:
+        repo_id = ""
+    if repo_id.count("/") != 1:
+        raise BadInputError("the repo id must look like OWNER/NAME (e.g. --push me/pokemon-embeddings)")
+
+
+def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:
+    return replace(plan, notes=notes)
+
+
+def _latest_tag(tags: dict[str, str]) -> str | None:
+    versions = [tuple(map(int, m.groups())) for t in tags if (m := _VERSION.fullmatch(t)) and t.startswith("v")]
+    return "v{}.{}.{}".format(*max(versions)) if versions else None
+
+
+def _published(path: str) -> bool:
+    return path in (CARD, MARKER) or (path.startswith(f"{DATA_DIR}/") and path.endswith(".parquet"))

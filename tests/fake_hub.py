@@ -1,0 +1,319 @@
+"""A small in-process Hugging Face Hub for tests: huggingface_hub's real client runs against it unchanged.
+
+It plays the routes that repo creation, one-commit uploads (preupload, LFS batch + basic PUT, NDJSON commit), refs,
+tags, tree listings and file downloads use, keeps everything in memory for assertions, and can require a bearer token
+(for every write and for reading private repos; a wrong token is always refused).
+Start it with ``with FakeHub(token="hf_x") as hub:`` and point the client at ``hub.endpoint``. Uploads must take the
+LFS path, not Xet (the client picks Xet whenever ``hf_xet`` is importable): ``no_xet(monkeypatch)`` switches it off.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LFS_SUFFIXES = (".parquet", ".arrow", ".bin", ".safetensors", ".png", ".jpg")
+GITATTRIBUTES = b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+_REPO = r"(?P<type>models|datasets|spaces)/(?P<repo>[^/]+/[^/]+?)"  # as in /api/{type}s/{repo_id}/...
+_GIT_REPO = r"(?:(?P<type>datasets|spaces)/)?(?P<repo>[^/]+/[^/]+?)"  # as in /{prefix}{repo_id}.git or /resolve/
+
+
+def git_blob_oid(data: bytes) -> str:
+    """The git blob sha1 the Hub reports for a regular (non-LFS) file."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def no_xet(monkeypatch) -> None:
+    """Make huggingface_hub upload through the LFS protocol this server speaks (it uses Xet when hf_xet is installed)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+
+
+@dataclass
+class Commit:
+    oid: str
+    message: str
+    parent: str | None
+    files: dict[str, bytes]  # the full tree after this commit
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Repo:
+    repo_type: str  # "dataset", "model", "space"
+    repo_id: str
+    private: bool = False
+    commits: list[Commit] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> commit oid
+
+    @property
+    def head(self) -> Commit:
+        return self.commits[-1]
+
+    def commit(self, revision: str) -> Commit | None:
+        oid = self.tags.get(revision, self.head.oid if revision == "main" else revision)
+        return next((c for c in self.commits if c.oid == oid or (len(revision) >= 7 and c.oid.startswith(oid))), None)
+
+
+class FakeHub:
+    """Threaded HTTP server on 127.0.0.1 holding repos, commits, tags and LFS objects in memory."""
+
+    def __init__(self, token: str | None = None, user: str = "tester"):
+        self.token, self.user = token, user
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self.lfs: dict[str, bytes] = {}  # sha256 -> bytes, filled by the basic-transfer PUT
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.unhandled: list[tuple[str, str]] = []  # requests no route matched (answered 404)
+        self.seen_auth: set[str] = set()  # Authorization headers received
+        self._lock = threading.Lock()
+        hub = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.hub = hub
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> FakeHub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def repo(self, repo_id: str, repo_type: str = "dataset") -> Repo | None:
+        return self.repos.get((repo_type, repo_id))
+
+    def add_repo(self, repo_id: str, repo_type: str = "dataset", private: bool = False) -> Repo:
+        """Create a repo the way the Hub does: with an initial commit holding `.gitattributes`."""
+        repo = Repo(repo_type, repo_id, private)
+        files = {".gitattributes": GITATTRIBUTES}
+        repo.commits.append(Commit(self._oid("init", repo_id), "initial commit", None, files, [".gitattributes"]))
+        self.repos[(repo_type, repo_id)] = repo
+        return repo
+
+    def _oid(self, *parts: object) -> str:
+        return hashlib.sha1(repr((parts, sum(len(r.commits) for r in self.repos.values()))).encode()).hexdigest()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hub: FakeHub
+    authed: bool = False
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep test output quiet
+        pass
+
+    # ---- plumbing -------------------------------------------------------------------------------------------
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            self.rfile.readline()
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, status: int, payload=None, headers: dict | None = None, body: bytes | None = None) -> None:
+        data = body if body is not None else json.dumps(payload if payload is not None else {}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json" if body is None else "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _error(self, status: int, message: str, code: str | None = None) -> None:
+        headers = {"X-Error-Message": message} | ({"X-Error-Code": code} if code else {})
+        self._send(status, {"error": message}, headers)
+
+    def _dispatch(self) -> None:
+        hub, url = self.hub, urlsplit(self.path)
+        path, query = url.path, parse_qs(url.query)
+        with hub._lock:
+            hub.requests.append((self.command, path))
+        if auth := self.headers.get("Authorization"):
+            hub.seen_auth.add(auth)
+        body = self._body() if self.command in ("POST", "PUT") else b""
+        self.authed = hub.token is None or auth == f"Bearer {hub.token}"
+        if hub.token and not path.startswith("/lfs-upload/"):  # the upload href is pre-signed, as on the Hub
+            if auth is not None and not self.authed:
+                return self._error(401, "Invalid credentials in Authorization header")
+            if auth is None and self.command not in ("GET", "HEAD"):  # anonymous reads of public repos are fine
+                return self._error(401, "Invalid credentials in Authorization header")
+        for method, pattern, handler in ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and self.command in method.split("|"):
+                groups = {k: v and unquote(v) for k, v in match.groupdict().items()}
+                with hub._lock:
+                    return handler(self, body=body, query=query, **groups)
+        hub.unhandled.append((self.command, path))
+        self._error(404, f"fake hub: no route for {self.command} {path}")
+
+    do_GET = do_HEAD = do_POST = do_PUT = _dispatch
+
+    def _repo(self, type: str | None, repo: str) -> Repo | None:
+        found = self.hub.repo(repo, (type or "models")[:-1])
+        if found is None or (found.private and not self.authed):
+            self._error(404, "Repository not found", "RepoNotFound")
+        return found
+
+    def _revision(self, repo: Repo, revision: str) -> Commit | None:
+        commit = repo.commit(revision)
+        if commit is None:
+            self._error(404, f"Invalid rev id: {revision}", "RevisionNotFound")
+        return commit
+
+    # ---- routes ---------------------------------------------------------------------------------------------
+    def whoami(self, **_) -> None:
+        self._send(200, {"type": "user", "name": self.hub.user, "orgs": [], "auth": {"type": "access_token"}})
+
+    def validate_yaml(self, **_) -> None:
+        self._send(200, {"errors": [], "warnings": []})
+
+    def create_repo(self, body: bytes, **_) -> None:
+        data = json.loads(body)
+        repo_type = data.get("type") or "model"
+        repo_id = f"{data.get('organization') or self.hub.user}/{data['name']}"
+        url = f"{self.hub.endpoint}/{'' if repo_type == 'model' else repo_type + 's/'}{repo_id}"
+        if self.hub.repo(repo_id, repo_type):  # the Hub answers 409 with the url; exist_ok=True reads it
+            return self._send(409, {"error": "You already created this repo", "url": url})
+        self.hub.add_repo(repo_id, repo_type, private=data.get("visibility", "public") != "public")
+        self._send(200, {"url": url, "name": repo_id})
+
+    def repo_info(self, type: str, repo: str, revision: str = "main", **_) -> None:
+        if (found := self._repo(type, repo)) and (commit := self._revision(found, revision)):
+            siblings = [{"rfilename": p} for p in sorted(commit.files)]
+            self._send(200, {"id": found.repo_id, "sha": commit.oid, "private": found.private, "siblings": siblings,
+                             "tags": [], "downloads": 0, "likes": 0})
+
+    def refs(self, type: str, repo: str, **_) -> None:
+        if found := self._repo(type, repo):
+            def ref(name: str, kind: str, oid: str) -> dict:
+                return {"name": name, "ref": f"refs/{kind}/{name}", "targetCommit": oid}
+            self._send(200, {"branches": [ref("main", "heads", found.head.oid)], "converts": [], "pullRequests": [],
+                             "tags": [ref(tag, "tags", oid) for tag, oid in sorted(found.tags.items())]})
+
+    def preupload(self, type: str, repo: str, revision: str, body: bytes, **_) -> None:
+        if (found := self._repo(type, repo)) and (commit := self._revision(found, revision)):
+            answers = []
+            for item in json.loads(body)["files"]:
+                lfs = item["path"].endswith(LFS_SUFFIXES) or item["size"] >= 10_000_000
+                old = commit.files.get(item["path"])
+                oid = None if old is None else hashlib.sha256(old).hexdigest() if lfs else git_blob_oid(old)
+                answers.append({"path": item["path"], "uploadMode": "lfs" if lfs else "regular",
+                                "shouldIgnore": False, "oid": oid})
+            self._send(200, {"files": answers, "commitOid": commit.oid})
+
+    def lfs_batch(self, type: str, repo: str, body: bytes, **_) -> None:
+        if self._repo(type, repo):
+            objects = []
+            for obj in json.loads(body)["objects"]:
+                entry = {"oid": obj["oid"], "size": obj["size"], "authenticated": True}
+                if obj["oid"] not in self.hub.lfs:  # only ask for what is not stored yet
+                    entry["actions"] = {"upload": {"href": f"{self.hub.endpoint}/lfs-upload/{obj['oid']}"}}
+                objects.append(entry)
+            self._send(200, {"transfer": "basic", "objects": objects})
+
+    def lfs_upload(self, oid: str, body: bytes, **_) -> None:
+        if hashlib.sha256(body).hexdigest() != oid:
+            return self._error(400, "sha256 mismatch")
+        self.hub.lfs[oid] = body
+        self._send(200, {})
+
+    def commit(self, type: str, repo: str, revision: str, body: bytes, **_) -> None:
+        if not ((found := self._repo(type, repo)) and (head := self._revision(found, revision))):
+            return
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        header = next(line["value"] for line in lines if line["key"] == "header")
+        if header.get("parentCommit") and not head.oid.startswith(header["parentCommit"]):
+            return self._error(412, "A commit has happened since. Please refresh and try again.")
+        files, added, deleted = dict(head.files), [], []
+        for line in lines:
+            key, value = line["key"], line["value"]
+            if key == "file":
+                files[value["path"]] = base64.b64decode(value["content"])
+            elif key == "lfsFile":
+                if value["oid"] not in self.hub.lfs:
+                    return self._error(422, f"LFS object {value['oid']} was not uploaded")
+                files[value["path"]] = self.hub.lfs[value["oid"]]
+            elif key == "deletedFile":
+                if files.pop(value["path"], None) is None:
+                    return self._error(404, "A file with this name doesn't exist", "EntryNotFound")
+            if key != "header":
+                (deleted if key == "deletedFile" else added).append(value["path"])
+        oid = self.hub._oid(found.repo_id, header["summary"], sorted(files))
+        found.commits.append(Commit(oid, header["summary"], head.oid, files, added, deleted))
+        url = f"{self.hub.endpoint}/{type}/{found.repo_id}/commit/{oid}"
+        self._send(200, {"success": True, "commitOid": oid, "commitUrl": url, "pullRequestUrl": None})
+
+    def tag(self, type: str, repo: str, revision: str, body: bytes, **_) -> None:
+        if (found := self._repo(type, repo)) and (commit := self._revision(found, revision)):
+            name = json.loads(body)["tag"]
+            if name in found.tags:
+                return self._error(409, f"Tag {name} already exists")
+            found.tags[name] = commit.oid
+            self._send(200, {})
+
+    def tree(self, type: str, repo: str, revision: str, path: str | None = None, query=None, **_) -> None:
+        if not ((found := self._repo(type, repo)) and (commit := self._revision(found, revision))):
+            return
+        prefix = f"{path.strip('/')}/" if path and path.strip("/") else ""
+        recursive = query.get("recursive", ["false"])[0].lower() in ("1", "true")
+        entries: dict[str, dict] = {}
+        for name, data in sorted(commit.files.items()):
+            if not name.startswith(prefix):
+                continue
+            parts = name[len(prefix):].split("/")
+            for depth in range(1, len(parts)):
+                folder = prefix + "/".join(parts[:depth])
+                entries.setdefault(folder, {"type": "directory", "path": folder, "oid": git_blob_oid(folder.encode())})
+                if not recursive:
+                    break
+            if recursive or len(parts) == 1:
+                entry = {"type": "file", "path": name, "size": len(data), "oid": git_blob_oid(data)}
+                if name.endswith(LFS_SUFFIXES):
+                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                entries[name] = entry
+        self._send(200, list(entries.values()))
+
+    def resolve(self, type: str | None, repo: str, revision: str, path: str, **_) -> None:
+        found = self._repo(type, repo)
+        if not (found and (commit := self._revision(found, revision))):
+            return
+        if path not in commit.files:
+            return self._error(404, "Entry not found", "EntryNotFound")
+        data = commit.files[path]
+        etag = hashlib.sha256(data).hexdigest() if path.endswith(LFS_SUFFIXES) else git_blob_oid(data)
+        self._send(200, headers={"X-Repo-Commit": commit.oid, "ETag": f'"{etag}"'}, body=data)
+
+
+ROUTES = [
+    ("GET", r"/api/whoami-v2", _Handler.whoami),
+    ("POST", r"/api/validate-yaml", _Handler.validate_yaml),
+    ("POST", r"/api/repos/create", _Handler.create_repo),
+    ("GET", rf"/api/{_REPO}(?:/revision/(?P<revision>[^/]+))?", _Handler.repo_info),
+    ("GET", rf"/api/{_REPO}/refs", _Handler.refs),
+    ("POST", rf"/api/{_REPO}/preupload/(?P<revision>[^/]+)", _Handler.preupload),
+    ("POST", rf"/{_GIT_REPO}\.git/info/lfs/objects/batch", _Handler.lfs_batch),
+    ("PUT", r"/lfs-upload/(?P<oid>[0-9a-f]{64})", _Handler.lfs_upload),
+    ("POST", rf"/api/{_REPO}/commit/(?P<revision>[^/]+)", _Handler.commit),
+    ("POST", rf"/api/{_REPO}/tag/(?P<revision>[^/]+)", _Handler.tag),
+    ("GET", rf"/api/{_REPO}/tree/(?P<revision>[^/]+)(?P<path>/.*)?", _Handler.tree),
+    ("GET|HEAD", rf"/{_GIT_REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", _Handler.resolve),
+]
