@@ -1,0 +1,225 @@
+"""The live source: one POST of the query to PokéAPI's GraphQL endpoint, with retries and an on-disk cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pokembed.errors import SourceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "pokemon_v2_"
+#: Relationship fields of the query; the old v1beta schema names them with the ``pokemon_v2_`` prefix.
+RELATIONSHIPS = (
+    "pokemon", "pokemontypes", "type", "pokemonstats", "stat", "pokemonabilities", "ability", "encounters",
+    "locationarea", "location", "region", "pokemonspecy", "pokemonspeciesflavortexts", "version",
+    "pokemonshape", "pokemonhabitat", "pokemonegggroups", "egggroup", "generation", "growthrate",
+    "pokemoncolor", "pokemonevolutions", "evolutiontrigger", "pokemonmoves", "move",
+)
+_RELATIONSHIP_RE = re.compile(r"\b(" + "|".join(RELATIONSHIPS) + r")\b(?=\s*[({])")
+_FALLBACK = "retry later or use the offline source csv:PATH (a folder of PokéAPI's data/v2/csv tables)"
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A GraphQL response body (``pokemon_v2_`` prefixes as served) and when it was fetched (ISO-8601 UTC)."""
+
+    body: dict
+    fetched_at: str
+
+
+def query_for_url(query: str, url: str) -> str:
+    """The query in the schema the endpoint speaks: prefixed names for the old ``.../v1beta`` endpoint."""
+    if urlparse(url).path.rstrip("/").endswith("/v1beta"):
+        return _RELATIONSHIP_RE.sub(PREFIX + r"\1", query)
+    return query
+
+
+def strip_prefixes(value):
+    """Drop every ``pokemon_v2_`` prefix from the keys of a JSON value (old v1beta names → v1beta2 names)."""
+    if isinstance(value, dict):
+        return {k.removeprefix(PREFIX): strip_prefixes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_prefixes(v) for v in value]
+    return value
+
+
+def cache_path(cache_dir: Path, url: str) -> Path:
+    """Where the raw response for ``url`` is cached."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    return Path(cache_dir) / "source" / f"graphql-{digest}.json"
+
+
+def fetch_cached(
+    url: str,
+    query: str,
+    *,
+    cache_dir: Path | None = None,
+    refresh: bool = False,
+    timeout: float = 120.0,
+    retries: int = 4,
+    backoff: float = 1.0,
+    progress: bool = True,
+) -> CachedResponse:
+    """The response to ``query`` at ``url``: from ``cache_dir`` when cached for this URL and query, else one POST."""
+    query_sha = hashlib.sha256(query.encode("utf-8")).hexdigest()
+    path = cache_path(cache_dir, url) if cache_dir is not None else None
+    if path is not None and not refresh:
+        cached = _read_cache(path, url, query_sha)
+        if cached is not None:
+            logger.info("using the GraphQL response cached at %s (fetched %s)", path, cached.fetched_at)
+            return cached
+    body = post_query(url, query, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
+    fetched = CachedResponse(body=body, fetched_at=_utc_now())
+    records_from_response(body, url)  # only a usable response is cached
+    if path is not None:
+        _write_cache(path, {"url": url, "query_sha256": query_sha, "fetched_at": fetched.fetched_at, "response": body})
+    return fetched
+
+
+def post_query(
+    url: str, query: str, *, timeout: float = 120.0, retries: int = 4, backoff: float = 1.0, progress: bool = True
+) -> dict:
+    """POST ``query`` and return the parsed body; connection errors, 429 and 5xx are retried with exponential backoff.
+
+    A read timeout is not retried: the same heavy query would most likely time out again.
+    """
+    import requests
+
+    attempts = max(0, int(retries)) + 1
+    last_problem, retry_after = "", None
+    with requests.Session() as session:
+        for attempt in range(attempts):
+            if attempt:
+                delay = _retry_delay(backoff, attempt, retry_after)
+                logger.warning("%s: %s; retry %d/%d in %.1f s", url, last_problem, attempt, attempts - 1, delay)
+                time.sleep(delay)
+                retry_after = None
+            try:
+                status, headers, content = _post_once(session, url, query, timeout, progress)
+            except requests.exceptions.ReadTimeout:
+                raise SourceUnavailableError(
+                    f"{url} did not answer within {timeout:g} s; raise the timeout, {_FALLBACK}"
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                last_problem = f"connection failed ({_one_line(exc, 160)})"
+                continue
+            if status == 429 or status >= 500:
+                last_problem = f"HTTP {status}"
+                retry_after = headers.get("Retry-After")
+                continue
+            if status >= 400:
+                raise SourceUnavailableError(
+                    f"{url} answered HTTP {status} ({_one_line(content.decode('utf-8', 'replace'), 160)}); check the "
+                    f"URL (PokéAPI's GraphQL endpoint is graphql:https://graphql.pokeapi.co/v1beta2) or {_FALLBACK}"
+                )
+            return _parse_body(url, content)
+    raise SourceUnavailableError(f"cannot reach {url} after {attempts} attempts, last: {last_problem}; {_FALLBACK}")
+
+
+def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool]]]:
+    """The records (prefixes stripped, key order kept) and ``(id, species_id, is_default)`` rows of a response."""
+    data = body.get("data") if isinstance(body, dict) else None
+    data = strip_prefixes(data) if isinstance(data, dict) else None
+    records = data.get("pokemon") if data else None
+    meta = data.get("meta") if data else None
+    if not isinstance(records, list) or not isinstance(meta, list):
+        raise SourceUnavailableError(
+            f"{url} answered without data.pokemon and data.meta lists; check that it is PokéAPI's GraphQL "
+            f"endpoint or {_FALLBACK}"
+        )
+    try:
+        meta_rows = [(int(m["id"]), m["pokemon_species_id"], bool(m["is_default"])) for m in meta]
+        ids = [int(r["id"]) for r in records]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SourceUnavailableError(f"{url} answered records without {exc}; {_FALLBACK}") from None
+    if ids != [row[0] for row in meta_rows]:
+        raise SourceUnavailableError(f"{url} answered data.pokemon and data.meta with different ids; {_FALLBACK}")
+    return records, meta_rows
+
+
+def _post_once(session, url: str, query: str, timeout: float, progress: bool) -> tuple[int, Mapping, bytes]:
+    from tqdm.auto import tqdm
+
+    from pokembed import __version__
+
+    headers = {"Accept": "application/json", "User-Agent": f"pokembed/{__version__}"}
+    with session.post(url, json={"query": query}, headers=headers, timeout=timeout, stream=True) as resp:
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() and "Content-Encoding" not in resp.headers else None
+        chunks = []
+        with tqdm(total=total, unit="B", unit_scale=True, desc="PokéAPI GraphQL", disable=not progress,
+                  leave=False) as bar:
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                chunks.append(chunk)
+                bar.update(len(chunk))
+        return resp.status_code, resp.headers, b"".join(chunks)
+
+
+def _parse_body(url: str, content: bytes) -> dict:
+    try:
+        body = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceUnavailableError(
+            f"{url} answered invalid JSON ({len(content)} bytes, {_one_line(exc, 120)}), a truncated or non-GraphQL "
+            f"response; {_FALLBACK}"
+        ) from None
+    if not isinstance(body, dict):
+        raise SourceUnavailableError(f"{url} answered JSON that is not a GraphQL response object; {_FALLBACK}")
+    errors = body.get("errors")
+    if errors:
+        first = errors[0] if isinstance(errors, list) else errors
+        message = first.get("message", first) if isinstance(first, dict) else first
+        count = len(errors) if isinstance(errors, list) else 1
+        raise SourceUnavailableError(
+            f"{url} answered GraphQL errors ({count}), first: {_one_line(message, 200)}; check that the URL is "
+            f"PokéAPI's v1beta2 endpoint (the query uses names without pokemon_v2_) or {_FALLBACK}"
+        )
+    return body
+
+
+def _retry_delay(backoff: float, attempt: int, retry_after: str | None) -> float:
+    delay = max(0.0, backoff) * 2 ** (attempt - 1)
+    if retry_after and retry_after.strip().isdigit():
+        delay = max(delay, min(float(retry_after), 60.0))
+    return delay
+
+
+def _read_cache(path: Path, url: str, query_sha: str) -> CachedResponse | None:
+    if not path.is_file():
+        return None
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("url") != url or cached.get("query_sha256") != query_sha:
+            logger.info("cached response %s is for another URL or query; fetching again", path)
+            return None
+        return CachedResponse(body=cached["response"], fetched_at=cached["fetched_at"])
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        logger.warning("ignoring unreadable cached response %s (%s); fetching again", path, exc)
+        return None
+
+
+def _write_cache(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _one_line(value, limit: int) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
