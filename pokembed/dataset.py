@@ -1,0 +1,304 @@
+"""The table: its `datasets.Features` schema, deterministic parquet, and the Hub repo folder written in one move.
+
+The output folder is a Hub dataset repo::
+
+    README.md                            the card
+    data/train-00000-of-00001.parquet    the table (schema metadata: "huggingface" features, "pokembed" build facts)
+    .pokembed                            marker JSON (version, build facts): tells us the folder is ours
+
+It is written in a hidden sibling folder and renamed into place, so a failed build never leaves a half-written
+dataset, and a folder that lacks the marker is never replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pokembed.errors import BadInputError
+
+if TYPE_CHECKING:
+    import datasets
+    import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+MARKER = ".pokembed"
+DATA_FILE = "data/train-00000-of-00001.parquet"
+
+ROW_GROUP_SIZE = 100  # rows per row group: small enough for the Hub viewer and random access with images inside
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 3
+# datasets' own parquet writer uses these content-defined chunking options; they let the Hub's Xet storage
+# deduplicate unchanged pages between versions, so a rebuild uploads little more than what changed.
+CDC_OPTIONS = {"min_chunk_size": 256 * 1024, "max_chunk_size": 1024 * 1024, "norm_level": 0}
+
+
+def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
+    """The table's schema: one row per Pokémon; `image_embedding` and `image` are null where there is no artwork."""
+    from datasets import Features, Image, List, Value
+
+    for name, dim in (("text_dim", text_dim), ("image_dim", image_dim)):
+        if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+            raise BadInputError(f"{name} must be a positive integer, got {dim!r}; pass the model's output dimension")
+    return Features(
+        {
+            "id": Value("int32"),
+            "name": Value("string"),
+            "species_id": Value("int32"),
+            "is_default": Value("bool"),
+            "generation": Value("string"),
+            "types": List(Value("string")),
+            "document": Value("string"),
+            "text_tokens": Value("int32"),
+            "text_truncated": Value("bool"),
+            "text_embedding": List(Value("float32"), length=text_dim),
+            "image_embedding": List(Value("float32"), length=image_dim),
+            "umap_2d_x": Value("float32"),
+            "umap_2d_y": Value("float32"),
+            "image": Image(),
+            "neighbors": {"ids": List(Value("int32")), "distances": List(Value("float32"))},
+        }
+    )
+
+
+def rows_to_table(rows: Sequence[Mapping[str, Any]], features: "datasets.Features") -> "pa.Table":
+    """An Arrow table of `rows` with exactly the columns and types of `features` (and datasets' schema metadata).
+
+    Fixed-length float lists take numpy arrays or lists (or None); `image` takes ``{"bytes": png, "path": None}``,
+    raw PNG bytes, or None.
+    """
+    import pyarrow as pa
+
+    schema = features.arrow_schema
+    expected = set(schema.names)
+    for index, row in enumerate(rows):
+        if set(row) != expected:
+            missing, extra = sorted(expected - set(row)), sorted(set(row) - expected)
+            raise BadInputError(
+                f"row {index} (id {row.get('id')}) does not match the dataset features: "
+                f"missing {missing}, unexpected {extra}; give every row exactly the feature columns"
+            )
+    columns = []
+    for field in schema:
+        values = [row[field.name] for row in rows]
+        try:
+            if pa.types.is_fixed_size_list(field.type) and pa.types.is_floating(field.type.value_type):
+                columns.append(_fixed_float_column(field.name, values, field.type, rows))
+            else:
+                if field.name == "image":
+                    values = [{"bytes": v, "path": None} if isinstance(v, (bytes, bytearray)) else v for v in values]
+                columns.append(pa.array(values, type=field.type))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as error:
+            raise BadInputError(
+                f"column {field.name!r} does not fit its feature type {field.type}: {error}; fix the rows' values"
+            ) from error
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def write_parquet(
+    rows: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    features: "datasets.Features",
+    metadata: Mapping[str, Any],
+) -> None:
+    """Write `rows` as parquet whose bytes depend only on the rows, the features and the metadata.
+
+    The schema metadata carries datasets' ``huggingface`` key (the features, exactly as datasets writes it, so
+    `datasets.load_dataset` returns the right feature types) plus each `metadata` item: key -> string value (e.g.
+    ``{"pokembed": facts_to_json(facts)}``; a non-string value is stored as sorted JSON). Fixed compression, no
+    timestamps; written to a temporary file in the same folder and renamed into place.
+    """
+    import pyarrow.parquet as pq
+
+    table = rows_to_table(rows, features)
+    schema_metadata = dict(table.schema.metadata or {})
+    for key, value in metadata.items():
+        if key == "huggingface" or key.startswith("ARROW:"):
+            raise BadInputError(f"parquet metadata key {key!r} is reserved; use another key, e.g. 'pokembed'")
+        try:
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, ensure_ascii=False)
+        except (TypeError, ValueError) as error:
+            raise BadInputError(
+                f"parquet metadata {key!r} is not JSON-serialisable: {error}; pass strings or plain JSON values"
+            ) from error
+        schema_metadata[key.encode("utf-8")] = text.encode("utf-8")
+    table = table.replace_schema_metadata(schema_metadata)
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    try:
+        options = _column_options(table.schema)
+        with pq.ParquetWriter(
+            tmp,
+            table.schema,
+            use_content_defined_chunking=CDC_OPTIONS,
+            write_page_index=True,
+            **options,
+        ) as writer:
+            writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+            writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    logger.info("wrote %d rows to %s (%d bytes)", table.num_rows, path, path.stat().st_size)
+
+
+def read_table(out_dir: Path) -> "pa.Table":
+    """The table of an output folder: its ``data/*.parquet`` files, in name order, with their schema metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted((Path(out_dir) / "data").glob("*.parquet"))
+    if not files:
+        raise BadInputError(f"{out_dir} has no data/*.parquet; build the dataset into it first (build_dataset.py --out)")
+    tables = [pq.read_table(file) for file in files]
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+def table_metadata(table: "pa.Table") -> dict[str, str]:
+    """The metadata `write_parquet` stored in a table's schema (datasets' and Arrow's own keys left out)."""
+    return {
+        key.decode("utf-8"): value.decode("utf-8")
+        for key, value in (table.schema.metadata or {}).items()
+        if key != b"huggingface" and not key.startswith(b"ARROW:")
+    }
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Refuse an output folder we must not replace: one that exists and is neither empty nor ours (no marker)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new --out")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new --out")
+
+
+def read_marker(out_dir: Path) -> dict | None:
+    """The `.pokembed` marker JSON of an output folder, or None when there is none."""
+    marker = Path(out_dir) / MARKER
+    if not marker.is_file():
+        return None
+    return json.loads(marker.read_text(encoding="utf-8"))
+
+
+def write_dataset_folder(
+    out_dir: Path,
+    rows: Sequence[Mapping[str, Any]],
+    features: "datasets.Features",
+    metadata: Mapping[str, Any],
+    card_text: str,
+    marker: Any,
+) -> None:
+    """Write the Hub repo folder (README.md, the parquet, the `.pokembed` marker) and move it into place at once.
+
+    `metadata` goes to `write_parquet`; `marker` (a JSON-like mapping, or a dataclass such as `BuildFacts`) is
+    written as sorted, indented JSON to `.pokembed`.
+
+    Everything is written into a hidden sibling folder first; only a complete folder replaces `out_dir`. An existing
+    `out_dir` is replaced only when it is empty or carries our marker; on any failure the old folder is left intact.
+    """
+    out_dir = Path(out_dir)
+    check_output_folder(out_dir)
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        (tmp / "README.md").write_text(card_text, encoding="utf-8", newline="\n")
+        write_parquet(rows, tmp / DATA_FILE, features=features, metadata=metadata)
+        if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
+            marker = dataclasses.asdict(marker)
+        try:
+            marker_text = json.dumps(marker, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        except (TypeError, ValueError) as error:
+            raise BadInputError(f"the .pokembed marker is not JSON-serialisable: {error}; pass plain JSON values") from error
+        (tmp / MARKER).write_text(marker_text, encoding="utf-8", newline="\n")
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("dataset folder written to %s", out_dir)
+
+
+def _swap_into_place(new: Path, out_dir: Path) -> None:
+    """Rename `new` to `out_dir`, moving an existing `out_dir` aside first and deleting it only afterwards."""
+    if not out_dir.exists():
+        os.rename(new, out_dir)
+        return
+    check_output_folder(out_dir)  # again, right before touching it
+    old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
+    os.rename(out_dir, old)
+    try:
+        os.rename(new, out_dir)
+    except BaseException:
+        os.rename(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fixed_float_column(name: str, values: list, pa_type: "pa.DataType", rows: Sequence[Mapping]) -> "pa.Array":
+    import pyarrow as pa
+
+    dim = pa_type.list_size
+    valid = np.array([value is not None for value in values], dtype=bool)
+    matrix = np.zeros((len(values), dim), dtype=np.float32)
+    for index, value in enumerate(values):
+        if value is None:
+            continue
+        vector = np.asarray(value, dtype=np.float32)
+        if vector.shape != (dim,):
+            raise BadInputError(
+                f"{name} of row {index} (id {rows[index].get('id')}) has shape {vector.shape}, expected ({dim},); "
+                "use the model dimension the features were built with"
+            )
+        matrix[index] = vector
+    flat = pa.array(matrix.reshape(-1), type=pa_type.value_type)
+    return pa.FixedSizeListArray.from_arrays(flat, type=pa_type, mask=pa.array(~valid))
+
+
+def _column_options(schema: "pa.Schema") -> dict:
+    """Per-leaf parquet options, close to datasets' own: image bytes stored plain and uncompressed (already PNG, and
+    byte-stable for deduplication); everything else compressed, with dictionaries except for the embedding floats
+    (unique values, where a dictionary only costs time)."""
+    import pyarrow as pa
+
+    def leaves(path: str, pa_type: pa.DataType) -> list[str]:
+        if pa.types.is_struct(pa_type):
+            return [leaf for field in pa_type for leaf in leaves(f"{path}.{field.name}", field.type)]
+        if pa.types.is_list(pa_type) or pa.types.is_large_list(pa_type) or pa.types.is_fixed_size_list(pa_type):
+            return leaves(f"{path}.list.element", pa_type.value_type)
+        return [path]
+
+    compression: dict[str, str] = {}
+    compression_level: dict[str, int] = {}
+    use_dictionary: list[str] = []
+    column_encoding: dict[str, str] = {}
+    for field in schema:
+        for leaf in leaves(field.name, field.type):
+            if field.name == "image":
+                compression[leaf] = "none"
+                column_encoding[leaf] = "PLAIN"
+            else:
+                compression[leaf] = COMPRESSION
+                compression_level[leaf] = COMPRESSION_LEVEL
+                if not pa.types.is_fixed_size_list(field.type):
+                    use_dictionary.append(leaf)
+    return {
+        "compression": compression,
+        "compression_level": compression_level,
+        "use_dictionary": use_dictionary,
+        "column_encoding": column_encoding,
+    }

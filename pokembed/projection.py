@@ -1,0 +1,216 @@
+"""The 2-D map and the nearest neighbours, both from one combined distance matrix.
+
+Text and image vectors are unit norm, so the cosine distance between two concatenated vectors ``[t, i]`` (the
+article's input to UMAP) is the mean of the text and the image cosine distances. Writing it that way lets a Pokémon
+without artwork take part with its text distance alone, instead of with an invented image vector.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from pokembed.errors import BadInputError
+
+logger = logging.getLogger(__name__)
+
+_NORM_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class UmapParams:
+    """UMAP settings; the defaults are the article's. Stored as given and validated when `project_2d` runs."""
+
+    n_neighbors: int = 5
+    min_dist: float = 0.0
+    n_epochs: int = 5000
+    metric: str = "cosine"
+    seed: int = 42
+
+
+def combined_distances(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> np.ndarray:
+    """Cosine distances between Pokémon over their concatenated text and image vectors, as an (n, n) float32 matrix.
+
+    Both kinds of vectors are unit norm, so the cosine distance of the concatenations ``[t_a, i_a]`` and
+    ``[t_b, i_b]`` is ``(d_text + d_image) / 2``: the mean of the text and the image cosine distances. For a pair
+    where either Pokémon has no artwork (``has_image`` False), the distance is the text cosine distance alone; no
+    image vector is invented, and the rows of `image` where ``has_image`` is False are ignored (zeros, NaN, anything).
+    Both kinds of distance lie in [0, 2], so the two cases share one scale. The result is symmetric with a zero
+    diagonal.
+    """
+    text = _as_matrix(text, "text")
+    n = text.shape[0]
+    has_image = np.asarray(has_image)
+    if has_image.shape != (n,) or has_image.dtype != np.bool_:
+        raise BadInputError(
+            f"has_image must be a boolean array of length {n} (one flag per text vector), "
+            f"got dtype {has_image.dtype} and shape {has_image.shape}; pass one True/False per Pokémon"
+        )
+    image = np.asarray(image)
+    if image.ndim != 2 or image.shape[0] != n:
+        raise BadInputError(
+            f"image must be a 2-D array with one row per Pokémon ({n}), got shape {image.shape}; "
+            "pass any placeholder row (e.g. zeros) where has_image is False"
+        )
+    image = np.where(has_image[:, None], image, 0.0).astype(np.float64)
+    _check_unit_norm(text, "text")
+    _check_unit_norm(image[has_image], "image")
+
+    distance = 1.0 - text @ text.T
+    if has_image.any():
+        image_distance = 1.0 - image @ image.T
+        both = has_image[:, None] & has_image[None, :]
+        distance = np.where(both, (distance + image_distance) / 2.0, distance)
+    distance = (distance + distance.T) / 2.0  # exactly symmetric whatever the matrix product's rounding
+    np.clip(distance, 0.0, 2.0, out=distance)
+    np.fill_diagonal(distance, 0.0)
+    return distance.astype(np.float32)
+
+
+def project_2d(distances: np.ndarray, params: UmapParams = UmapParams(), *, progress: bool = True) -> np.ndarray:
+    """UMAP of a precomputed distance matrix to (n, 2) float32 coordinates; deterministic for a given input.
+
+    The seed makes UMAP run single-threaded, so the same input gives bit-identical output. Small inputs adapt
+    instead of failing: with n <= n_neighbors, n_neighbors is cut to n - 1 with a warning (as UMAP does); n = 3 uses
+    a seeded random initial layout (the spectral one needs four points); n = 2 gives the fixed coordinates
+    (0, 0) and (1, 0), n = 1 gives (0, 0) and n = 0 an empty (0, 2) array.
+    """
+    distances = _check_distances(distances)
+    _validate(params)
+    n = distances.shape[0]
+    if n <= 2:
+        logger.info("UMAP skipped for %d point(s); fixed coordinates used", n)
+        return np.array([[0.0, 0.0], [1.0, 0.0]][:n], dtype=np.float32).reshape(n, 2)
+    n_neighbors = params.n_neighbors
+    if n <= n_neighbors:
+        warnings.warn(
+            f"n_neighbors={n_neighbors} is not smaller than the number of points ({n}); using n_neighbors={n - 1}",
+            UserWarning,
+            stacklevel=2,
+        )
+        n_neighbors = n - 1
+
+    import umap  # heavy: numba compilation on first use
+
+    reducer = umap.UMAP(
+        n_neighbors=n_neighbors,
+        n_components=2,
+        metric="precomputed",
+        min_dist=float(params.min_dist),
+        n_epochs=int(params.n_epochs),
+        init="spectral" if n >= 4 else "random",
+        random_state=int(params.seed),
+        n_jobs=1,
+        verbose=False,
+        tqdm_kwds={"disable": not progress, "desc": "UMAP", "unit": "epoch"},
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="using precomputed metric", category=UserWarning)
+        coordinates = reducer.fit_transform(distances)
+    coordinates = np.ascontiguousarray(coordinates, dtype=np.float32)
+    if not np.isfinite(coordinates).all():
+        bad = np.flatnonzero(~np.isfinite(coordinates).all(axis=1)).tolist()
+        raise BadInputError(
+            f"UMAP left rows {bad[:10]} without coordinates (disconnected from every other point); "
+            "check those rows' distances for inf/huge values or raise n_neighbors"
+        )
+    return coordinates
+
+
+def nearest_neighbors(distances: np.ndarray, ids: Sequence[int], k: int = 10) -> list[dict]:
+    """The k nearest Pokémon of each row by `distances`, self excluded: ``[{"ids": [...], "distances": [...]}]``.
+
+    ``ids`` are Pokémon ids in row order; neighbours are listed nearest first, equal distances by smaller id.
+    Distances are compared and returned as float32 values (Python floats that are exactly float32). With fewer
+    than k other rows, every other row is listed.
+    """
+    distances = _check_distances(distances)
+    n = distances.shape[0]
+    ids_array = np.asarray(list(ids), dtype=np.int64)
+    if ids_array.shape != (n,):
+        raise BadInputError(f"ids must give one Pokémon id per row ({n}), got {ids_array.size}; pass the table's ids")
+    if np.unique(ids_array).size != n:
+        raise BadInputError("ids must be unique (they name the neighbours); remove the duplicate Pokémon rows")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise BadInputError(f"k must be an integer >= 1, got {k!r}; ask for at least one neighbour")
+    k = min(int(k), n - 1)
+    if k <= 0:
+        return [{"ids": [], "distances": []} for _ in range(n)]
+
+    id_keys = np.broadcast_to(ids_array, (n, n))
+    order = np.lexsort((id_keys, distances), axis=-1)  # by distance, then by id
+    self_mask = order == np.arange(n)[:, None]
+    order = order[~self_mask].reshape(n, n - 1)[:, :k]
+    near = np.take_along_axis(distances, order, axis=1)
+    return [
+        {"ids": ids_array[row].tolist(), "distances": near[i].tolist()}
+        for i, row in enumerate(order)
+    ]
+
+
+def _as_matrix(vectors: np.ndarray, name: str) -> np.ndarray:
+    array = np.asarray(vectors)
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise BadInputError(f"{name} vectors must be a 2-D array (n, dim), got shape {array.shape}; stack one row per Pokémon")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise BadInputError(f"{name} vectors must be floats, got {array.dtype}; pass the encoder's float32 vectors")
+    return array.astype(np.float64)
+
+
+def _check_unit_norm(vectors: np.ndarray, name: str) -> None:
+    if vectors.size == 0:
+        return
+    norms = np.linalg.norm(vectors, axis=1)
+    bad = np.flatnonzero(~(np.abs(norms - 1.0) <= _NORM_TOLERANCE))
+    if bad.size:
+        raise BadInputError(
+            f"{name} vectors must be unit norm, but row {int(bad[0])} has norm {norms[bad[0]]:.4f}; "
+            "normalise the vectors (the encoders do) before computing distances"
+        )
+
+
+def _check_distances(distances: np.ndarray) -> np.ndarray:
+    array = np.asarray(distances)
+    if array.ndim != 2 or array.shape[0] != array.shape[1]:
+        raise BadInputError(
+            f"distances must be a square (n, n) matrix, got shape {array.shape}; build it with combined_distances"
+        )
+    if not np.issubdtype(array.dtype, np.floating):
+        raise BadInputError(f"distances must be floats, got {array.dtype}; build them with combined_distances")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise BadInputError("distances contain NaN or inf; check the vectors for NaN before combined_distances")
+    if (array < 0).any():
+        raise BadInputError("distances must be non-negative; build them with combined_distances")
+    return array
+
+
+def _validate(params: UmapParams) -> None:
+    """Check the UMAP parameters, naming the one that is wrong (UMAP's own style, at fit time)."""
+    n_neighbors, min_dist, n_epochs, seed = params.n_neighbors, params.min_dist, params.n_epochs, params.seed
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:
+        raise BadInputError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}; the article uses 5")
+    if (
+        isinstance(min_dist, bool)
+        or not isinstance(min_dist, numbers.Real)
+        or not math.isfinite(min_dist)
+        or not 0.0 <= min_dist <= 1.0
+    ):
+        raise BadInputError(
+            f"min_dist must be between 0.0 and 1.0 (UMAP's spread), got {min_dist!r}; the article uses 0.0"
+        )
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) or n_epochs < 1:
+        raise BadInputError(f"n_epochs must be an integer >= 1, got {n_epochs!r}; the article uses 5000")
+    if params.metric != "cosine":
+        raise BadInputError(
+            f"metric must be 'cosine' (the distances are cosine distances of the concatenated vectors), "
+            f"got {params.metric!r}; leave metric at its default"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise BadInputError(f"seed must be an integer between 0 and 2**32 - 1, got {seed!r}; e.g. 42")

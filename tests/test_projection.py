@@ -1,0 +1,173 @@
+"""Combined distances, the UMAP map and the nearest neighbours."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from pokembed.errors import BadInputError
+from pokembed.projection import UmapParams, combined_distances, nearest_neighbors, project_2d
+
+FAST = UmapParams(n_epochs=200)
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered(n_clusters: int = 5, per_cluster: int = 20, dim: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit text and image vectors around shared cluster centres."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, dim)) * 3
+    labels = np.repeat(np.arange(n_clusters), per_cluster)
+    text = unit(centres[labels] + rng.normal(size=(labels.size, dim)))
+    image = unit(centres[labels][:, ::-1] + rng.normal(size=(labels.size, dim)))
+    return text, image
+
+
+def test_defaults_are_the_articles() -> None:
+    assert UmapParams() == UmapParams(n_neighbors=5, min_dist=0.0, n_epochs=5000, metric="cosine", seed=42)
+
+
+def test_combined_distance_is_the_cosine_distance_of_the_concatenation() -> None:
+    text, image = clustered(2, 4, dim=8)
+    has_image = np.ones(len(text), dtype=bool)
+    distances = combined_distances(text, image, has_image)
+    joined = np.hstack([text, image]).astype(np.float64)
+    joined /= np.linalg.norm(joined, axis=1, keepdims=True)
+    expected = 1.0 - joined @ joined.T
+    np.fill_diagonal(expected, 0.0)
+    assert distances.dtype == np.float32
+    np.testing.assert_allclose(distances, expected, atol=1e-6)
+
+
+def test_pairs_without_artwork_use_the_text_distance_alone() -> None:
+    text, image = clustered(2, 3, dim=8)
+    has_image = np.array([True, False, True, True, False, True])
+    image[~has_image] = np.nan  # placeholder rows are ignored, whatever they hold
+    distances = combined_distances(text, image, has_image)
+    text_only = 1.0 - text.astype(np.float64) @ text.T.astype(np.float64)
+    both = 1.0 - image[[0, 2]].astype(np.float64) @ image[[0, 2]].T.astype(np.float64)
+    assert distances[0, 1] == pytest.approx(text_only[0, 1], abs=1e-6)
+    assert distances[1, 4] == pytest.approx(text_only[1, 4], abs=1e-6)
+    assert distances[0, 2] == pytest.approx((text_only[0, 2] + both[0, 1]) / 2, abs=1e-6)
+    assert np.isfinite(distances).all()
+    assert (distances == distances.T).all()
+    assert (np.diag(distances) == 0).all()
+
+
+def test_combined_distances_rejects_bad_vectors() -> None:
+    text, image = clustered(1, 3, dim=4)
+    with pytest.raises(BadInputError, match="text vectors must be unit norm"):
+        combined_distances(text * 2, image, np.ones(3, dtype=bool))
+    with pytest.raises(BadInputError, match="has_image must be a boolean array of length 3"):
+        combined_distances(text, image, np.ones(2, dtype=bool))
+    with pytest.raises(BadInputError, match="image must be a 2-D array with one row per Pokémon"):
+        combined_distances(text, image[:2], np.ones(3, dtype=bool))
+
+
+def test_projection_keeps_neighbourhoods() -> None:
+    from sklearn.manifold import trustworthiness
+
+    text, image = clustered()
+    has_image = np.ones(len(text), dtype=bool)
+    has_image[::7] = False
+    distances = combined_distances(text, image, has_image)
+    coordinates = project_2d(distances, FAST, progress=False)
+    assert coordinates.shape == (len(text), 2)
+    assert coordinates.dtype == np.float32
+    assert np.isfinite(coordinates).all()
+    assert trustworthiness(distances, coordinates, n_neighbors=5, metric="precomputed") >= 0.9
+
+
+def test_projection_is_deterministic() -> None:
+    text, image = clustered(3, 10)
+    distances = combined_distances(text, image, np.ones(len(text), dtype=bool))
+    first = project_2d(distances, FAST, progress=False)
+    second = project_2d(distances.copy(), FAST, progress=False)
+    assert first.tobytes() == second.tobytes()
+    other_seed = project_2d(distances, UmapParams(n_epochs=200, seed=7), progress=False)
+    assert other_seed.tobytes() != first.tobytes()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5])
+def test_tiny_inputs_get_coordinates(n: int) -> None:
+    text, image = clustered(1, n, dim=8) if n else (np.zeros((0, 8), np.float32), np.zeros((0, 8), np.float32))
+    distances = combined_distances(text, image, np.ones(n, dtype=bool))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        coordinates = project_2d(distances, FAST, progress=False)
+    assert coordinates.shape == (n, 2)
+    assert coordinates.dtype == np.float32
+    assert np.isfinite(coordinates).all()
+    cut = [w for w in caught if "n_neighbors" in str(w.message)]
+    assert bool(cut) == (3 <= n <= 5)
+    if cut:
+        assert f"using n_neighbors={n - 1}" in str(cut[0].message)
+    if n == 2:
+        assert coordinates.tolist() == [[0.0, 0.0], [1.0, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (UmapParams(n_neighbors=1), "n_neighbors must be an integer >= 2, got 1"),
+        (UmapParams(n_neighbors=2.5), "n_neighbors must be an integer"),
+        (UmapParams(min_dist=-0.1), "min_dist must be between 0.0 and 1.0"),
+        (UmapParams(min_dist=1.5), "min_dist must be between 0.0 and 1.0"),
+        (UmapParams(n_epochs=0), "n_epochs must be an integer >= 1, got 0"),
+        (UmapParams(metric="euclidean"), "metric must be 'cosine'"),
+        (UmapParams(seed=-1), "seed must be an integer between 0 and 2\\*\\*32 - 1"),
+    ],
+)
+def test_parameters_are_validated_at_fit_time(params: UmapParams, message: str) -> None:
+    distances = np.zeros((4, 4), dtype=np.float32)
+    with pytest.raises(BadInputError, match=message):
+        project_2d(distances, params, progress=False)
+
+
+def test_project_2d_rejects_bad_matrices() -> None:
+    with pytest.raises(BadInputError, match="square"):
+        project_2d(np.zeros((3, 4), dtype=np.float32), FAST, progress=False)
+    with pytest.raises(BadInputError, match="NaN or inf"):
+        project_2d(np.full((3, 3), np.nan, dtype=np.float32), FAST, progress=False)
+
+
+def test_nearest_neighbors_excludes_self_and_breaks_ties_by_id() -> None:
+    distances = np.array(
+        [
+            [0.0, 0.2, 0.1, 0.2],
+            [0.2, 0.0, 0.3, 0.3],
+            [0.1, 0.3, 0.0, 0.5],
+            [0.2, 0.3, 0.5, 0.0],
+        ],
+        dtype=np.float32,
+    )
+    ids = [25, 10001, 4, 7]
+    result = nearest_neighbors(distances, ids, k=2)
+    assert result[0] == {"ids": [4, 7], "distances": [pytest.approx(0.1), pytest.approx(0.2)]}  # 7 < 10001 at 0.2
+    assert result[1]["ids"] == [25, 4]  # 0.2, then the tie at 0.3 goes to id 4 before 7
+    assert result[3]["ids"] == [25, 10001]
+    for row in result:
+        assert all(isinstance(i, int) for i in row["ids"])
+        assert all(np.float32(d) == d for d in row["distances"])
+    assert len(nearest_neighbors(distances, ids, k=10)[0]["ids"]) == 3  # capped at n - 1
+
+
+def test_nearest_neighbors_self_excluded_even_among_zero_distances() -> None:
+    distances = np.zeros((3, 3), dtype=np.float32)
+    result = nearest_neighbors(distances, [3, 1, 2], k=5)
+    assert [row["ids"] for row in result] == [[1, 2], [2, 3], [1, 3]]
+    assert nearest_neighbors(np.zeros((1, 1), np.float32), [1]) == [{"ids": [], "distances": []}]
+
+
+def test_nearest_neighbors_rejects_bad_input() -> None:
+    distances = np.zeros((2, 2), dtype=np.float32)
+    with pytest.raises(BadInputError, match="ids must be unique"):
+        nearest_neighbors(distances, [1, 1])
+    with pytest.raises(BadInputError, match="one Pokémon id per row"):
+        nearest_neighbors(distances, [1])
+    with pytest.raises(BadInputError, match="k must be an integer >= 1"):
+        nearest_neighbors(distances, [1, 2], k=0)
