@@ -1,0 +1,241 @@
+"""The model registry: which checkpoints embed text and images, at which revision, and how.
+
+How nomic-embed-text-v1.5 loads without remote code (checked against transformers 5.23, the installed version):
+
+- transformers 5 ships ``NomicBertModel`` (``models/nomic_bert``). The Hub repo still carries the contrastors
+  config (``model_type: nomic_bert`` with ``n_embd``, ``n_layer``, ``rotary_emb_base``, ``max_trained_positions``,
+  an ``auto_map`` into nomic-ai/nomic-bert-2048 ...). With ``trust_remote_code=False`` AutoConfig picks the native
+  ``NomicBertConfig``: the contrastors keys are NOT mapped, they are kept as inert extra attributes, and the model
+  gets the native defaults, which happen to be exactly v1.5's shape (768 hidden, 12 layers, 12 heads, 3072 SwiGLU,
+  vocab 30528, LayerNorm eps 1e-12, rope theta 1000, max_position_embeddings 2048 = max_trained_positions).
+  The checkpoint's tensor names (``encoder.layers.N.attn.Wqkv``, ``mlp.fc11``/``fc12``/``fc2``, ``norm1``/``norm2``,
+  ``emb_ln``) are renamed and the fused Wqkv split on load by ``conversion_mapping.py["nomic_bert"]``; a
+  random-weight checkpoint written in that layout loads with every tensor equal (checked here). ``load_text_encoder``
+  refuses a legacy config whose ``n_embd``/``n_layer``/``n_head``/``n_inner`` disagree with the native fields, so
+  a differently sized contrastors checkpoint can never load silently wrong.
+- transformers' own docs and tests use the Hub PR branches ``refs/pr/56``/``refs/pr/57`` (a native config); a PR
+  ref is not a pinned commit, so we pin the main branch's commit instead and rely on the mapping above. Independent
+  pins elsewhere report native and remote-code vectors identical at that commit (transformers 5.16).
+- Context: the card's 8,192 tokens use dynamic NTK RoPE with ``rotary_scaling_factor=2`` over the 2,048 trained
+  positions (contrastors' ``NomicBertDynamicNTKRotaryEmbedding``; the Hub config ships ``rotary_scaling_factor:
+  null``, so it must be asked for). Natively that is ``rope_parameters={"rope_type": "dynamic", "factor": 2.0,
+  "rope_theta": 1000.0}`` with ``max_position_embeddings=2048``: the same formula, base = theta * (factor * n /
+  2048 - (factor - 1)) ** (d / (d - 2)) for n > 2048. Both implementations take n from the padded batch and cache
+  the frequencies across calls, so a document's vector would depend on its batch mates and on earlier batches; the
+  encoder replaces the rotary module with one that uses each sequence's own length (see encoders.py), which equals
+  embedding every document alone in a fresh model.
+
+Pinned revisions (Hub commit hashes, found in public pins; not guessed):
+- nomic-ai/nomic-embed-text-v1.5 @ e9b6763023c676ca8431644204f50c2b100d9aab (main in 2026, pinned by several
+  projects; MTEB's results use the older b0753ae76394dd36bcfb912a46018088bca48be0, same weights).
+- nomic-ai/nomic-embed-vision-v1.5 @ af2246fffdab78d8458418480e4886a8e48b70a7 (MTEB's pin). Its config's auto_map
+  points into a second repo, nomic-ai/nomic-bert-2048, so the executed code is pinned separately through
+  ``code_revision`` @ 7710840340a098cfb869c4f65e87cf2b1b70caca.
+- google/siglip2-base-patch16-224 @ 75de2d55ec2d0b4efc50b3e9ad70dba96a7b2fa2 (fixed-resolution SigLIP 2: loads as
+  the native ``SiglipModel``; its text tower embeds the queries).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pokembed.errors import BadInputError, UnknownModelError
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("text", "image")
+SIDECAR = "pokembed.json"  # written by pokembed.tiny_models; optional in any local model folder
+
+# model_type in config.json -> (kind, architecture, pooling)
+_LOCAL_ARCHITECTURES = {
+    "nomic_bert": ("text", "nomic_bert", "mean"),
+    "bert": ("text", "bert", "mean"),
+    "vit": ("image", "vit", "cls"),
+    "siglip": ("image", "siglip", "pooler"),
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to load a model and turn its outputs into the vectors we publish."""
+
+    name: str  # registry key or the local path given
+    model_id: str  # Hub id or local folder (absolute)
+    revision: str | None  # pinned commit for Hub models; None for local folders
+    kind: str  # "text" | "image"
+    architecture: str  # "nomic_bert" | "bert" | "nomic_vision" | "siglip" | "vit": how to load and pool
+    trust_remote_code: bool  # honoured only together with a pinned revision
+    pooling: str  # "mean" (text) | "cls" (image) | "pooler" (siglip)
+    document_prompt: str  # "search_document: " for nomic text; "" otherwise
+    query_prompt: str  # "search_query: " for nomic text; "" otherwise
+    dimension: int  # output dim (Matryoshka truncation target)
+    max_tokens: int  # longest input the text side takes (0 where the model has no text side)
+    layer_norm: bool  # nomic v1.5: F.layer_norm (no affine) before truncation and normalisation
+    query_model: str | None  # image models: the text model that embeds queries into this image space
+    rope_scaling_factor: float | None = None  # dynamic NTK RoPE factor applied at load (nomic v1.5: 2.0)
+    trained_positions: int | None = None  # the context the RoPE factor scales from (nomic v1.5: 2048)
+    code_revision: str | None = None  # pinned commit of the repo holding remote code, when it lives elsewhere
+
+
+MODELS: dict[str, ModelSpec] = {
+    "nomic-embed-text-v1.5": ModelSpec(
+        name="nomic-embed-text-v1.5",
+        model_id="nomic-ai/nomic-embed-text-v1.5",
+        revision="e9b6763023c676ca8431644204f50c2b100d9aab",
+        kind="text",
+        architecture="nomic_bert",
+        trust_remote_code=False,
+        pooling="mean",
+        document_prompt="search_document: ",
+        query_prompt="search_query: ",
+        dimension=768,
+        max_tokens=8192,
+        layer_norm=True,
+        query_model=None,
+        rope_scaling_factor=2.0,
+        trained_positions=2048,
+    ),
+    "nomic-embed-vision-v1.5": ModelSpec(
+        name="nomic-embed-vision-v1.5",
+        model_id="nomic-ai/nomic-embed-vision-v1.5",
+        revision="af2246fffdab78d8458418480e4886a8e48b70a7",
+        kind="image",
+        architecture="nomic_vision",
+        trust_remote_code=True,
+        pooling="cls",
+        document_prompt="",
+        query_prompt="",
+        dimension=768,
+        max_tokens=0,
+        layer_norm=False,
+        query_model="nomic-embed-text-v1.5",
+        code_revision="7710840340a098cfb869c4f65e87cf2b1b70caca",
+    ),
+    "siglip2-base-patch16-224": ModelSpec(
+        name="siglip2-base-patch16-224",
+        model_id="google/siglip2-base-patch16-224",
+        revision="75de2d55ec2d0b4efc50b3e9ad70dba96a7b2fa2",
+        kind="image",
+        architecture="siglip",
+        trust_remote_code=False,
+        pooling="pooler",
+        document_prompt="",
+        query_prompt="",
+        dimension=768,
+        max_tokens=64,  # SigLIP's text tower: padding="max_length", max_length=64
+        layer_norm=False,
+        query_model="siglip2-base-patch16-224",  # its own text tower
+    ),
+}
+DEFAULT_TEXT_MODEL = "nomic-embed-text-v1.5"
+DEFAULT_IMAGE_MODEL = "nomic-embed-vision-v1.5"
+ALIASES: dict[str, str] = {spec.model_id: key for key, spec in MODELS.items()}
+
+
+def get_model_spec(name: str, kind: str) -> ModelSpec:
+    """Resolve a registry name, a Hub id from the registry, or a local model folder to its spec."""
+    if kind not in KINDS:
+        raise BadInputError(f"unknown model kind {kind!r}; use 'text' or 'image'")
+    key = ALIASES.get(name, name)
+    if key in MODELS:
+        spec = MODELS[key]
+        _check_kind(spec, name, kind)
+        return spec
+    path = Path(name).expanduser()
+    if path.is_dir():
+        spec = _local_spec(name, path)
+        _check_kind(spec, name, kind)
+        return spec
+    known = ", ".join(k for k, s in MODELS.items() if s.kind == kind)
+    raise UnknownModelError(f"unknown {kind} model {name!r}; known: {known}, or a local folder")
+
+
+def _check_kind(spec: ModelSpec, name: str, kind: str) -> None:
+    if spec.kind != kind:
+        flag = "--image-model" if spec.kind == "image" else "--text-model"
+        raise BadInputError(
+            f"{name!r} is {_article(spec.kind)} {spec.kind} model, not {_article(kind)} {kind} model; pass it as {flag}"
+        )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _local_spec(name: str, path: Path) -> ModelSpec:
+    """Derive a spec from a local folder's config.json and its optional pokembed.json sidecar."""
+    folder = path.resolve()
+    config = _read_json(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
+    sidecar = _read_json(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    model_type = config.get("model_type")
+    auto_map = config.get("auto_map") or {}
+    if model_type == "nomic_bert" and "NomicVision" in str(auto_map.get("AutoModel", "")):
+        kind, architecture, pooling = "image", "nomic_vision", "cls"
+    elif model_type in _LOCAL_ARCHITECTURES:
+        kind, architecture, pooling = _LOCAL_ARCHITECTURES[model_type]
+    else:
+        supported = ", ".join(f"{t} ({k})" for t, (k, _, _) in _LOCAL_ARCHITECTURES.items())
+        raise BadInputError(
+            f"model folder {name} holds a {model_type!r} model; supported model types: {supported}"
+        )
+    if "kind" in sidecar and sidecar["kind"] != kind:
+        raise BadInputError(f"{folder / SIDECAR} says kind {sidecar['kind']!r} but config.json is a {kind} model; fix the sidecar")
+
+    hidden = int(config.get("hidden_size") or config.get("n_embd") or config.get("projection_dim") or 0)
+    if architecture == "siglip":
+        hidden = int((config.get("text_config") or {}).get("hidden_size") or hidden or 768)
+    rope = config.get("rope_parameters") or {}
+    is_nomic = architecture == "nomic_bert"
+    dynamic = is_nomic and rope.get("rope_type") == "dynamic"
+    default_max = {
+        "nomic_bert": int(config.get("n_positions") or config.get("max_position_embeddings") or 2048),
+        "bert": int(config.get("max_position_embeddings") or 512),
+        "siglip": 64,
+    }.get(architecture, 0)
+    query_model = sidecar.get("query_model")
+    if query_model is None and architecture == "siglip":
+        query_model = str(folder)
+    elif query_model is not None and query_model not in MODELS and query_model not in ALIASES:
+        query_model = str((folder / query_model).resolve())  # relative to the folder that names it
+    spec = ModelSpec(
+        name=name,
+        model_id=str(folder),
+        revision=None,
+        kind=kind,
+        architecture=architecture,
+        trust_remote_code=False,
+        pooling=pooling,
+        document_prompt="search_document: " if is_nomic else "",
+        query_prompt="search_query: " if is_nomic else "",
+        dimension=hidden,
+        max_tokens=default_max,
+        layer_norm=False,
+        query_model=query_model,
+        rope_scaling_factor=float(rope["factor"]) if dynamic else None,
+        trained_positions=int(config.get("max_position_embeddings") or 2048) if dynamic else None,
+    )
+    overrides = {k: sidecar[k] for k in ("document_prompt", "query_prompt", "pooling", "dimension", "max_tokens", "layer_norm") if k in sidecar}
+    try:
+        spec = replace(spec, **overrides)
+    except TypeError as exc:  # pragma: no cover - replace() only rejects unknown names, filtered above
+        raise BadInputError(f"{folder / SIDECAR}: {exc}; fix the sidecar") from exc
+    if not isinstance(spec.dimension, int) or spec.dimension <= 0:
+        raise BadInputError(f"{folder / SIDECAR}: dimension must be a positive integer; fix the sidecar")
+    return spec
+
+
+def _read_json(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
+    if not path.is_file():
+        if required:
+            raise BadInputError(f"{path.parent} is not a model folder (no {path.name}); {fix}")
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"{what} {path} is not readable JSON ({exc}); {fix}") from exc
+    if not isinstance(data, dict):
+        raise BadInputError(f"{what} {path} is not a JSON object; {fix}")
+    return data
