@@ -595,8 +595,12 @@ def _yaml_extra(table: "pa.Table", facts: BuildFacts) -> str:
             public[name]["model_id"] = _public_model_id(public[name])
             if _is_local_path(str(public[name].get("name", ""))):
                 public[name]["name"] = public[name]["model_id"]
+            query_model = public[name].get("query_model")
+            if query_model and _is_local_path(str(query_model)):
+                public[name]["query_model"] = f"local:{Path(query_model).name}"
     extra["pokembed"] = public
-    return yaml.safe_dump(extra, sort_keys=False, allow_unicode=True, width=1000)
+    # default_flow_style=None: lists of plain values (missing artwork ids, ...) stay on one line each
+    return yaml.safe_dump(extra, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None)
 
 
 def _usage_example(repo_id: str, facts: BuildFacts, names: Sequence[str]) -> str:

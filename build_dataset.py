@@ -1,0 +1,154 @@
+#!/usr/bin/env python
+"""Build the pokembed dataset: PokéAPI records + official artwork → embeddings, UMAP, parquet, card [→ Hub].
+
+Only parses arguments and wires pokembed functions; errors of ours become one `Error: …` line (exit code 1).
+Set POKEMBED_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pokembed.artwork import DEFAULT_ARTWORK_URL
+from pokembed.errors import PokembedError
+from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="build_dataset.py",
+        description="Build text and image embeddings and UMAP coordinates for every Pokémon.",
+    )
+    parser.add_argument("--source", default="graphql",
+                        help="graphql (PokéAPI's live endpoint), graphql:URL, or csv:PATH (a folder of PokéAPI's "
+                             "data/v2/csv tables). Default: graphql")
+    parser.add_argument("--artwork", default=DEFAULT_ARTWORK_URL,
+                        help="URL template with {id}, or a folder of {id}.png. Default: PokéAPI's sprites repository")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (a Hub dataset repo layout)")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="build cache (raw source, artwork, vectors). Default: <out's parent>/.pokembed-cache")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N Pokémon (by id)")
+    parser.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="registry name, Hub id or local folder")
+    parser.add_argument("--image-model", default=DEFAULT_IMAGE_MODEL, help="registry name, Hub id or local folder")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--long-documents", default="truncate", choices=["truncate", "chunk"],
+                        help="documents over the text model's context: cut them, or embed windows and average them")
+    parser.add_argument("--version", default="0.1.0", help="dataset version X.Y.Z (tagged vX.Y.Z when pushed)")
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="a previous output folder to diff against for the changelog (default: the Hub's "
+                             "latest version when pushing, else the existing --out folder)")
+    parser.add_argument("--umap-epochs", type=int, default=None, help="UMAP n_epochs (default 5000, the article's)")
+    parser.add_argument("--seed", type=int, default=None, help="UMAP random seed (default 42)")
+    parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache")
+    parser.add_argument("--push", metavar="REPO_ID", default=None, help="publish to this Hub dataset repo")
+    parser.add_argument("--dry-run", action="store_true", help="with --push: show what would be pushed, push nothing")
+    parser.add_argument("--hub-endpoint", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="log warnings only")
+    return parser.parse_args(argv)
+
+
+def print_summary(result, push_result=None) -> None:
+    """The end-of-build summary: counts and seconds per step."""
+    print(f"\nBuilt {result.rows} Pokémon into {result.out}")
+    for name, value in result.counts.items():
+        print(f"  {name.replace('_', ' ')}: {value}")
+    print("Time per step:")
+    for name, seconds in result.timings.items():
+        print(f"  {name:<18} {seconds:8.2f} s")
+    print(f"  {'total':<18} {sum(result.timings.values()):8.2f} s")
+    if result.changelog:
+        print("Changelog entry:")
+        for line in result.changelog:
+            print(f"  {line}")
+    if push_result is not None:
+        plan = push_result.plan
+        print("Dry run, nothing pushed:" if push_result.dry_run else "Pushed:")
+        print(plan.describe())
+        if push_result.commit_url:
+            print(f"  commit: {push_result.commit_url}")
+
+
+def prepare_push(args: argparse.Namespace, previous: Path | None) -> Path | None:
+    """Before the build: refuse a push that would fail (no token, existing tag) and fetch the previous version."""
+    from pokembed.errors import PublishError
+    from pokembed.publish import check_tag_free, fetch_previous, resolve_token
+
+    token = resolve_token()
+    if token is None and not args.dry_run:
+        raise PublishError("--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    try:
+        check_tag_free(args.push, args.version, endpoint=args.hub_endpoint)
+        if previous is None:
+            cache = args.cache_dir or args.out.resolve().parent / ".pokembed-cache"
+            dest = cache / "previous" / args.push.replace("/", "--")
+            previous = fetch_previous(args.push, endpoint=args.hub_endpoint, dest=dest)
+    except PublishError as error:
+        if not args.dry_run:
+            raise
+        logging.getLogger("build_dataset").warning("dry run without the Hub: %s", error)
+    return previous
+
+
+def run(args: argparse.Namespace) -> int:
+    from pokembed.build import BuildConfig, build
+    from pokembed.projection import UmapParams
+    from pokembed.publish import push
+
+    umap = UmapParams()
+    if args.umap_epochs is not None:
+        umap = UmapParams(**{**umap.__dict__, "n_epochs": args.umap_epochs})
+    if args.seed is not None:
+        umap = UmapParams(**{**umap.__dict__, "seed": args.seed})
+    if args.dry_run and not args.push:
+        raise PokembedError("--dry-run only applies with --push REPO_ID; add --push or drop --dry-run")
+    previous = args.previous
+    if args.push:
+        previous = prepare_push(args, previous)
+    config = BuildConfig(
+        out=args.out,
+        source=args.source,
+        artwork=args.artwork,
+        cache_dir=args.cache_dir,
+        limit=args.limit,
+        text_model=args.text_model,
+        image_model=args.image_model,
+        device=args.device,
+        long_documents=args.long_documents,
+        version=args.version,
+        umap=umap,
+        refresh=args.refresh,
+        previous=previous,
+        repo_id=args.push,
+        progress=not args.no_progress,
+    )
+    result = build(config)
+    push_result = None
+    if args.push:
+        push_result = push(args.out, args.push, args.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+    print_summary(result, push_result)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except PokembedError as error:
+        if os.environ.get("POKEMBED_DEBUG"):
+            raise
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted: the vectors embedded so far are cached; run the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
