@@ -571,6 +571,17 @@ def _missing_section(rows: Mapping[str, list], facts: BuildFacts) -> str:
     )
 
 
+def _arrow_size(table: "pa.Table") -> int:
+    """Bytes of the table in Arrow memory as `load_dataset` reads it back from parquet (what datasets' `num_bytes`
+    means), the same for a freshly built table and for one read from the output folder."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(None), buffer)
+    return int(pq.read_table(pa.BufferReader(buffer.getvalue())).combine_chunks().nbytes)
+
+
 def _yaml_extra(table: "pa.Table", facts: BuildFacts) -> str:
     """`dataset_info` (features, split size) and the build facts under `pokembed`, as YAML lines."""
     import yaml
@@ -582,7 +593,8 @@ def _yaml_extra(table: "pa.Table", facts: BuildFacts) -> str:
         features = Features.from_arrow_schema(table.schema)
         extra["dataset_info"] = {
             "features": features._to_yaml_list(),
-            "splits": [{"name": "train", "num_examples": table.num_rows}],
+            # datasets reads a split only with all three fields; num_bytes is the Arrow size, as datasets counts it
+            "splits": [{"name": "train", "num_bytes": _arrow_size(table), "num_examples": table.num_rows}],
         }
     except Exception:  # noqa: BLE001 - the feature YAML is a nicety; the parquet metadata carries the features too
         pass
