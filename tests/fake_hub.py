@@ -29,6 +29,24 @@ def git_blob_oid(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def isolate_hub_env(monkeypatch, home) -> None:
+    """No real token, no saved login, no offline mode, no Xet, no progress bars; HF_HOME at `home`."""
+    import importlib
+
+    from huggingface_hub import constants
+
+    hf_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module, not the class of that name
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.setenv("HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
+    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    no_xet(monkeypatch)
+
+
 def no_xet(monkeypatch) -> None:
     """Make huggingface_hub upload through the LFS protocol this server speaks (it uses Xet when hf_xet is installed)."""
     from huggingface_hub import constants

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import socket
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_hub import Commit, FakeHub, no_xet
+from fake_hub import Commit, FakeHub, isolate_hub_env
 from pokembed import publish
 from pokembed.errors import BadInputError, PublishError
 from pokembed.publish import fetch_previous, plan_push, push, resolve_token, validate_version
@@ -27,20 +26,8 @@ SHARD = "data/train-00000-of-00001.parquet"
 @pytest.fixture(autouse=True)
 def hub_env(tmp_path, monkeypatch):
     """No real token, no saved login, no offline mode, no Xet, no progress bars; HF_HOME inside tmp_path."""
-    from huggingface_hub import constants
-
-    hf_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module, not the class of that name
-
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_HUB_OFFLINE"):
-        monkeypatch.delenv(name, raising=False)
     home = tmp_path / "hf-home"
-    monkeypatch.setenv("HF_HOME", str(home))
-    monkeypatch.setenv("HF_TOKEN_PATH", str(home / "token"))
-    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(home / "token"))
-    monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hf_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", True)
-    no_xet(monkeypatch)
+    isolate_hub_env(monkeypatch, home)
     return home
 
 

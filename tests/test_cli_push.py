@@ -1,0 +1,79 @@
+"""build_dataset.py --push against the fake Hub: one commit and a tag per version, a changelog across versions."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+
+from conftest import build_args, load_cli
+from fake_hub import FakeHub, isolate_hub_env
+
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
+TOKEN = "hf_cliTOKEN0987654321secret"
+REPO = "tester/pokemon-embeddings"
+
+
+@pytest.fixture
+def hub(tmp_path, monkeypatch):
+    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with FakeHub(token=TOKEN) as server:
+        yield server
+    assert not server.unhandled, server.unhandled
+
+
+def push_args(csv_folder, artwork, models, out, version, hub, *extra):
+    return build_args(csv_folder, artwork, models, out, "--version", version, "--push", REPO,
+                      "--hub-endpoint", hub.endpoint, "--cache-dir", str(out.parent / "cache"), *extra)
+
+
+def test_two_versions_publish_two_commits_two_tags_and_a_changelog(
+    hub, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys
+):
+    cli = load_cli()
+    out = tmp_path / "out"
+    assert cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, out, "0.1.0", hub)) == 0
+    repo = hub.repo(REPO)
+    first = repo.head
+    assert repo.tags == {"v0.1.0": first.oid}
+    assert first.files["README.md"] == (out / "README.md").read_bytes()
+    assert first.files["data/train-00000-of-00001.parquet"] == (out / "data/train-00000-of-00001.parquet").read_bytes()
+    assert f"load_dataset(\"{REPO}\"" in (out / "README.md").read_text(encoding="utf-8")
+
+    changed = tmp_path / "csv"
+    shutil.copytree(csv_fixture, changed)
+    with open(changed / "pokemon.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    dropped = rows.pop()[1]  # the last Pokémon leaves the data
+    with open(changed / "pokemon.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    fresh = tmp_path / "fresh"  # a new machine: the previous version comes from the Hub
+    assert cli.main(push_args(changed, artwork_fixture, tiny_models, fresh, "0.2.0", hub)) == 0
+    assert len(repo.commits) == 3 and set(repo.tags) == {"v0.1.0", "v0.2.0"}
+    card = (fresh / "README.md").read_text(encoding="utf-8")
+    assert f"Removed 1 Pokémon: {dropped}" in card
+    assert "### v0.1.0" in card and "### v0.2.0" in card
+    output = capsys.readouterr()
+    assert TOKEN not in output.out + output.err
+
+
+def test_an_existing_tag_is_refused_before_building(hub, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys):
+    cli = load_cli()
+    assert cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "a", "0.1.0", hub)) == 0
+    capsys.readouterr()
+    commits = len(hub.repo(REPO).commits)
+    code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "b", "0.1.0", hub))
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("Error: tag v0.1.0 already exists") and "Traceback" not in err
+    assert not (tmp_path / "b").exists() and len(hub.repo(REPO).commits) == commits
+
+
+def test_dry_run_pushes_nothing(hub, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys):
+    cli = load_cli()
+    code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "out", "0.1.0", hub, "--dry-run"))
+    out = capsys.readouterr().out
+    assert code == 0 and hub.repo(REPO) is None
+    assert "Dry run, nothing pushed" in out and "upload data/train-00000-of-00001.parquet" in out
