@@ -1,0 +1,569 @@
+"""The Space's logic: rankings, per-generation top-k and oddballs over a loaded pokembed dataset.
+
+Pure numpy over arrays held by one `PokedexIndex`; no web framework here. `space/app.py` only wires these
+functions to components, so everything the page shows can be tested without a browser.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from pokembed.errors import BadInputError, SourceUnavailableError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("text", "image", "umap", "combined")
+MODALITIES = ("text", "image", "combined")
+SCORE_LABELS = {"text": "cosine", "image": "cosine", "combined": "cosine", "umap": "map distance"}
+"""What the score of each ranking mode is: cosine similarity (higher is closer) or UMAP distance (lower is closer)."""
+
+MAX_QUESTION_CHARS = 500
+MAX_UPLOAD_BYTES = 10_000_000  # 10 MB
+MAX_UPLOAD_PIXELS = 16_000_000  # 16 megapixels (4000×4000)
+
+INDEX_COLUMNS = ("id", "name", "generation", "types", "text_embedding", "image_embedding",
+                 "umap_2d_x", "umap_2d_y", "neighbors")
+
+
+class Match(NamedTuple):
+    """One ranked Pokémon: its id, name and score (see `SCORE_LABELS` for what the score means per mode)."""
+
+    id: int
+    name: str
+    score: float
+
+
+class GenerationMatch(NamedTuple):
+    """One row of the "best matches per generation" table."""
+
+    generation: str
+    rank: int
+    id: int
+    name: str
+    score: float
+
+
+class Oddball(NamedTuple):
+    """A Pokémon least like the others of its generation: its median cosine similarity to them."""
+
+    modality: str
+    generation: str
+    rank: int
+    id: int
+    name: str
+    median_similarity: float
+
+
+@dataclass(frozen=True)
+class DatasetModels:
+    """The models a dataset was built with, as recorded in its build facts (None when not recorded)."""
+
+    text_model: str | None
+    image_model: str | None
+
+
+def normalize_name(name: str) -> str:
+    """Fold a Pokémon name for lookup: case, accents, spaces, hyphens and punctuation do not matter."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+
+
+def generation_sort_key(generation: str | None) -> tuple[int, str]:
+    """Order generations as the games do (generation-i < generation-ii < ... < generation-ix); unknown last."""
+    if not generation:
+        return (10**6, "")
+    numeral = generation.rsplit("-", 1)[-1].lower()
+    if numeral.isdigit():
+        return (int(numeral), generation)
+    if numeral and all(ch in _ROMAN for ch in numeral):
+        total = 0
+        for ch, nxt in zip(numeral, numeral[1:] + " "):
+            value = _ROMAN[ch]
+            total += -value if nxt in _ROMAN and _ROMAN[nxt] > value else value
+        return (total, generation)
+    return (10**5, generation)
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (all-zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _top(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
+    """Indices of the k best candidates by score; ties broken by the smaller Pokémon id."""
+    if k <= 0 or candidates.size == 0:
+        return candidates[:0]
+    key = -scores[candidates] if descending else scores[candidates]
+    order = np.lexsort((ids[candidates], key))
+    return candidates[order[:k]]
+
+
+@dataclass(frozen=True, eq=False)
+class PokedexIndex:
+    """Everything the Space ranks with, one row per Pokémon, built once from the dataset.
+
+    `text` and `image` are L2-normalised on construction; `image` rows where `has_image` is False are zeros and never
+    ranked. `neighbors` are the dataset's stored nearest neighbours of each row as zero-based row indices (the
+    dataset card's embedding-atlas format), nearest first.
+    """
+
+    ids: np.ndarray                       # int64 (n,)
+    names: tuple[str, ...]
+    generations: tuple[str | None, ...]
+    types: tuple[tuple[str, ...], ...]
+    text: np.ndarray                      # float32 (n, text_dim)
+    image: np.ndarray                     # float32 (n, image_dim)
+    has_image: np.ndarray                 # bool (n,)
+    umap: np.ndarray                      # float32 (n, 2)
+    neighbors: tuple[tuple[int, ...], ...] = ()
+    _by_name: dict[str, int] = field(init=False, repr=False)
+    _by_id: dict[int, int] = field(init=False, repr=False)
+    _generation_labels: tuple[str, ...] = field(init=False, repr=False)  # in game order, "unknown" for None
+    _generation_codes: np.ndarray = field(init=False, repr=False)        # int (n,): position in the labels
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        ids = np.asarray(self.ids, dtype=np.int64)
+        has_image = np.asarray(self.has_image, dtype=bool)
+        text = np.asarray(self.text, dtype=np.float32)
+        image = np.asarray(self.image, dtype=np.float32)
+        umap = np.asarray(self.umap, dtype=np.float32)
+        neighbors = tuple(tuple(int(i) for i in row) for row in self.neighbors) or tuple(() for _ in range(n))
+        if image.size == 0:
+            image = np.zeros((n, 0), dtype=np.float32)
+        checks = {"ids": ids.shape == (n,), "generations": len(self.generations) == n, "types": len(self.types) == n,
+                  "text": text.ndim == 2 and text.shape[0] == n, "image": image.ndim == 2 and image.shape[0] == n,
+                  "has_image": has_image.shape == (n,),
+                  "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n}
+        wrong = [name for name, ok in checks.items() if not ok]
+        if wrong:
+            raise BadInputError(f"index arrays {', '.join(wrong)} do not have one row per name ({n}); "
+                                "rebuild the dataset with build_dataset.py")
+        has_image = has_image & (np.linalg.norm(image, axis=1) > 0) if image.shape[1] else np.zeros(n, dtype=bool)
+        image = _unit_rows(image) if image.shape[1] else image
+        image[~has_image] = 0.0
+        set_ = object.__setattr__
+        set_(self, "ids", ids)
+        set_(self, "names", tuple(self.names))
+        set_(self, "generations", tuple(self.generations))
+        set_(self, "types", tuple(tuple(t) for t in self.types))
+        set_(self, "text", _unit_rows(text))
+        set_(self, "image", image)
+        set_(self, "has_image", has_image)
+        set_(self, "umap", umap)
+        set_(self, "neighbors", neighbors)
+        by_name: dict[str, int] = {}
+        for row, name in enumerate(self.names):
+            by_name.setdefault(normalize_name(name), row)
+        set_(self, "_by_name", by_name)
+        set_(self, "_by_id", {int(i): row for row, i in enumerate(ids)})
+        labels = [g or "unknown" for g in self.generations]
+        order = tuple(sorted(set(labels), key=lambda g: generation_sort_key(None if g == "unknown" else g)))
+        set_(self, "_generation_labels", order)
+        set_(self, "_generation_codes", np.array([order.index(g) for g in labels], dtype=np.int64).reshape(n))
+
+    # ---- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def from_dataset(cls, ds: Any) -> "PokedexIndex":
+        """Build the index from a loaded `datasets.Dataset` with pokembed's columns (the image column is not read)."""
+        import pyarrow as pa
+
+        missing = [c for c in INDEX_COLUMNS if c not in ds.column_names and c not in ("neighbors", "image_embedding")]
+        if missing:
+            raise BadInputError(f"the dataset lacks the column(s) {', '.join(missing)}; "
+                                "point POKEMBED_DATASET at a dataset written by build_dataset.py")
+        columns = [c for c in INDEX_COLUMNS if c in ds.column_names]
+        table: pa.Table = ds.select_columns(columns).with_format("arrow")[:]
+        n = table.num_rows
+        text, has_text = _column_matrix(table.column("text_embedding"))
+        if not has_text.all():
+            raise BadInputError("some rows have no text_embedding; rebuild the dataset with build_dataset.py")
+        if "image_embedding" in columns:
+            image, has_image = _column_matrix(table.column("image_embedding"))
+        else:
+            image, has_image = np.zeros((n, 0), dtype=np.float32), np.zeros(n, dtype=bool)
+        ids = table.column("id").to_numpy(zero_copy_only=False)
+        neighbors = _neighbor_rows(table.column("neighbors").to_pylist(), ids) if "neighbors" in columns else ()
+        umap = np.stack([table.column("umap_2d_x").to_numpy(zero_copy_only=False),
+                         table.column("umap_2d_y").to_numpy(zero_copy_only=False)], axis=1).astype(np.float32)
+        return cls(
+            ids=ids,
+            names=tuple(table.column("name").to_pylist()),
+            generations=tuple(table.column("generation").to_pylist()),
+            types=tuple(tuple(t or ()) for t in table.column("types").to_pylist()),
+            text=text, image=image, has_image=has_image, umap=np.nan_to_num(umap), neighbors=neighbors,
+        )
+
+    # ---- lookup -------------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def find(self, name: str) -> int:
+        """Row of the Pokémon called `name` (case, spaces, hyphens and accents ignored); unknown -> BadInputError."""
+        key = normalize_name(name or "")
+        if not key:
+            raise BadInputError("no Pokémon name given; pick one from the list, e.g. pikachu")
+        row = self._by_name.get(key)
+        if row is not None:
+            return row
+        close = difflib.get_close_matches(key, list(self._by_name), n=3, cutoff=0.6)
+        suggestions = [self.names[self._by_name[c]] for c in close]
+        if suggestions:
+            hint = suggestions[0] if len(suggestions) == 1 else ", ".join(suggestions[:-1]) + " or " + suggestions[-1]
+            raise BadInputError(f"no Pokémon named {name.strip()!r}; did you mean {hint}?")
+        example = self.names[0] if self.names else "pikachu"
+        raise BadInputError(f"no Pokémon named {name.strip()!r}; pick a name from the list, e.g. {example}")
+
+    def row_of_id(self, pokemon_id: int) -> int:
+        """Row of a Pokémon id; unknown -> BadInputError."""
+        try:
+            return self._by_id[int(pokemon_id)]
+        except KeyError:
+            raise BadInputError(f"no Pokémon with id {pokemon_id} in this dataset; use an id it contains") from None
+
+    def neighbor_rows(self, row: int) -> list[int]:
+        """Rows of the dataset's stored nearest neighbours of `row`, nearest first (out-of-range entries skipped)."""
+        return [i for i in self.neighbors[row] if 0 <= i < len(self) and i != row]
+
+    # ---- rankings -----------------------------------------------------------------------------------------------
+    def scores(self, row: int, by: str = "text") -> tuple[np.ndarray, np.ndarray, bool]:
+        """(scores over all rows, candidate rows, descending?) for ranking against `row` by one mode."""
+        if by not in MODES:
+            raise BadInputError(f"unknown ranking mode {by!r}; use one of {', '.join(MODES)}")
+        everyone = np.arange(len(self), dtype=np.int64)
+        others = everyone[everyone != row]
+        if by == "text":
+            return self.text @ self.text[row], others, True
+        if by == "umap":
+            return np.linalg.norm(self.umap - self.umap[row], axis=1), others, False
+        if by == "image":
+            self._require_image(row)
+            return self.image @ self.image[row], others[self.has_image[others]], True
+        text = self.text @ self.text[row]
+        if not self.has_image[row]:
+            return text, others, True
+        both = self.has_image
+        image = self.image @ self.image[row]
+        return np.where(both, (text + image) / 2.0, text), others, True
+
+    def _require_image(self, row: int) -> None:
+        if not self.has_image[row]:
+            raise BadInputError(f"{self.names[row]} has no artwork, so it has no image embedding; "
+                                "rank it by text, umap or combined instead")
+
+    def similar(self, name: str, by: str = "text", k: int = 10) -> list[Match]:
+        """The k Pokémon most like `name` by text, image, umap or combined similarity, itself excluded."""
+        row = self.find(name)
+        scores, candidates, descending = self.scores(row, by)
+        best = _top(scores, candidates, self.ids, _check_k(k), descending=descending)
+        return [self._match(r, scores[r]) for r in best]
+
+    def best_per_generation(self, name: str, by: str = "text", k: int = 3) -> list[GenerationMatch]:
+        """The k best matches for `name` within each generation (generation order), itself excluded."""
+        row = self.find(name)
+        scores, candidates, descending = self.scores(row, by)
+        k = _check_k(k)
+        codes = self._generation_codes[candidates]
+        rows: list[GenerationMatch] = []
+        for code, gen in enumerate(self._generation_labels):
+            members = candidates[codes == code]
+            for rank, r in enumerate(_top(scores, members, self.ids, k, descending=descending), start=1):
+                rows.append(GenerationMatch(gen, rank, int(self.ids[r]), self.names[r], float(scores[r])))
+        return rows
+
+    def search_images(self, query_vector: np.ndarray, k: int = 10) -> list[Match]:
+        """The k Pokémon whose image embedding is closest (cosine) to a query vector in the image space."""
+        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+        if self.image.shape[1] == 0 or not self.has_image.any():
+            raise BadInputError("this dataset has no image embeddings; rebuild it with artwork to search by image")
+        if query.shape[0] != self.image.shape[1]:
+            raise BadInputError(f"the query vector has {query.shape[0]} dimensions but the dataset's image embeddings "
+                                f"have {self.image.shape[1]}; use the query model of the dataset's image model")
+        norm = float(np.linalg.norm(query))
+        if not np.isfinite(norm) or norm == 0.0:
+            raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
+        scores = self.image @ (query / norm)
+        candidates = np.flatnonzero(self.has_image)
+        return [self._match(r, scores[r]) for r in _top(scores, candidates, self.ids, _check_k(k), descending=True)]
+
+    def similarity_matrix(self, rows: np.ndarray, modality: str) -> np.ndarray:
+        """Pairwise cosine similarities among `rows` for text, image or combined (as `scores` defines them)."""
+        if modality not in MODALITIES:
+            raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
+        text = self.text[rows] @ self.text[rows].T
+        if modality == "text":
+            return text
+        image = self.image[rows] @ self.image[rows].T
+        if modality == "image":
+            return image
+        both = self.has_image[rows][:, None] & self.has_image[rows][None, :]
+        return np.where(both, (text + image) / 2.0, text)
+
+    def oddballs(self, modality: str = "text", per_generation: int = 1) -> list[Oddball]:
+        """Per generation, the Pokémon with the lowest median cosine similarity to the others of its generation.
+
+        Image rankings use only Pokémon with an image embedding; generations with fewer than two are skipped.
+        """
+        if modality not in MODALITIES:
+            raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
+        per_generation = _check_k(per_generation)
+        pool = self.has_image if modality == "image" else np.ones(len(self), dtype=bool)
+        out: list[Oddball] = []
+        for code, gen in enumerate(self._generation_labels):
+            members = np.flatnonzero(pool & (self._generation_codes == code))
+            if members.size < 2:
+                continue
+            sims = self.similarity_matrix(members, modality).astype(np.float64)
+            np.fill_diagonal(sims, np.nan)
+            medians = np.nanmedian(sims, axis=1)
+            order = np.lexsort((self.ids[members], medians))[:per_generation]
+            for rank, i in enumerate(order, start=1):
+                r = members[i]
+                out.append(Oddball(modality, gen, rank, int(self.ids[r]), self.names[r], float(medians[i])))
+        return out
+
+    def _match(self, row: int, score: float) -> Match:
+        return Match(int(self.ids[row]), self.names[row], float(score))
+
+
+def _neighbor_rows(cells: Sequence[Any], ids: np.ndarray) -> tuple[tuple[int, ...], ...]:
+    """The `neighbors` column as row indices: the card documents zero-based row indices; a column whose values
+    cannot be row indices but are all Pokémon ids (an older layout) is mapped through the ids, with a warning."""
+    lists = [list((cell or {}).get("ids") or ()) for cell in cells]
+    values = {int(v) for row in lists for v in row}
+    n = len(ids)
+    if values and max(values) >= n:
+        by_id = {int(i): row for row, i in enumerate(ids)}
+        if values <= set(by_id):
+            logger.warning("the neighbors column holds Pokémon ids, not row indices; mapping them to rows")
+            return tuple(tuple(by_id[int(v)] for v in row) for row in lists)
+    return tuple(tuple(int(v) for v in row) for row in lists)
+
+
+def _check_k(k: int) -> int:
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        raise BadInputError(f"k must be a whole number, got {k!r}; use e.g. 10") from None
+    if not 1 <= k <= 1000:
+        raise BadInputError(f"k must be between 1 and 1000, got {k}; use e.g. 10")
+    return k
+
+
+def _column_matrix(column: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A (fixed-size or variable) list<float> Arrow column as an (n, dim) float32 matrix plus a row-present mask."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    n = len(array)
+    present = ~array.is_null().to_numpy(zero_copy_only=False)
+    if not present.any():
+        return np.zeros((n, 0), dtype=np.float32), present
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    present &= np.nan_to_num(lengths.astype(np.float64)) > 0
+    dims = set(lengths[present].astype(np.int64).tolist())
+    if len(dims) != 1:
+        raise BadInputError(f"embedding rows have different lengths {sorted(dims)}; rebuild the dataset")
+    dim = dims.pop()
+    flat = pc.list_flatten(array.filter(pa.array(present))).to_numpy(zero_copy_only=False)
+    matrix = np.zeros((n, dim), dtype=np.float32)
+    matrix[present] = np.asarray(flat, dtype=np.float32).reshape(-1, dim)
+    return matrix, present
+
+
+# ---- input validation ------------------------------------------------------------------------------------------
+def validate_question(text: str | None, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question stripped of surrounding space; empty or longer than `max_chars` -> BadInputError."""
+    question = " ".join((text or "").split())
+    if not question:
+        raise BadInputError("the question is empty; type what you are looking for, "
+                            "e.g. 'what looks like an ice cream cone?'")
+    if len(question) > max_chars:
+        raise BadInputError(f"the question is {len(question)} characters long; keep it under {max_chars}")
+    return question
+
+
+def validate_upload(path: str | Path | None, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                    max_pixels: int = MAX_UPLOAD_PIXELS) -> "PIL.Image.Image":  # noqa: F821
+    """Open an uploaded picture as RGB (transparency composited on white), refusing non-images and huge files."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    if path is None or not str(path):
+        raise BadInputError("no picture given; upload a PNG, JPEG or WebP image")
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise BadInputError("the uploaded file could not be read; upload it again") from None
+    if size > max_bytes:
+        raise BadInputError(f"the picture is {size / 1e6:.1f} MB; upload one under {max_bytes / 1e6:.0f} MB")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                width, height = opened.size
+                if width * height > max_pixels:
+                    raise BadInputError(f"the picture is {width}×{height} pixels; upload one under "
+                                        f"{max_pixels / 1e6:.0f} megapixels (e.g. resize it to 1024×1024)")
+                opened.load()
+                image = opened.copy()
+    except BadInputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInputError(f"the picture has too many pixels; upload one under {max_pixels / 1e6:.0f} megapixels"
+                            ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise BadInputError("that file is not a picture we can read; upload a PNG, JPEG or WebP image") from None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    return image.convert("RGB")
+
+
+# ---- the dataset and its models ---------------------------------------------------------------------------------
+_TEXT_KEYS = ("text_model_id", "text_model")
+_IMAGE_KEYS = ("image_model_id", "image_model")
+
+
+def _find_key(facts: Any, keys: Sequence[str]) -> str | None:
+    """The first model id found under any of `keys`, searching nested dicts breadth-first."""
+    queue = [facts]
+    while queue:
+        node = queue.pop(0)
+        if isinstance(node, Mapping):
+            for key in keys:
+                value = node.get(key)
+                if isinstance(value, str) and value:
+                    return value
+                if isinstance(value, Mapping):
+                    for sub in ("model_id", "id", "name"):
+                        if isinstance(value.get(sub), str) and value[sub]:
+                            return value[sub]
+            queue.extend(v for v in node.values() if isinstance(v, (Mapping, list)))
+        elif isinstance(node, list):
+            queue.extend(v for v in node if isinstance(v, (Mapping, list)))
+    return None
+
+
+def models_from_facts(facts: Mapping | None) -> DatasetModels:
+    """The text and image model ids named by a dataset's build facts (any nesting; missing -> None)."""
+    return DatasetModels(_find_key(facts or {}, _TEXT_KEYS), _find_key(facts or {}, _IMAGE_KEYS))
+
+
+def _json(text: str | bytes | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except (ValueError, TypeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _card_yaml(card: str) -> dict:
+    """The `pokembed` facts in a dataset card's YAML header, read without a YAML parser (values on one line)."""
+    match = re.match(r"^---\s*\n(.*?)\n---", card, re.S)
+    facts: dict[str, str] = {}
+    for line in (match.group(1) if match else "").splitlines():
+        found = re.match(r"^\s*(text_model_id|image_model_id|text_model|image_model)\s*:\s*['\"]?([^'\"#]+?)['\"]?\s*$",
+                         line)
+        if found:
+            facts.setdefault(found.group(1), found.group(2))
+    return facts
+
+
+def read_build_facts(dataset: str | Path, revision: str | None = None) -> dict:
+    """Build facts of a dataset folder or Hub dataset: the `.pokembed` marker, else parquet metadata, else the card."""
+    folder = Path(dataset)
+    if folder.is_dir():
+        marker = folder / ".pokembed"
+        facts = _json(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+        if not any(models_from_facts(facts).__dict__.values()):
+            import pyarrow.parquet as pq
+
+            for parquet in sorted(folder.glob("data/*.parquet")):
+                metadata = pq.read_schema(parquet).metadata or {}
+                facts = _json(metadata.get(b"pokembed")) or facts
+                break
+        if not any(models_from_facts(facts).__dict__.values()) and (folder / "README.md").is_file():
+            facts = _card_yaml((folder / "README.md").read_text(encoding="utf-8")) or facts
+        return facts
+    from huggingface_hub import hf_hub_download
+
+    for filename, parse in ((".pokembed", _json), ("README.md", _card_yaml)):
+        try:
+            path = hf_hub_download(str(dataset), filename, repo_type="dataset", revision=revision)
+        except Exception as exc:  # noqa: BLE001 - a missing marker is not fatal; the card may have the facts
+            logger.info("no %s in %s: %s", filename, dataset, exc)
+            continue
+        facts = parse(Path(path).read_text(encoding="utf-8"))
+        if any(models_from_facts(facts).__dict__.values()):
+            return facts
+    return {}
+
+
+def models_from_dataset(dataset: str | Path, revision: str | None = None) -> DatasetModels:
+    """The text and image models a dataset (local folder or Hub id) was built with, from its build facts."""
+    return models_from_facts(read_build_facts(dataset, revision))
+
+
+def load_dataset_split(dataset: str | Path, revision: str | None = None, *, cache_dir: Path | None = None) -> Any:
+    """The train split via `datasets.load_dataset`: a local folder written by build_dataset.py, or a Hub id."""
+    import datasets
+
+    folder = Path(dataset)
+    cache = str(cache_dir) if cache_dir else None
+    try:
+        if folder.is_dir():
+            return datasets.load_dataset(str(folder.resolve()), split="train", cache_dir=cache)
+        return datasets.load_dataset(str(dataset), revision=revision, split="train", cache_dir=cache)
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; one message tells the user what to do
+        raise SourceUnavailableError(
+            f"could not load the dataset {str(dataset)!r} ({type(exc).__name__}: {exc}); set POKEMBED_DATASET to a "
+            "Hub dataset id or a folder written by build_dataset.py") from exc
+
+
+def export_artwork(ds: Any, folder: Path) -> dict[int, Path]:
+    """Write each row's stored artwork (PNG bytes as stored) to `folder/<id>.png`; rows without art are left out."""
+    import datasets
+    import pyarrow as pa
+
+    if "image" not in ds.column_names:
+        return {}
+    folder.mkdir(parents=True, exist_ok=True)
+    table: pa.Table = (ds.select_columns(["id", "image"]).cast_column("image", datasets.Image(decode=False))
+                       .with_format("arrow")[:])
+    paths: dict[int, Path] = {}
+    for pokemon_id, image in zip(table.column("id").to_pylist(), table.column("image").to_pylist()):
+        data = (image or {}).get("bytes")
+        if not data and (image or {}).get("path") and Path(image["path"]).is_file():
+            data = Path(image["path"]).read_bytes()
+        if data:
+            path = folder / f"{int(pokemon_id)}.png"
+            path.write_bytes(data)
+            paths[int(pokemon_id)] = path
+    return paths
+
+
+__all__ = [
+    "MODES", "MODALITIES", "SCORE_LABELS", "MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS",
+    "Match", "GenerationMatch", "Oddball", "DatasetModels", "PokedexIndex", "normalize_name", "generation_sort_key",
+    "validate_question", "validate_upload", "models_from_facts", "read_build_facts", "models_from_dataset",
+    "load_dataset_split", "export_artwork",
+]
