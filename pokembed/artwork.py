@@ -49,6 +49,7 @@ class ArtworkSet:
     """Preprocessed artwork for a list of Pokémon ids."""
 
     images: dict[int, Image.Image]  # id -> 224x224 RGB, only ids that have artwork, ordered by id
+    png: dict[int, bytes]  # id -> encode_png(images[id]): the bytes the dataset stores, encoded once and cached
     missing: list[int]  # ids with no artwork (404 / absent file, and the corrupt ones), sorted
     corrupt: list[int]  # ids whose file did not decode (warned, counted, also in missing), sorted
     # images and missing partition the requested ids; corrupt is a subset of missing.
@@ -65,6 +66,7 @@ class _Source:
 class _Outcome:
     status: str  # "image" | "missing" | "corrupt"
     image: Image.Image | None = None
+    png: bytes | None = None
 
 
 def preprocess_artwork(data: bytes) -> Image.Image:
@@ -173,11 +175,12 @@ def load_artwork(
             session.close()
 
     images = {i: outcomes[i].image for i in wanted if outcomes[i].status == "image"}
+    png = {i: outcomes[i].png for i in images}
     missing = [i for i in wanted if outcomes[i].status != "image"]
     corrupt = [i for i in wanted if outcomes[i].status == "corrupt"]
     if corrupt:
         logger.warning("%d artwork file(s) did not decode and count as missing: ids %s", len(corrupt), corrupt)
-    return ArtworkSet(images=images, missing=missing, corrupt=corrupt)
+    return ArtworkSet(images=images, png=png, missing=missing, corrupt=corrupt)
 
 
 # --- sources -----------------------------------------------------------------------------------------------------
@@ -239,8 +242,8 @@ def _load_from_folder(pokemon_id: int, folder: Path, target: Path | None) -> _Ou
             fresh = cached.stat().st_mtime_ns >= source_mtime
         except FileNotFoundError:
             fresh = False
-        if fresh and (image := _read_cached(cached)) is not None:
-            return _Outcome("image", image)
+        if fresh and (outcome := _read_cached(cached)) is not None:
+            return outcome
     return _decode(pokemon_id, path.read_bytes(), str(path), target, cache_corrupt=False)
 
 
@@ -257,8 +260,8 @@ def _load_from_url(
 ) -> _Outcome:
     if target is not None:
         cached = target / f"{pokemon_id}.png"
-        if cached.exists() and (image := _read_cached(cached)) is not None:
-            return _Outcome("image", image)
+        if cached.exists() and (outcome := _read_cached(cached)) is not None:
+            return outcome
         if (target / f"{pokemon_id}.missing").exists():
             return _Outcome("missing")
         if (target / f"{pokemon_id}.corrupt").exists():
@@ -283,16 +286,21 @@ def _decode(pokemon_id: int, data: bytes, origin: str, target: Path | None, *, c
         if target is not None and cache_corrupt:
             _write_atomic(target / f"{pokemon_id}.corrupt", f"{origin}\n".encode())
         return _Outcome("corrupt")
+    png = encode_png(image)
     if target is not None:
-        _write_atomic(target / f"{pokemon_id}.png", encode_png(image))
-    return _Outcome("image", image)
+        _write_atomic(target / f"{pokemon_id}.png", png)
+    return _Outcome("image", image, png)
 
 
-def _read_cached(path: Path) -> Image.Image | None:
+def _read_cached(path: Path) -> _Outcome | None:
+    """A cached preprocessed image with its PNG bytes, or None when the file is unusable."""
+    import io
+
     from PIL import Image
 
     try:
-        with Image.open(path) as opened:
+        data = path.read_bytes()
+        with Image.open(io.BytesIO(data)) as opened:
             image = opened.convert("RGB")
     except (OSError, SyntaxError, ValueError) as exc:
         logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, _one_line(exc))
@@ -300,7 +308,7 @@ def _read_cached(path: Path) -> Image.Image | None:
     if image.size != (IMAGE_SIZE, IMAGE_SIZE):
         logger.warning("ignoring cached artwork %s of size %s; preprocessing it again", path, image.size)
         return None
-    return image
+    return _Outcome("image", image, data)
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------------

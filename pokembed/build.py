@@ -180,7 +180,7 @@ def embed_cached(
 
 def build(config: BuildConfig) -> BuildResult:
     """Run every stage and write the dataset folder to config.out (temp folder, then rename)."""
-    from pokembed.artwork import encode_png, load_artwork
+    from pokembed.artwork import load_artwork
     from pokembed.card import BuildFacts, diff_versions, facts_to_json, render_card
     from pokembed.dataset import check_output_folder, dataset_features, rows_to_table, write_dataset_folder
     from pokembed.documents import document_text, row_metadata
@@ -213,7 +213,7 @@ def build(config: BuildConfig) -> BuildResult:
 
     with timer.stage("artwork"):
         artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress)
-        pngs = {pokemon_id: encode_png(image) for pokemon_id, image in artwork.images.items()}
+        pngs = artwork.png
 
     with timer.stage("text embeddings"), ExitStack() as stack:
         text_encoder = LazyEncoder(lambda: load_text_encoder(text_spec, device=config.device, progress=config.progress),

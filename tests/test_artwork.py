@@ -385,3 +385,13 @@ def test_shared_official_artwork(tmp_path: Path):
     result = load_artwork([25, 1, 99999], str(SHARED_ARTWORK), cache_dir=tmp_path, workers=2, progress=False)
     assert list(result.images) == [1, 25]
     assert result.missing == [99999] and result.corrupt == []
+
+
+def test_png_bytes_are_those_of_the_image_fresh_or_cached(tmp_path):
+    folder = tmp_path / "art"
+    folder.mkdir()
+    (folder / "7.png").write_bytes(png_bytes(sprite((200, 30, 90))))
+    fresh = load_artwork([7], str(folder), cache_dir=tmp_path / "cache", progress=False)
+    cached = load_artwork([7], str(folder), cache_dir=tmp_path / "cache", progress=False)
+    assert fresh.png[7] == encode_png(fresh.images[7]) == cached.png[7]
+    assert load_artwork([7], str(folder), cache_dir=None, progress=False).png[7] == fresh.png[7]
