@@ -6,7 +6,8 @@ the artwork files, the page) and times, over N repeats each, the functions behin
   similarity      similar_view(name, mode, k): ranking, best-per-generation table and gallery, per mode
   text-to-image   ask_view(question, k): the question embedded with the search_query prompt by the text model on
                   CPU, then ranked against the image embeddings, and the gallery
-and, with --http, the same calls end to end through the running server with gradio_client.
+and, with --http, the same calls end to end through the running server with gradio_client, and through Gradio's
+REST API with a plain HTTP client (gradio_client adds about 65 ms of its own per call on this machine).
 
 The text model defaults to a full-size nomic-embed-text-v1.5 (native NomicBert, 137M parameters) with random weights
 and the real bert-base-uncased tokenizer from ../shared, written to a temporary folder: the same arithmetic as the real
@@ -215,6 +216,12 @@ def http(app: object, space: object, args: argparse.Namespace, can_ask: bool) ->
     stats = percentiles(lambda i: client.predict(next(names), "text", args.k, api_name="/similar"), args.repeats,
                         args.warmup)
     report("similarity (text) via /similar", stats, TARGETS_MS["similarity"])
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as rest:
+        stats = percentiles(lambda i: rest_call(rest, "similar", [next(names), "text", args.k]), args.repeats,
+                            args.warmup)
+    report("similarity (text), REST /gradio_api/call/similar", stats, TARGETS_MS["similarity"])
     if can_ask:
         stats = percentiles(lambda i: client.predict(QUESTIONS[i % len(QUESTIONS)], args.k, api_name="/ask"),
                             args.repeats, args.warmup)
@@ -223,6 +230,16 @@ def http(app: object, space: object, args: argparse.Namespace, can_ask: bool) ->
         print("  text-to-image via /ask: skipped (the text model's width does not match the dataset's image space)")
     app.demo.close()
     report("Gradio's own floor: an echo endpoint", echo_floor(args), None)
+
+
+def rest_call(client: "httpx.Client", api: str, data: list) -> str:
+    """One call through Gradio's REST API (what curl or any HTTP client uses): POST the inputs, read the result
+    stream to its end. Raises when the stream reports an error instead of a result."""
+    event_id = client.post(f"/gradio_api/call/{api}", json={"data": data}).raise_for_status().json()["event_id"]
+    body = client.get(f"/gradio_api/call/{api}/{event_id}").raise_for_status().text
+    if "event: complete" not in body:
+        raise RuntimeError(f"/{api} did not complete: {body[:200]}")
+    return body
 
 
 def echo_floor(args: argparse.Namespace) -> tuple[float, float, float]:
