@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pokembed.errors import BadInputError, ModelLoadError, PokembedError
-from pokembed.models import ModelSpec, get_model_spec
+from pokembed.models import DEFAULT_TEXT_MODEL, ModelSpec, get_model_spec
 
 if TYPE_CHECKING:
     import torch
@@ -533,7 +533,9 @@ def _alternative(spec: ModelSpec) -> str:
     if spec.kind == "image":
         other = FALLBACK_IMAGE_MODEL if spec.name != FALLBACK_IMAGE_MODEL else "nomic-embed-vision-v1.5"
         return f"use --image-model {other} (or a folder from python -m pokembed.tiny_models)"
-    return "use --text-model nomic-embed-text-v1.5 (or a folder from python -m pokembed.tiny_models)"
+    if spec.name != DEFAULT_TEXT_MODEL:
+        return f"use --text-model {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.tiny_models)"
+    return "check the network (the Hub must be reachable once to download it) or pass --text-model a local folder"
 
 
 def _is_pinned(revision: str | None) -> bool:
