@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from pokembed.artwork import DEFAULT_ARTWORK_URL
@@ -101,9 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
     umap = UmapParams()
     if args.umap_epochs is not None:
-        umap = UmapParams(**{**umap.__dict__, "n_epochs": args.umap_epochs})
+        umap = replace(umap, n_epochs=args.umap_epochs)
     if args.seed is not None:
-        umap = UmapParams(**{**umap.__dict__, "seed": args.seed})
+        umap = replace(umap, seed=args.seed)
     if args.dry_run and not args.push:
         raise PokembedError("--dry-run only applies with --push REPO_ID; add --push or drop --dry-run")
     previous = args.previous

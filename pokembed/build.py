@@ -109,9 +109,11 @@ def read_previous(folder: Path, version: str) -> PreviousVersion:
 
 def validate_config(config: BuildConfig) -> None:
     """Reject bad options before any slow work starts."""
+    from pokembed.projection import validate_umap_params
     from pokembed.publish import validate_version
 
     validate_version(config.version)
+    validate_umap_params(config.umap)
     if config.long_documents not in LONG_DOCUMENT_MODES:
         raise BadInputError(
             f"unknown --long-documents {config.long_documents!r}; use one of: {', '.join(LONG_DOCUMENT_MODES)}"

@@ -82,7 +82,7 @@ def project_2d(distances: np.ndarray, params: UmapParams = UmapParams(), *, prog
     (0, 0) and (1, 0), n = 1 gives (0, 0) and n = 0 an empty (0, 2) array.
     """
     distances = _check_distances(distances)
-    _validate(params)
+    validate_umap_params(params)
     n = distances.shape[0]
     if n <= 2:
         logger.info("UMAP skipped for %d point(s); fixed coordinates used", n)
@@ -191,7 +191,7 @@ def _check_distances(distances: np.ndarray) -> np.ndarray:
     return array
 
 
-def _validate(params: UmapParams) -> None:
+def validate_umap_params(params: UmapParams) -> None:
     """Check the UMAP parameters, naming the one that is wrong (UMAP's own style, at fit time)."""
     n_neighbors, min_dist, n_epochs, seed = params.n_neighbors, params.min_dist, params.n_epochs, params.seed
     if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:

@@ -91,3 +91,11 @@ def test_debug_switch_lets_the_traceback_through(cli, tmp_path, csv_fixture, art
     argv = build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "out", "--version", "one")
     with pytest.raises(PokembedError):
         cli.main(argv)
+
+
+def test_bad_umap_epochs_fail_before_any_work(cli, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys):
+    argv = build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "out")
+    argv[argv.index("--umap-epochs") + 1] = "0"
+    code, err = run_cli(cli, argv, capsys)
+    assert_one_line_error(code, err, r"n_epochs")
+    assert not (tmp_path / ".pokembed-cache").exists()
