@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pokembed.artwork import DEFAULT_ARTWORK_URL
+from pokembed.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import PokembedError
 from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 
@@ -36,7 +37,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="registry name, Hub id or local folder")
     parser.add_argument("--image-model", default=DEFAULT_IMAGE_MODEL, help="registry name, Hub id or local folder")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--long-documents", default="truncate", choices=["truncate", "chunk"],
+    parser.add_argument("--long-documents", default="truncate", choices=list(LONG_DOCUMENT_MODES),
                         help="documents over the text model's context: cut them, or embed windows and average them")
     parser.add_argument("--version", default="0.1.0", help="dataset version X.Y.Z (tagged vX.Y.Z when pushed)")
     parser.add_argument("--previous", type=Path, default=None,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from pokembed.artwork import DEFAULT_ARTWORK_URL
+from pokembed.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import BadInputError
 from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 from pokembed.projection import UmapParams
@@ -19,7 +20,6 @@ from pokembed.projection import UmapParams
 log = logging.getLogger(__name__)
 
 CARD_TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_card.md"
-LONG_DOCUMENT_MODES = ("truncate", "chunk")
 EMBED_CHUNK = 256
 
 
