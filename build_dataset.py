@@ -75,18 +75,17 @@ def print_summary(result, push_result=None) -> None:
             print(f"  commit: {push_result.commit_url}")
 
 
-def prepare_push(args: argparse.Namespace, previous: Path | None) -> Path | None:
-    """Before the build: refuse a push that would fail (no token, existing tag) and fetch the previous version."""
+def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -> Path | None:
+    """Before the build: refuse a push that would fail (no token, existing tag) and fetch the previous version
+    into the build cache."""
     from pokembed.errors import PublishError
-    from pokembed.publish import check_tag_free, fetch_previous, resolve_token
+    from pokembed.publish import check_tag_free, fetch_previous, require_token
 
-    token = resolve_token()
-    if token is None and not args.dry_run:
-        raise PublishError("--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`")
+    if not args.dry_run:
+        require_token()
     try:
         check_tag_free(args.push, args.version, endpoint=args.hub_endpoint)
         if previous is None:
-            cache = args.cache_dir or args.out.resolve().parent / ".pokembed-cache"
             dest = cache / "previous" / args.push.replace("/", "--")
             previous = fetch_previous(args.push, endpoint=args.hub_endpoint, dest=dest)
     except PublishError as error:
@@ -108,9 +107,6 @@ def run(args: argparse.Namespace) -> int:
         umap = replace(umap, seed=args.seed)
     if args.dry_run and not args.push:
         raise PokembedError("--dry-run only applies with --push REPO_ID; add --push or drop --dry-run")
-    previous = args.previous
-    if args.push:
-        previous = prepare_push(args, previous)
     config = BuildConfig(
         out=args.out,
         source=args.source,
@@ -124,10 +120,12 @@ def run(args: argparse.Namespace) -> int:
         version=args.version,
         umap=umap,
         refresh=args.refresh,
-        previous=previous,
+        previous=args.previous,
         repo_id=args.push,
         progress=not args.no_progress,
     )
+    if args.push:
+        config = replace(config, previous=prepare_push(args, args.previous, config.cache))
     result = build(config)
     push_result = None
     if args.push:

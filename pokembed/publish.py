@@ -89,6 +89,14 @@ def resolve_token(token: str | None = None) -> str | None:
     return get_token()
 
 
+def require_token(token: str | None = None) -> str:
+    """The token to push with (see `resolve_token`); PublishError naming both ways to provide one when there is none."""
+    found = resolve_token(token)
+    if found is None:
+        raise PublishError(_NO_TOKEN)
+    return found
+
+
 def resolve_endpoint(endpoint: str | None = None) -> str:
     """The Hub base URL: `endpoint` if given, else `HF_ENDPOINT` (read now, not at import), else huggingface.co."""
     from huggingface_hub import constants
