@@ -256,51 +256,26 @@ def _write_listing(folder: Path, listing: dict[str, TableFile]) -> None:
 
 
 # ---- HTTP -----------------------------------------------------------------------------------------------------------
-def _session(retries: int, backoff: float):
-    """A requests session retrying connection errors, 429 and 5xx on GET with exponential backoff.
-
-    (One line to switch to pokembed.http's shared session factory once it exists.)
-    """
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util.retry import Retry
-
-    retry = Retry(total=retries, connect=retries, read=retries, status=retries, backoff_factor=backoff,
-                  status_forcelist=(429, 500, 502, 503, 504), allowed_methods=frozenset({"GET"}),
-                  respect_retry_after_header=True, raise_on_status=False)
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=16)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "pokembed (+https://github.com/PokeAPI/pokeapi data/v2/csv)"
-    return session
-
-
 class _Client:
-    """GETs with retries and a deadline on each whole request (headers and body), shared by the download threads."""
+    """GETs through pokembed.http (retries, one total deadline per request), shared by the download threads."""
 
     def __init__(self, *, timeout: float, retries: int, backoff: float) -> None:
+        from pokembed.http import HttpPolicy, make_session
+
         self.timeout, self.retries, self.backoff = float(timeout), max(0, int(retries)), max(0.0, float(backoff))
-        self._session = _session(self.retries, self.backoff)
+        self._policy = HttpPolicy(retries=self.retries, backoff=self.backoff, deadline=self.timeout,
+                                  connect_timeout=min(10.0, self.timeout), read_timeout=min(60.0, self.timeout))
+        self._session = make_session(self._policy, pool_size=16)
 
     def get(self, url: str, headers: dict | None = None) -> tuple[int, bytes]:
-        """(status, body) of ``url``; SourceUnavailableError when it cannot be reached or is too slow."""
-        import requests
+        """(status, body) of ``url``; SourceUnavailableError when it cannot be reached in time."""
+        from pokembed.http import HttpError, fetch
 
-        deadline = time.monotonic() + self.timeout
         try:
-            with self._session.get(url, headers=headers, timeout=self.timeout, stream=True) as response:
-                chunks = []
-                for chunk in response.iter_content(1 << 16):
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise SourceUnavailableError(f"{url} took longer than {self.timeout:g} s; {_HINT}")
-                return response.status_code, b"".join(chunks)
-        except requests.exceptions.RetryError as exc:
-            raise SourceUnavailableError(f"{url} kept failing after {self.retries} retries ({_short(exc)}); "
-                                         f"{_HINT}") from None
-        except requests.exceptions.RequestException as exc:
-            raise SourceUnavailableError(f"cannot fetch {url} ({_short(exc)}); {_HINT}") from None
+            result = fetch(self._session, url, policy=self._policy, headers=headers)
+        except HttpError as exc:
+            raise SourceUnavailableError(f"cannot fetch {exc.url} ({exc.problem}); {_HINT}") from None
+        return result.status, result.content
 
     def close(self) -> None:
         self._session.close()
@@ -319,8 +294,3 @@ def _json(body: bytes, url: str):
         return json.loads(body)
     except ValueError:
         raise SourceUnavailableError(f"{url} did not answer with JSON; {_HINT}") from None
-
-
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
