@@ -123,7 +123,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         options = JobOptions(flavor=args.hf_job, schedule=args.schedule, code_url=args.hf_job_code,
                              revision=args.hf_job_revision, image=args.hf_job_image, timeout=args.hf_job_timeout,
                              endpoint=args.hub_endpoint)
-        return run_build_job(argv, options, push_repo=args.push, dry_run=args.dry_run, echo=print)
+        inputs = {"--source": args.source, "--artwork": args.artwork, "--text-model": args.text_model,
+                  "--image-model": args.image_model, "--previous": str(args.previous) if args.previous else None}
+        return run_build_job(argv, options, push_repo=args.push, inputs=inputs, dry_run=args.dry_run,
+                             echo=lambda line: print(line, flush=True))
     if args.schedule:
         raise PokembedError("--schedule only applies with --hf-job FLAVOR; add --hf-job or drop --schedule")
 
