@@ -16,6 +16,7 @@ separately in :attr:`SourceData.meta`, so it never changes the embedded text.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_GRAPHQL_URL = "https://graphql.pokeapi.co/v1beta2"
+GRAPHQL_URL_ENV = "POKEMBED_GRAPHQL_URL"  # the endpoint ``auto`` asks first, for a mirror (or a test server)
 
 #: The article's query (minimaxir/pokemon-embeddings ``query.gql``) with v1beta2 names (no ``pokemon_v2_``
 #: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata.
@@ -186,21 +188,23 @@ def load_source(
     retries: int = 4,
     progress: bool = True,
     backoff: float = 1.0,
-    graphql_url: str = DEFAULT_GRAPHQL_URL,
+    graphql_url: str | None = None,
     github: "GitHubEndpoints | None" = None,
 ) -> SourceData:
     """Load every Pokémon's record from ``auto``, ``graphql``, ``graphql:URL``, ``pokeapi:REF`` or ``csv:PATH``.
 
     The live response and the tables at a commit are cached under ``cache_dir/source/`` (the live response is
     reused unless ``refresh``); ``timeout``, ``retries`` and ``backoff`` (seconds before the first retry, doubling
-    after each) apply to every request. ``auto`` asks ``graphql_url`` first; ``github`` overrides GitHub's URLs
-    (default: GitHub, or POKEMBED_GITHUB_API_URL / POKEMBED_GITHUB_RAW_URL).
+    after each) apply to every request. ``auto`` asks ``graphql_url`` first (default: POKEMBED_GRAPHQL_URL, else
+    PokéAPI's endpoint); ``github`` overrides GitHub's URLs (default: POKEMBED_GITHUB_API_URL /
+    POKEMBED_GITHUB_RAW_URL, else GitHub's).
     """
     kind, location = parse_source(source)
     net = {"timeout": timeout, "retries": retries, "backoff": backoff, "progress": progress}
     if kind == "auto":
         try:
-            return load_source(f"graphql:{graphql_url}", cache_dir=cache_dir, refresh=refresh, **net)
+            url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
+            return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
         except SourceUnavailableError as error:
             reason = str(error).split("; ")[0]
             logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)

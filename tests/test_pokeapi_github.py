@@ -110,27 +110,40 @@ def test_unreachable_github(tmp_path):
 
 
 @pytest.fixture
-def failing_graphql():
-    """A GraphQL endpoint that answers 502 to everything; yields (url, request count)."""
-    calls = []
+def graphql_stub():
+    """``start(status, body)`` -> (url, calls): a GraphQL endpoint giving that answer to every request."""
+    servers = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            calls.append(1)
-            self.send_response(502)
-            self.send_header("Content-Length", "11")
-            self.end_headers()
-            self.wfile.write(b"bad gateway")
+    def start(status: int, body: bytes):
+        calls = []
 
-        def log_message(self, *args):
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                calls.append(1)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1beta2", calls
-    server.shutdown()
-    server.server_close()
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1beta2", calls
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def failing_graphql(graphql_stub):
+    """A GraphQL endpoint that answers 502 to everything."""
+    return graphql_stub(502, b"bad gateway")
 
 
 def test_auto_falls_back_when_graphql_answers_502(github, failing_graphql, csv_fixture, tmp_path, caplog):
@@ -164,3 +177,28 @@ def test_shared_tables_through_github_equal_the_csv_source(tmp_path):
     assert len(data.records) == len(expected.records) == 1351
     assert [document_text(r).encode() for r in data.records] == [document_text(r).encode() for r in expected.records]
     assert data.meta == expected.meta and data.data_version == SHA
+
+
+def test_build_from_a_commit_and_the_card_says_so(github, graphql_stub, csv_fixture, artwork_fixture,
+                                                  tiny_models, tmp_path, monkeypatch):
+    """auto with GraphQL erroring falls back to the commit: the card names it, and why, and how to rebuild it."""
+    import json as jsonlib
+
+    from conftest import build_args, load_cli
+
+    # GraphQL errors in a 200 answer are not retried (a 502 is, as tested above), so the fallback is immediate
+    url, calls = graphql_stub(200, b'{"errors": [{"message": "database is down"}]}')
+    monkeypatch.setenv("POKEMBED_GITHUB_API_URL", github.api_url)
+    monkeypatch.setenv("POKEMBED_GITHUB_RAW_URL", github.raw_url)
+    monkeypatch.setenv("POKEMBED_GRAPHQL_URL", url)
+    out = tmp_path / "out"
+    args = build_args(csv_fixture, artwork_fixture, tiny_models, out, "--cache-dir", str(tmp_path / "cache"))
+    args[1] = "auto"
+    assert load_cli().main(args) == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert f"PokéAPI's CSV tables at commit [`{SHA}`](https://github.com/PokeAPI/pokeapi/tree/{SHA}/data/v2/csv)" in card
+    assert f"`--source pokeapi:{SHA}`" in card
+    assert f"Note: `auto` fell back to PokéAPI's tables at commit `{SHA}` because the GraphQL endpoint failed" in card
+    marker = jsonlib.loads((out / ".pokembed").read_text(encoding="utf-8"))
+    assert marker["source"] == f"pokeapi:{SHA}" and marker["data_version"] == SHA
+    assert len(calls) == 1 and "database is down" in card
