@@ -221,10 +221,11 @@ def build(config: BuildConfig) -> BuildResult:
         artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress)
         pngs = artwork.png
 
+    previous_folder = Path(config.previous) if config.previous else Path(config.out)
     previous = None
     version_line: list[str] = []
     if config.version == AUTO_VERSION:
-        previous = read_previous(Path(config.previous) if config.previous else Path(config.out), config.version)
+        previous = read_previous(previous_folder, config.version)
         decision = _decide_version(config, previous, metas, documents, pngs, text_spec, image_spec)
         if decision.version is None:
             log.info("nothing changed since version %s: no new version, nothing written", decision.previous)
@@ -325,7 +326,7 @@ def build(config: BuildConfig) -> BuildResult:
             "image_embedded_now": image_embedded,
         }
         if previous is None:
-            previous = read_previous(Path(config.previous) if config.previous else Path(config.out), config.version)
+            previous = read_previous(previous_folder, config.version)
         facts = BuildFacts.from_build(
             version=config.version,
             source=source,

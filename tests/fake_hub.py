@@ -338,6 +338,8 @@ ROUTES = [
 
 
 # ==== Hugging Face Jobs (issue 11) ===================================================================================
+import contextlib  # noqa: E402 (this block is kept apart from the repo routes above)
+
 # The routes huggingface_hub's jobs API uses: hardware, run/inspect a job, its logs (server-sent events), scheduled
 # jobs (create, list, delete). `fake_jobs(hub)` holds what was submitted and what the next job "does": the log lines
 # it prints and the stage it ends in.
@@ -364,6 +366,17 @@ def _hardware(name: str, pretty: str, gpu: tuple[str, str] | None, micro_usd: in
     return {"name": name, "prettyName": pretty, "cpu": "8 vCPU", "ram": "32 GB", "ephemeralStorage": "100 GB",
             "accelerator": accelerator, "unitCostMicroUSD": micro_usd, "unitCostUSD": micro_usd / 1e6,
             "unitLabel": "minute"}
+
+
+@contextlib.contextmanager
+def isolated_hub(tmp_path, monkeypatch, token: str):
+    """A FakeHub requiring `token`, with HF_TOKEN set to it and the client isolated from the real Hub's settings;
+    fails the test if the client asked for a route the fake does not play."""
+    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+    monkeypatch.setenv("HF_TOKEN", token)
+    with FakeHub(token=token) as server:
+        yield server
+    assert not server.unhandled, server.unhandled
 
 
 def fake_jobs(hub: FakeHub) -> FakeJobs:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import load_cli
-from fake_hub import FakeHub, fake_jobs, isolate_hub_env
+from fake_hub import fake_jobs, isolated_hub
 from pokembed.hf_jobs import DEFAULT_IMAGE, JOB_SCRIPT, job_arguments
 
 TOKEN = "hf_jobsTOKEN5678901234secret"
@@ -18,11 +18,8 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    with FakeHub(token=TOKEN) as server:
+    with isolated_hub(tmp_path, monkeypatch, TOKEN) as server:
         yield server
-    assert not server.unhandled, server.unhandled
 
 
 def job_argv(hub, *extra):

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from conftest import build_args, load_cli
-from fake_hub import FakeHub, isolate_hub_env
+from fake_hub import isolated_hub
 from pokembed.errors import BadInputError
 from pokembed.versioning import decide_version, next_version, settings_of
 
@@ -114,11 +114,8 @@ REPO = "tester/pokemon-embeddings"
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):
-    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
-    monkeypatch.setenv("HF_TOKEN", TOKEN)
-    with FakeHub(token=TOKEN) as server:
+    with isolated_hub(tmp_path, monkeypatch, TOKEN) as server:
         yield server
-    assert not server.unhandled, server.unhandled
 
 
 def edit_csv(folder, name, change):
