@@ -208,7 +208,14 @@ def load_source(
         except SourceUnavailableError as error:
             reason = str(error).split("; ")[0]
             logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
-            data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+            try:
+                data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+            except SourceUnavailableError as fallback_error:
+                raise SourceUnavailableError(
+                    f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
+                    f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
+                    "data/v2/csv tables)"
+                ) from None
             note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
                     f"endpoint failed: {reason}")
             return replace(data, note=note)

@@ -163,7 +163,8 @@ def test_auto_without_either_source_names_both(failing_graphql, tmp_path):
 
     url, _ = failing_graphql
     dead = GitHubEndpoints(api="http://127.0.0.1:9", raw="http://127.0.0.1:9")
-    with pytest.raises(SourceUnavailableError, match=r"cannot fetch"):
+    with pytest.raises(SourceUnavailableError, match=r"GraphQL endpoint failed \(.*HTTP 502.*\) and so did the "
+                       r"fallback pokeapi:main \(cannot fetch http://127\.0\.0\.1:9/.*\); retry later or use csv:PATH"):
         load_source("auto", cache_dir=tmp_path, graphql_url=url, github=dead, **FAST)
 
 
