@@ -228,7 +228,10 @@ def build(config: BuildConfig) -> BuildResult:
         previous = read_previous(previous_folder, config.version)
         decision = _decide_version(config, previous, metas, documents, pngs, text_spec, image_spec)
         if decision.version is None:
-            log.info("nothing changed since version %s: no new version, nothing written", decision.previous)
+            moved = previous.facts.data_version != source.data_version and source.data_version
+            log.info("nothing changed since version %s%s: no new version, nothing written", decision.previous,
+                     f" (the source moved from {previous.facts.data_version} to {source.data_version}, but nothing "
+                     "the records hold changed)" if moved else "")
             return BuildResult(out=Path(config.out), rows=0, counts={}, timings=timer.timings, changelog=[],
                                truncated=[], missing_artwork=[], version=decision.previous,
                                unchanged_since=decision.previous)

@@ -181,10 +181,11 @@ def run_build_job(
     api = HfApi(endpoint=resolve_endpoint(options.endpoint), token=token, library_name="pokembed")
     with _jobs_errors(api.endpoint, token):
         namespace = options.namespace or api.whoami()["name"]
-        check_flavor(api, plan.flavor)
+        hardware = check_flavor(api, plan.flavor)
         submit = {"image": plan.image, "command": plan.command, "env": plan.env, "secrets": {SECRET_NAME: token},
                   "flavor": plan.flavor, "timeout": plan.timeout, "labels": plan.labels, "namespace": namespace}
         echo(plan.describe())
+        echo(f"  hardware: {hardware.pretty_name} at {_hourly(hardware)} (time limit {plan.timeout})")
         if plan.schedule:
             return _schedule(api, plan, submit, namespace, echo)
         job = api.run_job(**submit)
@@ -207,11 +208,13 @@ def run_build_job(
     raise JobError(f"Hugging Face Job {job.id} ended {stage}{detail}; read its logs at {job.url}")
 
 
-def check_flavor(api, flavor: str) -> None:
-    """JobError listing the GPU flavors (with their prices) when ``flavor`` is not one the Hub offers."""
+def check_flavor(api, flavor: str):
+    """The Hub's description of ``flavor`` (a JobHardwareInfo); BadInputError listing the GPU flavors with their
+    prices when the Hub does not offer it."""
     hardware = api.list_jobs_hardware()
-    if any(h.name == flavor for h in hardware):
-        return
+    match = next((h for h in hardware if h.name == flavor), None)
+    if match is not None:
+        return match
     gpus = [h for h in hardware if h.accelerator is not None]
     listing = ", ".join(f"{h.name} ({h.pretty_name}, {_hourly(h)})" for h in gpus) or "none listed"
     raise BadInputError(f"unknown job flavor {flavor!r}; GPU flavors: {listing}")

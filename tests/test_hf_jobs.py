@@ -48,7 +48,7 @@ def test_a_job_is_submitted_streams_its_logs_and_completes(hub, capsys):
     assert TOKEN not in json.dumps({k: v for k, v in spec.items() if k != "secrets"})
     assert TOKEN not in out + err
     assert "source: 1,351 Pokémon" in out and "pushed with ***" in out and "Built 1351 Pokémon" in out
-    assert "completed" in out
+    assert "completed" in out and "hardware: 1x Nvidia L4 at $0.80/h" in out
 
 
 def test_a_failing_job_exits_1_with_its_last_log_lines(hub, capsys):

@@ -203,3 +203,26 @@ def test_build_from_a_commit_and_the_card_says_so(github, graphql_stub, csv_fixt
     marker = jsonlib.loads((out / ".pokembed").read_text(encoding="utf-8"))
     assert marker["source"] == f"pokeapi:{SHA}" and marker["data_version"] == SHA
     assert len(calls) == 1 and "database is down" in card
+
+
+def test_a_new_commit_with_the_same_records_is_no_new_version(github, csv_fixture, artwork_fixture, tiny_models,
+                                                              tmp_path, monkeypatch, capsys, caplog):
+    from conftest import build_args, load_cli
+
+    newer = hashlib.sha1(b"a later commit, same tables").hexdigest()
+    github.refs = {"old": SHA, "main": newer}
+    monkeypatch.setenv("POKEMBED_GITHUB_API_URL", github.api_url)
+    monkeypatch.setenv("POKEMBED_GITHUB_RAW_URL", github.raw_url)
+    out = tmp_path / "out"
+    args = build_args(csv_fixture, artwork_fixture, tiny_models, out, "--cache-dir", str(tmp_path / "cache"))
+    args[1] = "pokeapi:old"
+    cli = load_cli()
+    assert cli.main([*args, "--version", "1.0.0"]) == 0
+    before = (out / "README.md").read_bytes()
+    args[1] = "pokeapi:main"
+    with caplog.at_level(logging.INFO, logger="pokembed"):
+        assert cli.main([*args, "--version", "auto"]) == 0
+    assert "Nothing changed since v1.0.0" in capsys.readouterr().out
+    assert any(f"the source moved from {SHA} to {newer}, but nothing the records hold changed" in r.getMessage()
+               for r in caplog.records)
+    assert (out / "README.md").read_bytes() == before
