@@ -4,7 +4,7 @@ How nomic-embed-text-v1.5 loads without remote code (checked against transformer
 
 - transformers 5 ships ``NomicBertModel`` (``models/nomic_bert``). The Hub repo still carries the contrastors
   config (``model_type: nomic_bert`` with ``n_embd``, ``n_layer``, ``rotary_emb_base``, ``max_trained_positions``,
-  an ``auto_map`` into nomic-ai/nomic-bert-2048 ...). With ``trust_remote_code=False`` AutoConfig picks the native
+  an ``auto_map`` into nomic-ai/nomic-bert-2048 ...). Without remote code AutoConfig picks the native
   ``NomicBertConfig``: the contrastors keys are NOT mapped, they are kept as inert extra attributes, and the model
   gets the native defaults, which happen to be exactly v1.5's shape (768 hidden, 12 layers, 12 heads, 3072 SwiGLU,
   vocab 30528, LayerNorm eps 1e-12, rope theta 1000, max_position_embeddings 2048 = max_trained_positions).

@@ -38,7 +38,6 @@ NOMIC_TEXT = {
     "revision": "e9c3d1e4a1a1b1f2c3d4e5f60718293a4b5c6d7e",
     "kind": "text",
     "architecture": "nomic_bert",
-    "trust_remote_code": False,
     "pooling": "mean",
     "document_prompt": "search_document: ",
     "query_prompt": "search_query: ",
@@ -54,7 +53,6 @@ NOMIC_VISION = {
     "revision": "0123456789abcdef0123456789abcdef01234567",
     "kind": "image",
     "architecture": "nomic_vision",
-    "trust_remote_code": True,
     "pooling": "cls",
     "document_prompt": "",
     "query_prompt": "",
@@ -68,7 +66,6 @@ SIGLIP = {
     "model_id": "google/siglip2-base-patch16-224",
     "revision": "fedcba9876543210fedcba9876543210fedcba98",
     "architecture": "siglip",
-    "trust_remote_code": False,
     "pooling": "pooler",
     "query_model": "siglip2-base-patch16-224",
 }
