@@ -592,16 +592,17 @@ def _load_nomic_vision(spec: ModelSpec, processor: Any, *, what: str) -> Any:
 
     folder = _model_folder(spec, [nomic_vision.CONFIG_FILE, nomic_vision.WEIGHTS_FILE])
     try:
-        model, vision = nomic_vision.load_model(folder, source=what)
+        vision = nomic_vision.read_config_file(folder)
+        blank = Image.new("RGB", (320, 240), (255, 255, 255))
+        shape = tuple(processor(images=[blank], return_tensors="pt")["pixel_values"].shape)
+        if shape[1:] != (vision.channels, vision.image_size, vision.image_size):
+            raise ModelLoadError(
+                f"config.json img_size={vision.image_size} but its image processor gives {shape[2]}x{shape[3]} "
+                "images, and the position embedding is not resized: use the model's own image size"
+            )
+        return nomic_vision.load_model(folder)
     except ModelLoadError as exc:
-        raise ModelLoadError(f"{exc}; {_alternative(spec)}") from exc
-    shape = tuple(processor(images=[Image.new("RGB", (320, 240), (255, 255, 255))], return_tensors="pt")["pixel_values"].shape)
-    if shape[1:] != (vision.channels, vision.image_size, vision.image_size):
-        raise ModelLoadError(
-            f"{what} (its image processor gives {shape[2]}x{shape[3]} images but config.json img_size is "
-            f"{vision.image_size}); fix preprocessor_config.json or img_size"
-        )
-    return model
+        raise ModelLoadError(f"{what} ({exc}); {_alternative(spec)}") from exc
 
 
 def _model_folder(spec: ModelSpec, files: list[str]) -> "Path":

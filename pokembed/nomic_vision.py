@@ -106,16 +106,16 @@ class VisionConfig:
         return self.hidden // self.heads
 
 
-def read_config(config: dict[str, Any], source: str) -> VisionConfig:
+def read_config(config: dict[str, Any]) -> VisionConfig:
     """A contrastors vision config as a VisionConfig; anything this module does not implement is one ModelLoadError."""
 
     def refuse(key: str, why: str) -> ModelLoadError:
-        return ModelLoadError(f"{source}: config.json {key}={json.dumps(config.get(key))} {why}; only nomic's "
-                              f"NomicVisionModel as published (nomic-embed-vision-v1.5) is implemented")
+        return ModelLoadError(f"config.json {key}={json.dumps(config.get(key))} {why}; only nomic's NomicVisionModel "
+                              f"as published (nomic-embed-vision-v1.5) is implemented")
 
     architectures = config.get("architectures") or []
     if config.get("model_type") != "nomic_bert" or ARCHITECTURE not in architectures:
-        raise ModelLoadError(f"{source}: config.json is not a nomic vision model (model_type "
+        raise ModelLoadError(f"config.json is not a nomic vision model (model_type "
                              f"{config.get('model_type')!r}, architectures {architectures}); expected nomic_bert / "
                              f"{ARCHITECTURE}")
     for key in _REQUIRED:
@@ -365,49 +365,55 @@ class NomicVisionModel(nn.Module):
 # ------------------------------------------------------------------------------------------------------ loading
 
 
-def load_model(folder: Path, *, source: str) -> tuple[NomicVisionModel, VisionConfig]:
-    """The fp32 model of a folder holding ``config.json`` and ``model.safetensors``; every tensor checked."""
-    config_path, weights_path = Path(folder) / CONFIG_FILE, Path(folder) / WEIGHTS_FILE
+def read_config_file(folder: Path) -> VisionConfig:
+    """The VisionConfig of a folder's ``config.json``."""
+    config_path = Path(folder) / CONFIG_FILE
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{source}: cannot read {config_path} ({exc})") from exc
+        raise ModelLoadError(f"cannot read {config_path}: {exc}") from exc
     if not isinstance(config, dict):
-        raise ModelLoadError(f"{source}: {config_path} is not a JSON object")
-    vision = read_config(config, source)
-    weights = read_weights(weights_path, source=source)
+        raise ModelLoadError(f"{config_path} is not a JSON object")
+    return read_config(config)
+
+
+def load_model(folder: Path) -> NomicVisionModel:
+    """The fp32 model of a folder holding ``config.json`` and ``model.safetensors``; every tensor checked."""
+    vision = read_config_file(folder)
+    weights = read_weights(Path(folder) / WEIGHTS_FILE)
     model = NomicVisionModel(vision)
-    check_weights(model, weights, source=source)
+    check_weights(model, weights)
     model.load_state_dict(weights, strict=True)
-    return model.eval(), vision
+    return model.eval()
 
 
-def read_weights(path: Path, *, source: str) -> dict[str, torch.Tensor]:
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """Every tensor of a safetensors file, on the CPU, as stored."""
     from safetensors.torch import load_file
 
     if not Path(path).is_file():
-        raise ModelLoadError(f"{source}: no {Path(path).name} in {Path(path).parent} (only safetensors checkpoints load)")
+        raise ModelLoadError(f"no {Path(path).name} in {Path(path).parent}; only safetensors checkpoints load")
     try:
         return load_file(str(path), device="cpu")
     except Exception as exc:  # noqa: BLE001 - a corrupt file is one clear line
-        raise ModelLoadError(f"{source}: {path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from exc
+        raise ModelLoadError(f"{path} is not a readable safetensors file: {type(exc).__name__}: {exc}") from exc
 
 
-def check_weights(model: nn.Module, weights: dict[str, torch.Tensor], *, source: str) -> None:
+def check_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     """Refuse a checkpoint with a missing, extra or misshapen tensor, naming the first few."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
     if missing:
-        raise ModelLoadError(f"{source}: tensors missing from the checkpoint: {_first(missing)}")
+        raise ModelLoadError(f"tensors missing from the checkpoint: {_first(missing)}")
     if extra:
-        raise ModelLoadError(f"{source}: tensors in the checkpoint that nomic's vision model does not have: "
+        raise ModelLoadError(f"tensors in the checkpoint that nomic's vision model does not have: "
                              f"{_first(extra)}")
     wrong = [f"{k} {tuple(weights[k].shape)} (config.json says {tuple(v.shape)})"
              for k, v in expected.items() if tuple(weights[k].shape) != tuple(v.shape)]
     if wrong:
-        raise ModelLoadError(f"{source}: tensor shapes disagree with config.json: {_first(wrong)}")
+        raise ModelLoadError(f"tensor shapes disagree with config.json (n_embd, n_inner, img_size, "
+                             f"patch_size): {_first(wrong)}")
 
 
 def _first(names: list[str], n: int = 3) -> str:
@@ -431,5 +437,5 @@ def random_model(vision: VisionConfig, *, seed: int) -> NomicVisionModel:
     return model.eval()
 
 
-__all__ = ["VisionConfig", "NomicVisionModel", "VisionOutput", "read_config", "hub_config", "load_model",
+__all__ = ["VisionConfig", "NomicVisionModel", "VisionOutput", "read_config", "read_config_file", "hub_config", "load_model",
            "random_model", "check_weights"]
