@@ -440,7 +440,11 @@ def _model_description(model: Mapping[str, Any], kind: str) -> str:
             details.append(f"{_format_int(model['max_tokens'])}-token context")
     else:
         details.append("the model's own image processor on the 224×224 artwork")
-        details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
+        if model.get("architecture") == "nomic_vision":
+            details.append("run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)")
+            details.append("token 0 of the attention-pooling head's output, as nomic publishes it")
+        else:
+            details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
         if model.get("dimension"):
             details.append(f"{model['dimension']} dimensions")
         details.append("unit-normalised")

@@ -376,3 +376,12 @@ def test_read_table_feeds_the_card(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     write_dataset_folder(out_dir, make_rows(), dataset_features(TEXT_DIM, IMAGE_DIM), {}, "x", {})
     assert render(table=read_table(out_dir)) == render()
+
+
+def test_the_card_says_the_nomic_image_model_runs_natively():
+    from pokembed.card import _model_description
+
+    text = _model_description(NOMIC_VISION, "image")
+    assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
+    assert "attention-pooling head" in text and "CLS" not in text
+    assert "natively" not in _model_description(SIGLIP, "image")
