@@ -385,3 +385,21 @@ def test_the_card_says_the_nomic_image_model_runs_natively():
     assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
     assert "attention-pooling head" in text and "CLS" not in text
     assert "natively" not in _model_description(SIGLIP, "image")
+
+
+def test_facts_leave_out_which_local_snapshot_was_read(tmp_path):
+    """An offline build from a snapshot folder records the same model facts as an online one."""
+    import dataclasses
+
+    from pokembed.card import BuildFacts
+    from pokembed.models import MODELS
+
+    spec = MODELS["nomic-embed-vision-v1.5"]
+    facts = [
+        BuildFacts.from_build(version="0.1.0", source="csv:x", text_spec=MODELS["nomic-embed-text-v1.5"], image_spec=s,
+                              umap={"n_neighbors": 15}, long_documents="truncate", counts={}, missing_artwork=[],
+                              truncated=[])
+        for s in (spec, dataclasses.replace(spec, snapshot=str(tmp_path / "snapshot")))
+    ]
+    assert facts[0] == facts[1] and "snapshot" not in facts[1].image_model
+    assert facts[1].image_model["revision"] == spec.revision
