@@ -601,7 +601,7 @@ def _load_nomic_vision(spec: ModelSpec, processor: Any, *, what: str) -> Any:
                 "images, and the position embedding is not resized: use the model's own image size"
             )
         return nomic_vision.load_model(folder)
-    except ModelLoadError as exc:
+    except (ModelLoadError, BadInputError) as exc:
         raise ModelLoadError(f"{what} ({exc}); {_alternative(spec)}") from exc
 
 

@@ -192,7 +192,7 @@ def _registry_snapshot(name: str, path: Path) -> ModelSpec | None:
         for spec in MODELS.values():
             if commit == spec.revision:
                 return replace(spec, snapshot=str(folder))
-    sidecar = _read_json(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
     key = sidecar.get("registry_model")
     if key is None:
         return None
@@ -218,8 +218,8 @@ def _snapshot_hint(name: str, folder: Path, registry_key: str, flag: str) -> str
 def _local_spec(name: str, path: Path) -> ModelSpec:
     """Derive a spec from a local folder's config.json and its optional pokembed.json sidecar."""
     folder = path.resolve()
-    config = _read_json(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
-    sidecar = _read_json(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    config = read_json_object(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
+    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
     model_type = config.get("model_type")
     architectures = config.get("architectures") or []
     if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
@@ -278,7 +278,8 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     return spec
 
 
-def _read_json(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
+def read_json_object(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
+    """A JSON object from a file; a missing (when required), unreadable or non-object file is one BadInputError."""
     if not path.is_file():
         if required:
             raise BadInputError(f"{path.parent} is not a model folder (no {path.name}); {fix}")

@@ -9,7 +9,7 @@ transformers 5. This module reads both directly, with the semantics of ``NomicVi
   ``embeddings.cls_token`` is put first and ``embeddings.pos_embed`` (one row per token, CLS included) is added.
 - **blocks** (pre-norm): ``x = x + attn(norm1(x))``, ``x = x + mlp(norm2(x))``. Attention has a fused ``Wqkv``
   (q, k, v, then heads) and ``out_proj``; a 2-D rotary embedding turns q and k of the patch tokens (never the CLS
-  token). The MLP is SwiGLU, ``fc2(norm(fc11(x) * silu(fc12(x))))``, ``norm`` a LayerNorm over the hidden width
+  token: its row of the rotary table is the identity). The MLP is SwiGLU, ``fc2(norm(fc11(x) * silu(fc12(x))))``, ``norm`` a LayerNorm over the hidden width
   (eps 1e-5) when ``norm_mlp``. No LayerNorm after the last block (``no_last_ln``).
 - **2-D rotary** (EVA-02 style, timm's ``RotaryEmbeddingCat`` with ``in_pixels=False``): for a head width d,
   ``d/4`` bands ``10000 ** -(j / (d/4))``; patch (row r, column c) of a G x G grid has coordinates
@@ -245,10 +245,10 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
         batch, tokens, width = x.shape
         q, k, v = self.Wqkv(x).view(batch, tokens, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        if rope is not None:
+        if rope is not None:  # the table's CLS row is cos 1, sin 0: token 0 comes out unchanged
             cos, sin = rope
-            q = torch.cat((q[:, :, :1], rotate_pairs(q[:, :, 1:].float(), cos, sin).to(q.dtype)), dim=2)
-            k = torch.cat((k[:, :, :1], rotate_pairs(k[:, :, 1:].float(), cos, sin).to(k.dtype)), dim=2)
+            q = rotate_pairs(q.float(), cos, sin).to(v.dtype)
+            k = rotate_pairs(k.float(), cos, sin).to(v.dtype)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.out_proj(out.transpose(1, 2).reshape(batch, tokens, width))
 
@@ -340,7 +340,8 @@ class NomicVisionModel(nn.Module):
         self.selector = Selector(vision)
 
     def rotary_table(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """float32 (cos, sin) of shape (grid**2, head_dim) for the patch tokens, row-major over the grid."""
+        """float32 (cos, sin) of shape (1 + grid**2, head_dim): the CLS token's row turns nothing (cos 1, sin 0), then
+        the patch tokens, row-major over the grid."""
         if not self.vision.rotary:
             return None
         g, bands_n = self.vision.grid, self.vision.head_dim // 4
@@ -351,7 +352,7 @@ class NomicVisionModel(nn.Module):
             coords = coords / g * self.vision.ref_feat_shape[0]
         rows, cols = torch.meshgrid(coords, coords, indexing="ij")
         angles = torch.cat((rows.reshape(-1, 1) * bands, cols.reshape(-1, 1) * bands), dim=1)
-        angles = angles.repeat_interleave(2, dim=-1)
+        angles = torch.cat((angles.new_zeros(1, 2 * bands_n), angles), dim=0).repeat_interleave(2, dim=-1)
         return angles.cos(), angles.sin()
 
     def forward(self, pixel_values: torch.Tensor) -> VisionOutput:
@@ -367,14 +368,9 @@ class NomicVisionModel(nn.Module):
 
 def read_config_file(folder: Path) -> VisionConfig:
     """The VisionConfig of a folder's ``config.json``."""
-    config_path = Path(folder) / CONFIG_FILE
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"cannot read {config_path}: {exc}") from exc
-    if not isinstance(config, dict):
-        raise ModelLoadError(f"{config_path} is not a JSON object")
-    return read_config(config)
+    from pokembed.models import read_json_object
+
+    return read_config(read_json_object(Path(folder) / CONFIG_FILE, what="model config", fix="use the Hub repo's own"))
 
 
 def load_model(folder: Path) -> NomicVisionModel:
