@@ -28,6 +28,12 @@ math kernel; unpadded rows keep the fused one). Rows carry
 their own ``position_ids`` (0 in the padding), and for dynamic-NTK RoPE models the rotary module is replaced by one
 that scales each row by its own length (see ``SequenceDynamicNTKRotary``), so a vector does not depend on which
 other documents share its batch. On CPU the same inputs give the same vectors bit for bit.
+
+Loading: tokenizers, image processors and transformers' native models (NomicBert, SigLIP, ViT) through the Auto
+classes; nomic-embed-vision-v1.5 through ``pokembed.nomic_vision`` from its own ``config.json`` and
+``model.safetensors``. No remote code is ever run. Files come from a registry model's local snapshot, a local
+folder, or the Hub at the pinned revision through the Hugging Face cache (so ``HF_HUB_OFFLINE=1`` works once the
+cache holds them).
 """
 
 from __future__ import annotations
