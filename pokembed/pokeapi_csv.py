@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.records import check_records
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +180,9 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
     for row in tqdm(rows, desc="records", unit="pokemon", disable=not progress, leave=False):
         records.append(_record(row, relations))
         meta.append((row[0], row[5], row[6]))
+    table = folder / "pokemon.csv"
+    meta = check_records(records, meta, origin=f"CSV folder {folder}", fix=f"fix the row in {table}",
+                         error=BadInputError)
     return records, meta
 
 

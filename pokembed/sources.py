@@ -164,15 +164,15 @@ def load_source(
     *,
     cache_dir: Path | None = None,
     refresh: bool = False,
-    timeout: float = 120.0,
-    retries: int = 4,
+    timeout: float | None = None,
+    retries: int | None = None,
     progress: bool = True,
-    backoff: float = 1.0,
+    backoff: float | None = None,
 ) -> SourceData:
     """Load every Pokémon's record from ``graphql``, ``graphql:URL`` or ``csv:PATH``.
 
-    The live response is cached under ``cache_dir/source/`` and reused unless ``refresh``; ``timeout``,
-    ``retries`` and ``backoff`` (seconds before the first retry, doubling after each) apply to the POST.
+    The live response is cached under ``cache_dir/source/`` and reused unless ``refresh``; ``timeout`` (total
+    seconds), ``retries`` and ``backoff`` override pokembed's one HTTP policy (``pokembed.http``) for the POST.
     """
     kind, location = parse_source(source)
     if kind == "csv":
@@ -195,10 +195,8 @@ def load_source(
         pokeapi_graphql.query_for_url(QUERY, location),
         cache_dir=cache_dir,
         refresh=refresh,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
         progress=progress,
+        **{k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None},
     )
     records, meta_rows = pokeapi_graphql.records_from_response(response.body, location)
     return SourceData(

@@ -1,0 +1,335 @@
+"""Faults and bad input, one section per class of issue 10: nothing of the user's lost, no cache poisoned, no
+hang, one line for every mistake. The README's "Reliability" table points at these tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from test_artwork import BLUE, RED, ArtServer
+from test_http import Server, answer, drip_body
+
+from pokembed.artwork import artwork_cache_dir, load_artwork
+from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.sources import load_source
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def graphql_body(records: list[dict], meta: list[dict] | None = None) -> dict:
+    if meta is None:
+        meta = [{"id": r.get("id"), "pokemon_species_id": r.get("id"), "is_default": True} for r in records]
+    return {"data": {"pokemon": records, "meta": meta}}
+
+
+def record(pokemon_id, name="bulbasaur", **fields) -> dict:
+    return {"id": pokemon_id, "name": name, "height": 7,
+            "pokemontypes": [{"type": {"name": "grass"}}],
+            "pokemonspecy": {"generation": {"name": "generation-i"}}, **fields}
+
+
+def json_answer(body: dict):
+    return answer(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+# --- 2. caches never remember failures ---------------------------------------------------------------------------
+
+
+def test_artwork_404_and_html_are_not_remembered(tmp_path, caplog):
+    cache = tmp_path / "cache"
+    responses = {1: [(200, RED)], 4: [(404, b"not found"), (200, BLUE)], 5: [(200, b"<html>oops</html>"), (200, RED)]}
+    with ArtServer(responses) as server, caplog.at_level(logging.WARNING):
+        first = load_artwork([1, 4, 5], server.template, cache_dir=cache, backoff=0.0, progress=False)
+        assert first.missing == [4, 5] and first.corrupt == [5]
+        assert any("404" in r.getMessage() and "4" in r.getMessage() for r in caplog.records), "404s are warned"
+        # The server is fixed. The HTML answer was never cached: it is asked again at once.
+        second = load_artwork([1, 4, 5], server.template, cache_dir=cache, backoff=0.0, progress=False)
+        assert list(second.images) == [1, 5] and second.missing == [4]
+        assert server.hits[5] == 2 and server.hits[1] == 1
+        # A 404 is remembered for a while only: --refresh asks again ...
+        third = load_artwork([1, 4, 5], server.template, cache_dir=cache, refresh=True, backoff=0.0, progress=False)
+        assert list(third.images) == [1, 4, 5] and third.missing == []
+        assert server.hits[4] == 2
+
+
+def test_artwork_404_marker_expires(tmp_path):
+    cache = tmp_path / "cache"
+    with ArtServer({4: [(404, b"not found"), (200, BLUE)]}) as server:
+        assert load_artwork([4], server.template, cache_dir=cache, progress=False).missing == [4]
+        assert load_artwork([4], server.template, cache_dir=cache, progress=False).missing == [4]
+        assert server.hits[4] == 1  # remembered within a day: a rebuild makes no request
+        marker = artwork_cache_dir(cache, server.template) / "4.missing"
+        old = time.time() - 2 * 86400
+        os.utime(marker, (old, old))
+        assert list(load_artwork([4], server.template, cache_dir=cache, progress=False).images) == [4]
+        assert server.hits[4] == 2
+
+
+def test_graphql_response_is_checked_before_it_is_cached(tmp_path):
+    bad = graphql_body([record(1), {"id": 2, "height": 10}])  # no name
+    good = graphql_body([record(1), record(2, "ivysaur")])
+    with Server([json_answer(bad), json_answer(good)]) as server:
+        with pytest.raises(SourceUnavailableError, match=r"Pokémon 2 .*'name'") as info:
+            load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False)
+        assert "\n" not in str(info.value)
+        assert not list((tmp_path / "source").glob("*.json")) if (tmp_path / "source").exists() else True
+        data = load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False)
+        assert [r["name"] for r in data.records] == ["bulbasaur", "ivysaur"] and server.hits == 2
+
+
+def test_graphql_mistyped_species_id_is_refused_before_caching(tmp_path):
+    body = graphql_body([record(1), record(4, "charmander")],
+                        [{"id": 1, "pokemon_species_id": 1, "is_default": True},
+                         {"id": 4, "pokemon_species_id": "four", "is_default": True}])
+    with Server([json_answer(body)]) as server:
+        with pytest.raises(SourceUnavailableError, match=r"Pokémon 4 .*pokemon_species_id.*'four'"):
+            load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False)
+    assert not (tmp_path / "source").exists() or not list((tmp_path / "source").glob("*.json"))
+
+
+def test_a_bad_cached_graphql_response_is_not_replayed(tmp_path, caplog):
+    from pokembed import pokeapi_graphql
+    from pokembed.sources import QUERY
+
+    good = graphql_body([record(1), record(2, "ivysaur")])
+    with Server([json_answer(good)]) as server:
+        # A cache written by an older pokembed that did not check: a record with a null name.
+        path = pokeapi_graphql.cache_path(tmp_path, server.url)
+        path.parent.mkdir(parents=True)
+        query = pokeapi_graphql.query_for_url(QUERY, server.url)
+        import hashlib
+
+        path.write_text(json.dumps({
+            "url": server.url, "query_sha256": hashlib.sha256(query.encode()).hexdigest(),
+            "fetched_at": "2024-01-01T00:00:00Z", "response": graphql_body([record(1), record(2, None)]),
+        }))
+        with caplog.at_level(logging.WARNING):
+            data = load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False)
+        assert [r["name"] for r in data.records] == ["bulbasaur", "ivysaur"] and server.hits == 1
+        assert any("cached" in r.getMessage() for r in caplog.records)
+
+
+# --- 3. bad records are refused before work starts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("records", "meta", "message"),
+    [
+        ([record(1), record(2, "ivysaur"), record(2, "ivysaur")], None, r"Pokémon 2 .*more than once"),
+        ([record(1), record(2, None)], None, r"Pokémon 2 .*'name'.*null"),
+        ([record(1), record(2, 7)], None, r"Pokémon 2 .*'name'.*7"),
+        ([record(1), record(None)], None, r"'id'.*null"),
+        ([record(1), record("2")], None, r"'id'.*'2'"),
+        ([record(1), record(2, pokemontypes=[{"type": {"name": 5}}])], None, r"Pokémon 2 .*pokemontypes"),
+        ([record(1)], [{"id": 1, "pokemon_species_id": 1, "is_default": "yes"}], r"Pokémon 1 .*is_default"),
+        ([record(1)], [{"id": 1, "pokemon_species_id": None, "is_default": True}], r"Pokémon 1 .*species"),
+    ],
+)
+def test_graphql_bad_records_name_id_and_field(tmp_path, records, meta, message):
+    with Server([json_answer(graphql_body(records, meta))]) as server:
+        with pytest.raises(SourceUnavailableError, match=message) as info:
+            load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False)
+    assert "\n" not in str(info.value)
+
+
+def test_csv_duplicate_id_is_refused(tmp_path, csv_fixture):
+    import shutil
+
+    folder = tmp_path / "csv"
+    shutil.copytree(csv_fixture, folder)
+    lines = (folder / "pokemon.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    second = next(line for line in lines[1:] if line.startswith("2,"))
+    (folder / "pokemon.csv").write_text("".join(lines) + second, encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"Pokémon 2 .*more than once.*pokemon\.csv"):
+        load_source(f"csv:{folder}", progress=False)
+
+
+def test_cli_refuses_bad_records_before_any_work(tmp_path, csv_fixture, tiny_models, capsys):
+    import shutil
+
+    from conftest import load_cli
+
+    folder = tmp_path / "csv"
+    shutil.copytree(csv_fixture, folder)
+    text = (folder / "pokemon.csv").read_text(encoding="utf-8")
+    (folder / "pokemon.csv").write_text(text.replace("\n2,ivysaur,", "\n1,ivysaur,", 1), encoding="utf-8")
+    art = tmp_path / "art"
+    art.mkdir()
+    code = load_cli().main(["--source", f"csv:{folder}", "--artwork", str(art), "--out", str(tmp_path / "out"),
+                            "--cache-dir", str(tmp_path / "cache"), "--text-model", str(tiny_models / "text"),
+                            "--image-model", str(tiny_models / "image"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Pokémon 1" in err and "more than once" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "cache" / "artwork").exists()
+
+
+# --- 6. no hangs -------------------------------------------------------------------------------------------------
+
+
+def test_graphql_dripping_server_ends_at_the_deadline():
+    # One byte every 0.3 s: every read is far inside any per-read timeout; only a total deadline ends it.
+    with Server([drip_body(0.3, size=1000)]) as server:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer within 1\.5 s"):
+            load_source(f"graphql:{server.url}", timeout=1.5, progress=False)
+        assert time.monotonic() - started < 3.0
+
+
+def test_artwork_dripping_server_ends_at_the_deadline():
+    with Server([drip_body(0.3, size=1000)]) as server:
+        template = server.url + "/{id}.png"
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"cannot download artwork .*deadline"):
+            load_artwork([1], template, timeout=1.0, progress=False)
+        assert time.monotonic() - started < 3.0
+
+
+def test_artwork_entries_that_are_not_regular_files_are_missing_with_a_warning(tmp_path, caplog):
+    from test_artwork import png_bytes, sprite
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    (folder / "1.png").write_bytes(png_bytes(sprite((255, 0, 0))))
+    os.mkfifo(folder / "5.png")  # reading it would block for ever
+    (folder / "6.png").mkdir()
+    os.symlink(folder / "7.png", folder / "7.png")  # a loop onto itself
+    os.symlink(folder / "8-target.png", folder / "8.png")  # dangling: simply missing
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING):
+        result = load_artwork([1, 5, 6, 7, 8], str(folder), cache_dir=tmp_path / "cache", progress=False)
+    assert time.monotonic() - started < 5
+    assert list(result.images) == [1] and result.missing == [5, 6, 7, 8]
+    text = " ".join(r.getMessage() for r in caplog.records)
+    for name in ("5.png", "6.png", "7.png"):
+        assert name in text, f"no warning names {name}"
+
+
+# --- 7. images as they are ---------------------------------------------------------------------------------------
+
+
+def _png(image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_16_bit_grayscale_is_scaled_not_blanked():
+    import numpy as np
+    from PIL import Image
+
+    from pokembed.artwork import preprocess_artwork
+
+    levels = np.full((64, 64), 257 * 40, dtype=np.uint16)  # dark grey 40/255 in 16 bits
+    levels[:, 32:] = 257 * 200
+    image = Image.fromarray(levels)
+    assert image.mode == "I;16"
+    out = np.asarray(preprocess_artwork(_png(image)))
+    assert tuple(out[112, 10]) == (40, 40, 40) and tuple(out[112, 210]) == (200, 200, 200)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+                                  "HSV", "LAB", "I", "F", "I;16", "I;16B"])
+def test_every_mode_gives_the_colour_it_means(mode):
+    """A mid-grey (or its mode's closest) square in every Pillow mode comes out as that grey, opaque, 224x224."""
+    import numpy as np
+    from PIL import Image
+
+    from pokembed.artwork import _to_rgba
+
+    grey = {"1": 255, "F": 0.5}.get(mode, 128)
+    values = {"L": 128, "LA": (128, 255), "La": (128, 255), "P": 0, "PA": (0, 255), "RGB": (128,) * 3,
+              "RGBA": (128, 128, 128, 255), "RGBa": (128, 128, 128, 255), "RGBX": (128, 128, 128, 0),
+              "CMYK": (0, 0, 0, 127), "YCbCr": (128, 128, 128), "HSV": (0, 0, 128), "LAB": (137, 128, 128),
+              "I": 128 * 257, "F": grey, "I;16": 128 * 257, "I;16B": 128 * 257, "1": 1}
+    image = Image.new(mode, (8, 8), values[mode])
+    if mode in ("P", "PA"):
+        image.putpalette([128, 128, 128] * 256)
+    rgba = np.asarray(_to_rgba(image))
+    expected = 255 if mode == "1" else 128
+    assert rgba.shape == (8, 8, 4) and (rgba[..., 3] == 255).all(), mode
+    assert np.abs(rgba[..., :3].astype(int) - expected).max() <= 2, (mode, rgba[0, 0])
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_huge_image_is_refused_from_its_header_before_decoding():
+    import tracemalloc
+
+    from PIL import Image
+
+    from pokembed.artwork import preprocess_artwork
+
+    bomb = _png(Image.new("L", (12000, 12000), 255))  # about 150 kB of PNG, 144 megapixels
+    tracemalloc.start()
+    with pytest.raises(BadInputError, match=r"12000x12000 pixels is larger than"):
+        preprocess_artwork(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 << 20, f"decoding started: {peak} bytes"
+
+
+def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
+    import threading
+
+    from PIL import Image
+
+    import pokembed.artwork as artwork
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for i in range(1, 9):
+        Image.new("RGB", (1000, 1000), (i * 20, 0, 0)).save(folder / f"{i}.png")
+    monkeypatch.setattr(artwork, "DECODE_PIXEL_BUDGET", 2_000_000)  # two of these images at once
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    real = artwork._to_rgba
+
+    def counting(image):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        try:
+            return real(image)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(artwork, "_to_rgba", counting)
+    result = load_artwork(list(range(1, 9)), str(folder), cache_dir=None, workers=8, progress=False)
+    assert len(result.images) == 8 and peak[0] == 2
+
+
+# --- 11. one HTTP policy -----------------------------------------------------------------------------------------
+
+
+def test_graphql_and_artwork_share_one_session_factory(monkeypatch, tmp_path):
+    import pokembed.http
+
+    made = []
+    real = pokembed.http.make_session
+
+    def counting(*args, **kwargs):
+        made.append(args[0] if args else kwargs.get("policy"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pokembed.http, "make_session", counting)
+    good = graphql_body([record(1)])
+    with Server([answer(503, b"busy", {"Retry-After": "0"}), json_answer(good)]) as server:
+        load_source(f"graphql:{server.url}", progress=False)
+        assert server.hits == 2
+    with ArtServer({1: [(503, b"busy"), (200, RED)]}) as art:
+        assert list(load_artwork([1], art.template, progress=False).images) == [1]
+        assert art.hits[1] == 2
+    assert len(made) == 2 and all(isinstance(p, pokembed.http.HttpPolicy) for p in made)
