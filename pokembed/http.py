@@ -77,14 +77,15 @@ class HttpResult:
 
 
 class HttpError(SourceUnavailableError):
-    """A request that got no usable answer; ``problem`` says why in a few words, without the URL."""
+    """A request that got no usable answer. ``problem`` says why in a few words (no URL, no attempt count)."""
 
-    def __init__(self, url: str, problem: str, *, deadline_passed: bool = False, attempts: int = 1):
-        super().__init__(f"{url}: {problem}")
+    def __init__(self, url: str, problem: str, *, attempts: int = 1, deadline_passed: bool = False):
+        tried = "" if deadline_passed else f" after {_plural(attempts, 'attempt')}"
+        super().__init__(f"{url}: {problem}{tried}")
         self.url = url
         self.problem = problem
-        self.deadline_passed = deadline_passed
         self.attempts = attempts
+        self.deadline_passed = deadline_passed
 
 
 def make_session(policy: HttpPolicy = DEFAULT_POLICY, *, pool_size: int = 10) -> requests.Session:
@@ -129,9 +130,7 @@ def fetch(
             except requests.RequestException as exc:
                 if watch.expired or watch.remaining() <= 0:
                     raise _deadline_error(url, watch) from None
-                raise HttpError(
-                    url, f"{_describe(exc)} after {_plural(watch.sent, 'attempt')}", attempts=watch.sent
-                ) from None
+                raise HttpError(url, _describe(exc), attempts=watch.sent) from None
             with response:
                 try:
                     content = _read_body(response, watch, max_bytes, progress)
@@ -141,10 +140,7 @@ def fetch(
                     if watch.expired or watch.remaining() <= 0:
                         raise _deadline_error(url, watch) from None
                     if body_attempt == policy.retries:
-                        raise HttpError(
-                            url, f"the body broke off ({_describe(exc)}) after {_plural(watch.sent, 'attempt')}",
-                            attempts=watch.sent,
-                        ) from None
+                        raise HttpError(url, f"the body broke off ({_describe(exc)})", attempts=watch.sent) from None
                     _sleep_within(watch, min(policy.backoff_max, policy.backoff * 2 ** (body_attempt + 1)))
                     continue
                 return HttpResult(
@@ -318,7 +314,8 @@ def _read_body(response, watch: _Watch, max_bytes: int | None, progress: str | N
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() and "Content-Encoding" not in response.headers else None
     if max_bytes is not None and total is not None and total > max_bytes:
-        raise HttpError(response.url, f"the body of {total} bytes is larger than the {max_bytes} allowed")
+        raise HttpError(response.url, f"the body of {total} bytes is larger than the {max_bytes} allowed",
+                        attempts=watch.sent)
     chunks: list[bytes] = []
     size = 0
     with tqdm(total=total, unit="B", unit_scale=True, desc=progress, disable=progress is None, leave=False) as bar:
@@ -327,7 +324,8 @@ def _read_body(response, watch: _Watch, max_bytes: int | None, progress: str | N
                 raise TimeoutError("the request's deadline passed during the body")
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
-                raise HttpError(response.url, f"the body is larger than the {max_bytes} bytes allowed")
+                raise HttpError(response.url, f"the body is larger than the {max_bytes} bytes allowed",
+                                attempts=watch.sent)
             chunks.append(chunk)
             bar.update(len(chunk))
     if watch.expired:
@@ -340,7 +338,7 @@ def _deadline_error(url: str, watch: _Watch) -> HttpError:
     attempts = max(watch.sent, 1)
     return HttpError(
         url, f"no complete answer within the {seconds:.3g} s deadline ({_plural(attempts, 'attempt')})",
-        deadline_passed=True, attempts=attempts,
+        attempts=attempts, deadline_passed=True,
     )
 
 

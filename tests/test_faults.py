@@ -41,6 +41,127 @@ def json_answer(body: dict):
     return answer(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
 
+# --- 1. the output folder is the user's too ----------------------------------------------------------------------
+
+
+def _user_files(out: Path) -> dict[str, bytes]:
+    """The user's files in an output folder: everything but README.md, .pokembed and data/*.parquet."""
+    from pokembed.output_folder import is_owned
+
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and not is_owned(p.relative_to(out).as_posix())}
+
+
+def _add_user_files(out: Path) -> dict[str, bytes]:
+    import subprocess
+
+    (out / "notes.md").write_text("my notes\n")
+    (out / "figures").mkdir()
+    (out / "figures" / "map.png").write_bytes(b"\x89PNG fake")
+    (out / "data" / "extra.csv").write_text("a,b\n1,2\n")
+    (out / ".gitattributes").write_text("*.parquet filter=lfs\n")
+    subprocess.run(["git", "init", "-q", str(out)], check=True)
+    (out / ".git" / "description").write_text("a clone of the Hub dataset repo\n")
+    return _user_files(out)
+
+
+def test_rebuild_keeps_user_files_and_git(tmp_path):
+    from test_dataset import write
+
+    out = tmp_path / "out"
+    write(out)
+    kept = _add_user_files(out)
+    assert ".git/HEAD" in kept and "data/extra.csv" in kept
+    write(out, card_text="# version two\n", marker={"version": "2.0.0"})
+    assert (out / "README.md").read_text() == "# version two\n"
+    assert _user_files(out) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder, lock or leftovers
+
+
+def test_crash_between_the_renames_is_finished_on_the_next_run(tmp_path, monkeypatch):
+    """The state a kill between the two renames of the fallback swap leaves: no --out, a complete new folder and
+    the old one aside. The next run finishes the swap instead of starting from nothing."""
+    import pokembed.output_folder as output_folder
+    from test_dataset import write
+
+    out = tmp_path / "out"
+    write(out, card_text="# version one\n")
+    kept = _add_user_files(out)
+    monkeypatch.setattr(output_folder, "_exchange", lambda a, b: False)  # a file system without RENAME_EXCHANGE
+    real_rename = os.rename
+
+    class Killed(BaseException):
+        pass
+
+    def rename(src, dst):
+        real_rename(src, dst)
+        if ".old-" in str(dst):
+            raise Killed  # dies right after moving the old folder aside
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(output_folder.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing
+    with pytest.raises(Killed):
+        write(out, card_text="# version two\n", marker={"version": "2.0.0"})
+    monkeypatch.undo()
+    assert not out.exists()
+    names = sorted(p.name.split("-")[0] for p in tmp_path.iterdir())
+    assert names == [".out.old", ".out.tmp"]
+    from pokembed.output_folder import output_lock, recover
+
+    with output_lock(out):
+        recover(out)
+    assert (out / "README.md").read_text() == "# version two\n"  # rolled forward: the new version is whole
+    assert _user_files(out) == kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_leftovers_are_cleaned_and_a_second_writer_gets_one_line(tmp_path):
+    from pokembed.output_folder import output_lock
+    from test_dataset import write
+
+    out = tmp_path / "out"
+    write(out)
+    for name in (".out.tmp-dead0001", ".out.old-dead0002"):
+        (tmp_path / name / "data").mkdir(parents=True)
+    with output_lock(out):
+        with pytest.raises(BadInputError, match=rf"another build \(pid {os.getpid()}\) is writing .*out") as info:
+            write(out, card_text="# racing\n")
+    assert "\n" not in str(info.value) and (out / "README.md").read_text() != "# racing\n"
+    write(out, card_text="# after\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_three_concurrent_cli_builds_one_wins_the_others_say_why(tmp_path, csv_fixture, artwork_fixture, tiny_models):
+    import subprocess
+    import sys
+
+    from conftest import ROOT, build_args
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(ROOT / "build_dataset.py"),
+           *build_args(csv_fixture, artwork_fixture, tiny_models, out, "--limit", "6", "--quiet")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert codes[0] == 0, results
+    for code, err in results:
+        if code:
+            assert code == 1 and err.strip().startswith("Error: another build") and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".pokembed-cache")) == ["out"]
+    assert (out / ".pokembed").is_file()
+    # While another writer holds the folder, a build stops at once with one line (deterministic, unlike the race).
+    from pokembed.output_folder import output_lock
+
+    with output_lock(out):
+        blocked = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert blocked.returncode == 1 and blocked.stderr.count("\n") == 1, blocked.stderr
+    assert blocked.stderr.startswith(f"Error: another build (pid {os.getpid()}) is writing {out}")
+
+
 # --- 2. caches never remember failures ---------------------------------------------------------------------------
 
 
@@ -172,6 +293,149 @@ def test_cli_refuses_bad_records_before_any_work(tmp_path, csv_fixture, tiny_mod
     assert "Pokémon 1" in err and "more than once" in err, err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "cache" / "artwork").exists()
+
+
+# --- 4. file system faults: one line, early where possible -------------------------------------------------------
+
+
+def _config(tmp_path, **kw):
+    from pokembed.build import BuildConfig
+
+    return BuildConfig(out=tmp_path / "out", source=f"csv:{tmp_path / 'no-such-csv'}", artwork=str(tmp_path),
+                       text_model=str(tmp_path / "no-model"), image_model=str(tmp_path / "no-model"),
+                       progress=False, **kw)
+
+
+def test_bad_cache_dir_is_refused_before_any_work(tmp_path):
+    from pokembed.build import build
+
+    (tmp_path / "cachefile").write_text("x")
+    with pytest.raises(BadInputError, match=r"--cache-dir .*cachefile is a file, not a folder"):
+        build(_config(tmp_path, cache_dir=tmp_path / "cachefile"))
+    with pytest.raises(BadInputError, match=r"--cache-dir .*out/cache is inside --out .*put the cache elsewhere"):
+        build(_config(tmp_path, cache_dir=tmp_path / "out" / "cache"))
+    (tmp_path / "outfile").write_text("x")
+    with pytest.raises(BadInputError, match=r"--out .*outfile is a file"):
+        build(_config(tmp_path, cache_dir=tmp_path / "c").__class__(**{**_config(tmp_path).__dict__,
+                                                                         "out": tmp_path / "outfile"}))
+
+
+@pytest.mark.parametrize("which", ["--out", "--cache-dir"])
+def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, which):
+    import errno
+    import tempfile
+
+    from pokembed.build import build
+
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # as root, chmod does not stop writes: simulate a read-only mount
+        if dir is not None and Path(dir).is_relative_to(readonly):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    config = _config(tmp_path, cache_dir=tmp_path / "cache")
+    if which == "--out":
+        config = config.__class__(**{**config.__dict__, "out": readonly / "out"})
+    else:
+        config = config.__class__(**{**config.__dict__, "cache_dir": readonly / "cache"})
+    with pytest.raises(BadInputError, match=rf"{which} .* is not writable \(read-only file system") as info:
+        build(config)
+    assert "\n" not in str(info.value)
+
+
+def test_full_disk_for_the_output_is_one_line_and_keeps_the_old_output(tmp_path, monkeypatch):
+    import errno
+
+    import pyarrow.parquet as pq
+
+    from test_dataset import snapshot, write
+
+    out = tmp_path / "out"
+    write(out)
+    before = snapshot(out)
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    with pytest.raises(BadInputError, match=r"cannot write the dataset to .*no space left on the device.*untouched"):
+        write(out, card_text="# new\n")
+    assert snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkeypatch, caplog):
+    import errno
+
+    import pokembed.artwork as artwork
+    from test_artwork import png_bytes, sprite
+
+    folder = tmp_path / "art"
+    folder.mkdir()
+    for i in (1, 2, 3):
+        (folder / f"{i}.png").write_bytes(png_bytes(sprite((i * 60, 0, 0))))
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(artwork, "_write_atomic", full)
+    with caplog.at_level(logging.WARNING):
+        result = load_artwork([1, 2, 3], str(folder), cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert list(result.images) == [1, 2, 3]
+    warnings = [r.getMessage() for r in caplog.records if "artwork cache" in r.getMessage()]
+    assert len(warnings) == 1 and "no space left" in warnings[0]
+
+
+def test_full_vector_database_keeps_the_embeddings_just_computed(tmp_path, caplog):
+    import numpy as np
+
+    from pokembed.build import embed_cached
+    from pokembed.vector_cache import VectorCache
+
+    cache = VectorCache(tmp_path / "vectors.sqlite")
+    cache._db.execute("PRAGMA max_page_count = 16")  # past 16 pages SQLite answers "database or disk is full"
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((40, 256)).astype(np.float32)
+
+    def embed(positions):
+        return vectors[positions], [{} for _ in positions]
+
+    keys = [f"{i:064x}" for i in range(40)]
+    with caplog.at_level(logging.WARNING):
+        got, _, embedded = embed_cached(keys, cache=cache, model_key="m", embed=embed, chunk=10)
+    assert embedded == 40 and np.array_equal(got, vectors)
+    assert any("full" in r.getMessage() for r in caplog.records)
+    # What fitted stays cached and readable.
+    assert 0 < len(cache.get_many("m", keys)) < 40
+
+
+# --- 5. a damaged previous output never blocks a rebuild ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["marker", "parquet"])
+def test_damaged_previous_output_does_not_block_a_rebuild(tmp_path, built_dataset, csv_fixture, artwork_fixture,
+                                                          tiny_models, damage, caplog):
+    import shutil
+
+    from conftest import build_args, load_cli
+
+    out = tmp_path / "dataset"
+    shutil.copytree(built_dataset, out)
+    (out / "notes.txt").write_text("mine")
+    if damage == "marker":
+        (out / ".pokembed").write_text('{"version": "0.1.0", "coun')
+    else:
+        parquet = out / "data" / "train-00000-of-00001.parquet"
+        parquet.write_bytes(parquet.read_bytes()[:1000])
+    code = load_cli().main(build_args(csv_fixture, artwork_fixture, tiny_models, out, "--version", "0.2.0",
+                                      "--cache-dir", str(built_dataset.parent / ".pokembed-cache"), "--quiet"))
+    assert code == 0
+    assert json.loads((out / ".pokembed").read_text())["version"] == "0.2.0"
+    assert (out / "notes.txt").read_text() == "mine"
+    assert any("damaged" in r.getMessage() for r in caplog.records)
 
 
 # --- 6. no hangs -------------------------------------------------------------------------------------------------
@@ -309,6 +573,68 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
     monkeypatch.setattr(artwork, "_to_rgba", counting)
     result = load_artwork(list(range(1, 9)), str(folder), cache_dir=None, workers=8, progress=False)
     assert len(result.images) == 8 and peak[0] == 2
+
+
+# --- 9. cached vectors -------------------------------------------------------------------------------------------
+
+
+def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, caplog):
+    import numpy as np
+
+    from pokembed.build import embed_cached
+    from pokembed.vector_cache import VectorCache
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((20, 16)).astype(np.float32)
+    keys = [f"{i:064x}" for i in range(20)]
+    calls: list[list[int]] = []
+
+    def embed(positions):
+        calls.append(list(positions))
+        return vectors[positions], [{"n": int(p)} for p in positions]
+
+    with VectorCache(tmp_path / "v.sqlite") as cache:
+        embed_cached(keys, cache=cache, model_key="m", embed=embed)
+        cache._db.execute("UPDATE vectors SET data = substr(data, 1, 10) WHERE hash = ?", (keys[3],))
+        cache._db.execute("UPDATE vectors SET data = ? WHERE hash = ?",
+                          (np.full(16, np.nan, dtype="<f4").tobytes(), keys[7]))
+        cache._db.commit()
+        calls.clear()
+        with caplog.at_level(logging.WARNING):
+            got, infos, embedded = embed_cached(keys, cache=cache, model_key="m", embed=embed)
+        assert embedded == 2 and sorted(calls[0]) == [3, 7]
+        assert np.array_equal(got, vectors) and infos[3] == {"n": 3}
+        assert any("2 damaged entries" in r.getMessage() for r in caplog.records)
+        calls.clear()
+        embed_cached(keys, cache=cache, model_key="m", embed=embed)
+        assert calls == []  # replaced: the next build reuses them
+
+
+def test_garbage_in_a_page_of_the_vector_database(tmp_path, caplog):
+    import numpy as np
+
+    from pokembed.build import embed_cached
+    from pokembed.vector_cache import VectorCache
+
+    path = tmp_path / "v.sqlite"
+    vectors = np.random.default_rng(2).standard_normal((300, 64)).astype(np.float32)
+    keys = [f"{i:064x}" for i in range(300)]
+
+    def embed(positions):
+        return vectors[positions], [{} for _ in positions]
+
+    with VectorCache(path) as cache:
+        embed_cached(keys, cache=cache, model_key="m", embed=embed)
+        cache._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(path.read_bytes())
+    assert len(data) > 20 * 4096
+    data[10 * 4096: 12 * 4096] = os.urandom(2 * 4096)  # two pages of the b-tree become noise
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING), VectorCache(path) as cache:
+        got, _, embedded = embed_cached(keys, cache=cache, model_key="m", embed=embed)
+        assert np.array_equal(got, vectors) and embedded > 0
+        assert len(cache.get_many("m", keys)) == 300  # a working database again
+    assert any("damaged" in r.getMessage() for r in caplog.records)
 
 
 # --- 11. one HTTP policy -----------------------------------------------------------------------------------------
