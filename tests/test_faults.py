@@ -575,6 +575,62 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
     assert len(result.images) == 8 and peak[0] == 2
 
 
+# --- 8. CSV tables -----------------------------------------------------------------------------------------------
+
+
+def _csv_copy(tmp_path, csv_fixture) -> Path:
+    import shutil
+
+    folder = tmp_path / "csv"
+    shutil.copytree(csv_fixture, folder)
+    return folder
+
+
+def test_csv_non_utf8_byte_names_file_and_line(tmp_path, csv_fixture):
+    folder = _csv_copy(tmp_path, csv_fixture)
+    path = folder / "types.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",", b"\xe9,", 1)  # a Latin-1 é in the first 8 kB
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(BadInputError, match=r"types\.csv is not UTF-8 \(byte 0xe9 on line 4, ") as info:
+        load_source(f"csv:{folder}", progress=False)
+    assert "\n" not in str(info.value)
+
+
+def test_csv_utf16_names_file(tmp_path, csv_fixture):
+    folder = _csv_copy(tmp_path, csv_fixture)
+    path = folder / "stats.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("utf-16"))
+    with pytest.raises(BadInputError, match=r"stats\.csv is UTF-16.*convert it to UTF-8"):
+        load_source(f"csv:{folder}", progress=False)
+
+
+def test_csv_unclosed_quote_names_the_line_it_starts_on(tmp_path, csv_fixture):
+    folder = _csv_copy(tmp_path, csv_fixture)
+    path = folder / "pokemon_species_flavor_text.csv"
+    header, rest = path.read_text(encoding="utf-8").split("\n", 1)
+    filler = "\n".join(f"1,1,9,{'x' * 2000}" for _ in range(1500))  # > DuckDB's 2 MB line limit once joined
+    path.write_text(f"{header}\n{rest}1,1,9,\"never closed\n{filler}\n", encoding="utf-8")
+    opened_on = 2 + rest.count("\n")
+    with pytest.raises(BadInputError, match=rf"pokemon_species_flavor_text\.csv: a quoted cell opened on line "
+                                            rf"{opened_on} never closes") as info:
+        load_source(f"csv:{folder}", progress=False)
+    assert "\n" not in str(info.value)
+
+
+def test_csv_non_integer_cell_names_file_column_and_row(tmp_path, csv_fixture):
+    folder = _csv_copy(tmp_path, csv_fixture)
+    path = folder / "pokemon_stats.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    cells = lines[5].split(",")
+    cells[2] = "fifty"
+    lines[5] = ",".join(cells)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"pokemon_stats\.csv, column base_stat, row 5: 'fifty' is not an "
+                                            r"integer"):
+        load_source(f"csv:{folder}", progress=False)
+
+
 # --- 9. cached vectors -------------------------------------------------------------------------------------------
 
 
