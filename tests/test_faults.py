@@ -693,6 +693,41 @@ def test_garbage_in_a_page_of_the_vector_database(tmp_path, caplog):
     assert any("damaged" in r.getMessage() for r in caplog.records)
 
 
+# --- 10. half-finished pushes ------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+def test_commit_landed_tag_did_not_says_so_and_how_to_finish(tmp_path, monkeypatch):
+    import httpx
+    from huggingface_hub import HfApi
+
+    from fake_hub import FakeHub, isolate_hub_env
+    from test_publish import REPO, TOKEN, make_out_dir
+
+    from pokembed.errors import PublishError
+    from pokembed.publish import push
+
+    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+
+    def tag_fails(self, *args, **kwargs):
+        raise httpx.ConnectError("connection reset while tagging")
+
+    with FakeHub(token=TOKEN) as hub:
+        monkeypatch.setattr(HfApi, "create_tag", tag_fails)
+        with pytest.raises(PublishError) as info:
+            push(make_out_dir(tmp_path / "out"), REPO, "0.1.0", token=TOKEN, endpoint=hub.endpoint)
+        repo = hub.repo(REPO)
+        oid = repo.head.oid
+        message = str(info.value)
+        assert f"the commit {oid} landed on {REPO} but the tag v0.1.0 was not created" in message
+        assert f"hf repos tag create {REPO} v0.1.0 --revision {oid} --repo-type dataset" in message
+        assert "\n" not in message and TOKEN not in message and repo.tags == {}
+        monkeypatch.undo()
+        isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+        HfApi(endpoint=hub.endpoint, token=TOKEN).create_tag(REPO, tag="v0.1.0", revision=oid, repo_type="dataset")
+        assert hub.repo(REPO).tags == {"v0.1.0": oid}  # the command it names finishes the push
+
+
 # --- 11. one HTTP policy -----------------------------------------------------------------------------------------
 
 
