@@ -16,7 +16,6 @@ is warned about once and the build goes on without it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import logging
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.errors import describe_os_error as _os_problem
 from pokembed import http as pokembed_http
 from pokembed.http import DEFAULT_POLICY, HttpError, HttpPolicy
 
@@ -518,18 +518,6 @@ def _short_sha(text: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _os_problem(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
-        return "no space left on the device"
-    if exc.errno == errno.EROFS:
-        return "read-only file system"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if exc.errno == errno.ELOOP:
-        return "a symlink loop"
-    return exc.strerror or _one_line(exc)
 
 
 def _file_kind(info: os.stat_result) -> str:

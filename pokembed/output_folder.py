@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pokembed.errors import BadInputError
+from pokembed.errors import describe_os_error as os_problem
 
 logger = logging.getLogger(__name__)
 
@@ -134,20 +135,6 @@ def replace_folder(
 def is_owned(relative: str) -> bool:
     """Whether a path inside --out (posix, relative) is one pokembed writes."""
     return any(fnmatch.fnmatchcase(relative, pattern) for pattern in OWNED)
-
-
-def os_problem(exc: OSError) -> str:
-    """A few words for an OSError: what went wrong, with the path when it has one."""
-    words = {
-        errno.ENOSPC: "no space left on the device",
-        errno.EDQUOT: "disk quota exceeded",
-        errno.EROFS: "read-only file system",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "operation not permitted",
-        errno.ELOOP: "a symlink loop",
-        errno.ENOTDIR: "a file where a folder was expected",
-    }.get(exc.errno, exc.strerror or type(exc).__name__)
-    return f"{words}: {exc.filename}" if exc.filename else words
 
 
 # --- internals ---------------------------------------------------------------------------------------------------
