@@ -97,6 +97,14 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is damaged (corrupt or not a database), not just unusable right now."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return any(words in str(exc) for words in ("malformed", "not a database"))
+
+
 def _decode_entry(shape: str, data: bytes, info: str) -> tuple[np.ndarray, dict] | None:
     """(vector, info) of one row, or None when the row is damaged."""
     try:
@@ -124,6 +132,10 @@ class VectorCache:
         try:
             self._open()
         except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise BadInputError(
+                    f"vector cache {self.path} cannot be opened ({exc}); pass a writable --cache-dir"
+                ) from None
             self._start_afresh(exc)
 
     def _open(self) -> None:
@@ -173,7 +185,10 @@ class VectorCache:
                     else:
                         found[digest] = entry
         except sqlite3.DatabaseError as exc:
-            self._start_afresh(exc)
+            if _is_damage(exc):
+                self._start_afresh(exc)
+            else:  # locked, I/O: nothing to repair; embed again this time
+                logger.warning("cannot read the vector cache %s (%s); embedding without it", self.path, exc)
             return {}
         if bad:
             logger.warning("vector cache %s: dropping %d damaged entr%s (truncated, misshaped or not finite); they "

@@ -728,6 +728,26 @@ def test_commit_landed_tag_did_not_says_so_and_how_to_finish(tmp_path, monkeypat
         assert hub.repo(REPO).tags == {"v0.1.0": oid}  # the command it names finishes the push
 
 
+def test_an_unopenable_vector_database_is_never_deleted(tmp_path, monkeypatch):
+    import sqlite3
+
+    import numpy as np
+
+    from pokembed.vector_cache import VectorCache
+
+    path = tmp_path / "v.sqlite"
+    with VectorCache(path) as cache:
+        cache.put_many("m", [("h", np.ones(4, dtype=np.float32), {})])
+    size = path.stat().st_size
+    def unopenable(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", unopenable)
+    with pytest.raises(BadInputError, match=r"vector cache .* cannot be opened"):
+        VectorCache(path)
+    assert path.stat().st_size == size  # not a damaged file: kept as it is
+
+
 # --- 11. one HTTP policy -----------------------------------------------------------------------------------------
 
 
