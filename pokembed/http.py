@@ -247,7 +247,12 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 class _DeadlineRetry(Retry):
-    """urllib3's Retry that gives up instead of waiting past the current request's deadline."""
+    """urllib3's Retry that caps Retry-After and gives up instead of waiting past the current request's deadline."""
+
+    max_retry_after: float = DEFAULT_POLICY.max_retry_after  # set per policy by _retry_for
+
+    def parse_retry_after(self, retry_after: str) -> float:  # noqa: D102 (urllib3 API)
+        return min(super().parse_retry_after(retry_after), self.max_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
@@ -288,7 +293,10 @@ def _use_watched_pools(manager) -> None:
 
 
 def _retry_for(policy: HttpPolicy) -> Retry:
-    return _DeadlineRetry(
+    # A subclass per policy carries the Retry-After cap through urllib3's Retry.new() copies (which pass only
+    # urllib3's own arguments); only recent urllib3 2.x releases take retry_after_max.
+    retry_class = type("PolicyRetry", (_DeadlineRetry,), {"max_retry_after": policy.max_retry_after})
+    return retry_class(
         total=policy.retries,
         connect=policy.retries,
         read=policy.retries,
@@ -298,7 +306,6 @@ def _retry_for(policy: HttpPolicy) -> Retry:
         status_forcelist=policy.retry_statuses,
         backoff_factor=policy.backoff,
         backoff_max=policy.backoff_max,
-        retry_after_max=policy.max_retry_after,
         respect_retry_after_header=True,
         raise_on_status=False,  # the last answer comes back to the caller, who names its status
         raise_on_redirect=False,
