@@ -39,7 +39,7 @@ OWNED = ("README.md", MARKER, "data/*.parquet")
 @contextmanager
 def output_lock(out_dir: Path) -> Iterator[Path]:
     """Hold the lock of ``out_dir`` (the file ``.<name>.lock`` beside it, removed on release) or fail at once."""
-    out_dir = Path(out_dir)
+    out_dir = real_folder(out_dir)
     lock = out_dir.parent / f".{out_dir.name}.lock"
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +82,7 @@ def _take_lock(lock: Path, out_dir: Path) -> int:
 
 def recover(out_dir: Path) -> None:
     """Finish or undo a swap a crash interrupted, then delete the temporary leftovers. Call it under the lock."""
-    out_dir = Path(out_dir)
+    out_dir = real_folder(out_dir)
     parent = out_dir.parent
     if not parent.is_dir():
         return
@@ -111,7 +111,7 @@ def replace_folder(
     last. An existing folder is replaced only when ``is_ours(out_dir)``. On any failure ``out_dir`` is left as it
     was and the temporary folder removed; an OSError (full disk, read-only) becomes one BadInputError line.
     """
-    out_dir = Path(out_dir)
+    out_dir = real_folder(out_dir)
     parent = out_dir.parent
     tmp = parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
     try:
@@ -130,6 +130,12 @@ def replace_folder(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def real_folder(out_dir: Path) -> Path:
+    """``out_dir``, or the folder it links to: a symlinked --out is written where it points, the link kept."""
+    out_dir = Path(out_dir)
+    return out_dir.resolve() if out_dir.is_symlink() else out_dir
 
 
 def is_owned(relative: str) -> bool:
@@ -230,16 +236,17 @@ def check_build_paths(out_dir: Path, cache_dir: Path) -> None:
     out_dir, cache_dir = Path(out_dir).absolute(), Path(cache_dir).absolute()
     if os.path.lexists(out_dir) and not out_dir.is_dir():
         raise BadInputError(f"--out {out_dir} is a file, not a folder; choose an empty or new --out")
-    if cache_dir == out_dir or out_dir in cache_dir.resolve().parents or out_dir.resolve() in cache_dir.resolve().parents:
+    real_out, real_cache = out_dir.resolve(), cache_dir.resolve()
+    if real_cache == real_out or real_out in real_cache.parents:
         raise BadInputError(
             f"--cache-dir {cache_dir} is inside --out {out_dir}, whose content is replaced on every build; put the "
             f"cache elsewhere (the default is {out_dir.parent / '.pokembed-cache'})"
         )
     if os.path.lexists(cache_dir) and not cache_dir.is_dir():
         raise BadInputError(f"--cache-dir {cache_dir} is a file, not a folder; pass a folder (it is created if absent)")
-    _probe_writable(out_dir.parent, "--out", out_dir)
-    if out_dir.is_dir():
-        _probe_writable(out_dir, "--out", out_dir)  # its entries are moved at the swap
+    _probe_writable(real_out.parent, "--out", out_dir)
+    if real_out.is_dir():
+        _probe_writable(real_out, "--out", out_dir)  # its entries are carried over at the swap
     _probe_writable(cache_dir, "--cache-dir", cache_dir, create=True)
 
 

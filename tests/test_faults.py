@@ -78,6 +78,20 @@ def test_rebuild_keeps_user_files_and_git(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder, lock or leftovers
 
 
+def test_a_symlinked_out_is_written_where_it_points(tmp_path):
+    from test_dataset import write
+
+    real = tmp_path / "elsewhere" / "dataset"
+    write(real)
+    (real / "notes.md").write_text("mine")
+    link = tmp_path / "out"
+    link.symlink_to(real, target_is_directory=True)
+    write(link, card_text="# via the link\n")
+    assert link.is_symlink() and (real / "README.md").read_text() == "# via the link\n"
+    assert (real / "notes.md").read_text() == "mine"
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["dataset"]
+
+
 def test_crash_between_the_renames_is_finished_on_the_next_run(tmp_path, monkeypatch):
     """The state a kill between the two renames of the fallback swap leaves: no --out, a complete new folder and
     the old one aside. The next run finishes the swap instead of starting from nothing."""
