@@ -147,7 +147,7 @@ def fetch(
                     url=url,
                     status=response.status_code,
                     reason=response.reason or "",
-                    headers=dict(response.headers),
+                    headers=response.headers,  # case-insensitive
                     content=content,
                     attempts=watch.sent,
                 )
