@@ -466,7 +466,7 @@ def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
             mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
                             min_width=240)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        message = gr.HTML(elem_id="similar-message")
+        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot")
         view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
         gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
               show_progress="hidden", trigger_mode="always_last", api_visibility="private")
@@ -478,7 +478,7 @@ def ask_tab(space: Space) -> gr.HTML:
     first = EXAMPLE_QUESTIONS[0]
 
     @with_outputs(1)
-    def ask(question: str, k: float) -> tuple[str]:
+    def answer(question: str, k: float) -> tuple[str]:
         result = ask_result(space, question, int(k))
         heading = (f"Artwork closest to <b>{html.escape(result['question'])}</b> (cosine of the question's text "
                    "embedding with each artwork's image embedding; click a picture to explore that Pokémon)")
@@ -488,7 +488,7 @@ def ask_tab(space: Space) -> gr.HTML:
         if shown:
             return gr.skip(), gr.skip(), True
         if first not in space.answers:
-            view, message = ask(first, k)
+            view, message = answer(first, k)
             return view, message, True
         result = space.answers[first]
         heading = f"Artwork closest to <b>{html.escape(first)}</b> (cosine; click a picture to explore that Pokémon)"
@@ -496,22 +496,23 @@ def ask_tab(space: Space) -> gr.HTML:
 
     with gr.Tab("Ask", id="ask") as tab:
         gr.Markdown(f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
-                    f"`search_query: ` prompt into the image space and compared with the artwork of the "
-                    f"**{space.artwork_count:,} of {len(space.index):,} Pokémon that have official artwork**.")
+                    f"`search_query: ` prompt into the image space and compared with the official artwork of "
+                    f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
+                    f"the {len(space.index):,} have none, so a question cannot find them).")
         with gr.Row(equal_height=True):
             question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
                                   min_width=220)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
         button = gr.Button("Search the artwork", variant="primary", elem_id="ask-button")
-        message = gr.HTML(elem_id="ask-message")
+        message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
         gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], outputs=[view, message],
-                    fn=lambda q: ask(q, space.k_default), run_on_click=True, cache_examples=False,
+                    fn=lambda q: answer(q, space.k_default), run_on_click=True, cache_examples=False,
                     label="Try one (click to ask)", api_visibility="private", elem_id="ask-examples")
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
+        gr.on([button.click, question.submit], answer, [question, k], [view, message], api_visibility="private")
     return view
 
 
@@ -535,7 +536,7 @@ def picture_tab(space: Space) -> gr.HTML:
                               image_mode=None, height=260, elem_id="upload", scale=2, min_width=220)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
         button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
-        message = gr.HTML(elem_id="picture-message")
+        message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
         # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
         gr.on([button.click, upload.upload], look_up, [upload, k], [view, message], preprocess=False,
@@ -573,7 +574,7 @@ def oddballs_tab(space: Space) -> gr.HTML:
 
     with gr.Tab("Oddballs", id="oddballs") as tab:
         modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
-        message = gr.HTML(elem_id="oddballs-message")
+        message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
         loaded = gr.State(False)
         tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
@@ -709,6 +710,7 @@ def make_demo(space: Space) -> gr.Blocks:
         gr.Markdown(f"# pokembed · Pokémon embeddings\n{len(index):,} Pokémon from `{space.config.dataset}`: text "
                     "embeddings of their PokéAPI records, image embeddings of their official artwork "
                     f"({space.artwork_count:,} have it), and a map of both.", elem_id="pk-header")
+        api_endpoints(space)  # first, so the endpoints own their names
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
             name, similar_view = similar_tab(space)
             ask_view = ask_tab(space)
@@ -716,19 +718,46 @@ def make_demo(space: Space) -> gr.Blocks:
             map_view = map_tab(space, name)
             oddballs_view = oddballs_tab(space)
         choose_on_click([similar_view, ask_view, picture_view, map_view, oddballs_view], name, tabs)
-        api_endpoints(space)
     return demo
 
 
+class CompressPages:
+    """gzip for the responses Gradio's own brotli middleware leaves alone because their paths have no file
+    extension: the page itself ("/", its components' config inline), /config and /gradio_api/info. Event streams and
+    already-encoded responses pass through untouched (Starlette's GZip rules)."""
+
+    def __init__(self, app: Any) -> None:
+        from starlette.middleware.gzip import GZipMiddleware
+
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1000)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "." not in scope.get("path", "").rsplit("/", 1)[-1]:
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
 def launch_options(space: Space) -> dict[str, Any]:
-    """What `launch` needs beyond the Blocks: the stylesheet, the artwork folder, the upload cap."""
-    return {"css_paths": [ASSETS / "style.css"], "allowed_paths": [str(space.art.folder)],
-            "max_file_size": 4 * space.config.max_upload_bytes}
+    """What `launch` needs beyond the Blocks: the stylesheet, a theme on the system's fonts (no font downloads),
+    the artwork folder, the upload cap, and compressed pages."""
+    from starlette.middleware import Middleware
+
+    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "allowed_paths": [str(space.art.folder)],
+            "max_file_size": 4 * space.config.max_upload_bytes,
+            "app_kwargs": {"middleware": [Middleware(CompressPages)]}}
 
 
 def serve(demo: gr.Blocks, space: Space, **launch: Any) -> Any:
-    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them) with gzip/brotli responses (Gradio's)."""
-    return demo.queue(default_concurrency_limit=4).launch(**launch_options(space), **launch)
+    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them); launch options can be added (an MCP
+    server, a port) by keyword."""
+    return demo.queue(default_concurrency_limit=4).launch(**{**launch_options(space), **launch})
 
 
 def main() -> None:
