@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.path.insert(0, str(REPO / "tests"))
     from gradio_client import Client, handle_file
     from PIL import Image
-    from space_server import free_port
+    from space_server import free_port, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="pokembed-space-bench-"))
     try:
@@ -265,11 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n  server memory with both query models loaded: RSS {current:.0f} MB now, peak {peak:.0f} MB; "
                   f"load average {os.getloadavg()[0]:.1f}")
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
             log.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
