@@ -487,10 +487,10 @@ def ask_tab(space: Space) -> gr.HTML:
     def opened(shown: bool, k: float) -> tuple:
         if shown:
             return gr.skip(), gr.skip(), True
-        if first not in space.answers:
+        result = space.answers.get(first)
+        if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
             view, message = answer(first, k)
             return view, message, True
-        result = space.answers[first]
         heading = f"Artwork closest to <b>{html.escape(first)}</b> (cosine; click a picture to explore that Pokémon)"
         return html.results_page(result["matches"][:int(k)], space.art.url, heading), "", True
 
@@ -625,7 +625,7 @@ def api_endpoints(space: Space) -> None:
         Args:
             name: a Pokémon's name, as PokéAPI spells it ("mr-mime") or as people write it ("Mr. Mime"); case, spaces, hyphens and accents are ignored.
             mode: what "like" means: "text" (cosine of record embeddings), "image" (cosine of artwork embeddings; the Pokémon needs artwork), "umap" (distance on the 2-D map, lower is closer) or "combined" (mean of text and image cosines).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return similar_result(space, name, mode, k)
 
@@ -637,7 +637,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             question: what to look for, in words, e.g. "what looks like an ice cream cone?" (at most 500 characters).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return ask_result(space, question, k)
 
@@ -648,7 +648,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             image: a PNG, JPEG or WebP picture under 10 MB and 16 megapixels (with gradio_client: handle_file(path)).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return picture_result(space, _uploaded_path(image), k)
 
@@ -672,7 +672,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             name: optional; a Pokémon to highlight, spelled as for /similar.
-            k: how many neighbours to return with a name, 1 to 50 (at most those stored).
+            k: how many neighbours to return with a name, 1 to 1000 (at most as many as the dataset stores).
         """
         return map_result(space, name, k)
 
