@@ -230,7 +230,6 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     ds = load_dataset_split(config.dataset, config.revision)
     index = search.PokedexIndex.from_dataset(ds)
     species = ds["species_id"] if "species_id" in ds.column_names else None
-    defaults = ds["is_default"] if "is_default" in ds.column_names else None
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
     stored = export_artwork(ds, folder / "png")
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
@@ -245,7 +244,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     logger.info("loaded %d Pokémon from %s (%d with artwork); image model %s", len(index), config.dataset,
                 len(art.thumbs), image_model)
     models = QueryModels(image_model, config.text_model, config.device, recorded.text_model, config.torch_threads)
-    space = Space(index, tuple(display_names(index.names, species, defaults)), art, models, config)
+    space = Space(index, tuple(display_names(index.names, species)), art, models, config)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
     return space
