@@ -8,6 +8,7 @@ Rankings live in `pokembed.search`; HTML in `pokedex_html.py`; this file wires t
 """
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -368,17 +369,13 @@ def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS) -
     return result
 
 
-def map_view_data(space: Space, start: str | None = None) -> dict[str, Any]:
+def map_view_data(space: Space) -> dict[str, Any]:
     """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours."""
     index = space.index
     gens = [g or "unknown" for g in index.generations]
     gen_order = sorted(set(gens), key=lambda g: search.generation_sort_key(None if g == "unknown" else g))
     primary = [t[0] if t else "unknown" for t in index.types]
     type_order = sorted(set(primary))
-    try:
-        start_row = index.find(start) if start else -1
-    except BadInputError:
-        start_row = -1
     return {
         "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
         "id": [int(i) for i in index.ids], "name": list(index.names), "label": list(space.display),
@@ -390,8 +387,23 @@ def map_view_data(space: Space, start: str | None = None) -> dict[str, Any]:
         "art": [int(bool(a)) for a in index.has_image],
         "nb": [map_neighbours(space, r) for r in range(len(index))],
         "thumb_base": "gradio_api/file=" + (space.art.folder / "thumb").as_posix() + "/",
-        "placeholder": space.art.url(-1), "start": start_row,
+        "placeholder": space.art.url(-1),
     }
+
+
+def map_view(space: Space, start: str | None = None) -> dict[str, Any]:
+    """What the map's tab receives when it opens: where to fetch its data (a JSON file beside the artwork, written
+    once, so the browser gets it compressed and cached) and which row to start on (-1: none)."""
+    path = space.art.folder / "map.json"
+    if not path.exists():
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")  # two first visitors at once write apart
+        tmp.write_text(json.dumps(map_view_data(space), separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+    try:
+        row = space.index.find(start) if start else -1
+    except BadInputError:
+        row = -1
+    return {"url": "gradio_api/file=" + path.as_posix(), "start": row}
 
 
 # ---- the page: one function per tab ---------------------------------------------------------------------------------
@@ -549,7 +561,7 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
     def opened(loaded: bool, chosen: str) -> tuple:
         if loaded:
             return gr.skip(), True
-        return map_view_data(space, chosen), True
+        return map_view(space, chosen), True
 
     with gr.Tab("Map", id="map") as tab:
         gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "

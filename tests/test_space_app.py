@@ -134,10 +134,14 @@ def test_oddballs_and_map(app, space, rows):
     assert [n["id"] for n in result["neighbors"]] == stored
     assert len(result["points"]) == len(rows) and result["pokemon"]["id"] == chosen["id"]
     assert app.map_result(space)["pokemon"] is None
-    data = app.map_view_data(space, chosen["name"])
-    assert len(data["x"]) == len(rows) and data["start"] == space.index.find(chosen["name"])
-    assert len(set(data["gen_colours"])) == len(data["gens"])
-    assert data["nb"][data["start"]] == chosen["neighbors"]["ids"][:10]
+    view = app.map_view(space, chosen["name"])
+    assert view["start"] == space.index.find(chosen["name"]) and app.map_view(space, "missingno")["start"] == -1
+    path = Path(view["url"].removeprefix("gradio_api/file="))
+    assert path.parent == space.art.folder and path.suffix == ".json"  # served compressed by Gradio's brotli
+    data = json.loads(path.read_text())
+    assert data == json.loads(json.dumps(app.map_view_data(space)))
+    assert len(data["x"]) == len(rows) and len(set(data["gen_colours"])) == len(data["gens"])
+    assert data["nb"][view["start"]] == chosen["neighbors"]["ids"][:10]
 
 
 def test_page_is_light_and_has_no_map(demo, space):
