@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -114,6 +114,11 @@ class QueryModels:
     def query_ready(self) -> bool:
         """Whether the question model is loaded (a question is then answered without waiting for a load)."""
         return self._query is not None
+
+    @property
+    def image_ready(self) -> bool:
+        """Whether the picture model is loaded."""
+        return self._image is not None
 
     def _image_spec(self) -> Any:
         from pokembed.models import get_model_spec
@@ -459,6 +464,24 @@ def with_outputs(n: int) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def while_loading(ready: Callable[[], bool], what: str, handler: Callable[..., tuple]) -> Callable[..., Iterator]:
+    """A page handler that, while its model is still loading, first says so next to the input (keeping the results
+    on screen), then gives the handler's outputs."""
+
+    @functools.wraps(handler)
+    def run(*args: Any) -> Iterator[tuple]:
+        if not ready():
+            yield (*[gr.skip()] * getattr(handler, "outputs", 1), loading_note(what))
+        yield handler(*args)
+
+    return run
+
+
+def loading_note(what: str) -> str:
+    return html.message(f"Loading the {what} model: the first answer after a restart takes a few seconds…",
+                        kind="info")
+
+
 def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
     """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
@@ -495,15 +518,22 @@ def ask_tab(space: Space) -> gr.HTML:
                    "embedding with each artwork's image embedding; click a picture to explore that Pokémon)")
         return (html.results_page(result["matches"], space.art.url, heading),)
 
-    def opened(shown: bool, k: float) -> tuple:
+    ask = while_loading(lambda: space.models.query_ready, "question", answer)
+
+    def opened(shown: bool, k: float) -> Iterator[tuple]:
         if shown:
-            return gr.skip(), gr.skip(), True
+            yield gr.skip(), gr.skip(), True
+            return
         result = space.answers.get(first)
         if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
-            view, message = answer(first, k)
-            return view, message, True
+            for view, message in ask(first, k):
+                yield view, message, True
+            return
         heading = f"Artwork closest to <b>{html.escape(first)}</b> (cosine; click a picture to explore that Pokémon)"
-        return html.results_page(result["matches"][:int(k)], space.art.url, heading), "", True
+        yield html.results_page(result["matches"][:int(k)], space.art.url, heading), "", True
+
+    def example(question: str) -> Iterator[tuple]:
+        yield from ask(question, space.k_default)
 
     with gr.Tab("Ask", id="ask") as tab:
         gr.Markdown(f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
@@ -518,12 +548,12 @@ def ask_tab(space: Space) -> gr.HTML:
         message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
         gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], outputs=[view, message],
-                    fn=lambda q: answer(q, space.k_default), run_on_click=True, cache_examples=False,
+                    fn=example, run_on_click=True, cache_examples=False,
                     label="Try one (click to ask)", api_visibility="private", elem_id="ask-examples")
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit], answer, [question, k], [view, message], api_visibility="private")
+        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
     return view
 
 
@@ -550,7 +580,8 @@ def picture_tab(space: Space) -> gr.HTML:
         message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
         # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-        gr.on([button.click, upload.upload], look_up, [upload, k], [view, message], preprocess=False,
+        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
+              [upload, k], [view, message], preprocess=False,
               api_visibility="private")
     return view
 

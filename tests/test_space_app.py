@@ -184,3 +184,17 @@ def test_config_from_env(app):
     with pytest.raises(BadInputError, match="POKEMBED_TORCH_THREADS must be a whole number"):
         app.SpaceConfig.from_env({"POKEMBED_TORCH_THREADS": "two"})
     assert np.isscalar(config.gallery_size)
+
+
+def test_while_loading_says_so_first(app):
+    """While a model loads, the page first gets a note next to the input (results kept), then the answer."""
+    import gradio as gr
+
+    ready = [False]
+    handler = app.with_outputs(1)(lambda question: (f"view of {question}",))
+    run = app.while_loading(lambda: ready[0], "question", handler)
+    first, second = list(run("q"))
+    assert isinstance(first[0], type(gr.skip())) and "Loading the question model" in first[1]
+    assert second == ("view of q", "")
+    ready[0] = True
+    assert list(run("q")) == [("view of q", "")]
