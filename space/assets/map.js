@@ -3,7 +3,7 @@
 // data's URL (a JSON file the server compresses and the browser caches) and the row to start on; colouring,
 // finding and selecting then happen here, with no round trip to the server.
 // Globals given by Gradio: element, props, trigger, watch.
-const state = { data: null, url: null, selected: -1, hover: -1, colourBy: "generation", points: null };
+const state = { data: null, url: null, selected: -1, colourBy: "generation", points: null };
 
 function $(selector) { return element.querySelector(selector); }
 
