@@ -220,7 +220,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.dataset import check_output_folder, dataset_features, rows_to_table, write_dataset_folder
     from pokembed.documents import document_text, row_metadata
     from pokembed.encoders import load_image_encoder, load_text_encoder
-    from pokembed.models import get_model_spec
+    from pokembed.models import get_model_spec, query_model_spec
     from pokembed.projection import combined_distances, nearest_neighbors, project_2d
     from pokembed.sources import load_source
     from pokembed.vector_cache import VectorCache, content_hash, model_cache_key
@@ -229,7 +229,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     timer = StageTimer()
     text_spec = get_model_spec(config.text_model, "text")
     image_spec = get_model_spec(config.image_model, "image")
-    query_spec = get_model_spec(image_spec.query_model, "text") if image_spec.query_model else None
+    query_spec = query_model_spec(image_spec)
     cache_dir = Path(config.cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
     vector_cache = VectorCache(cache_dir / "vectors.sqlite")
