@@ -22,7 +22,6 @@ import logging
 import operator
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -32,7 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlsplit
 
-from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.atomic_files import write_atomic
+from pokembed.errors import BadInputError, SourceUnavailableError, one_line
 from pokembed.errors import describe_os_error as _os_problem
 from pokembed import http as pokembed_http
 from pokembed.http import DEFAULT_POLICY, HttpError, HttpPolicy
@@ -115,7 +115,7 @@ class _CacheWriter:
         if self.folder is None or self._failed:
             return
         try:
-            _write_atomic(self.folder / name, data)
+            write_atomic(self.folder / name, data)
         except OSError as exc:
             with self._lock:
                 if not self._failed:
@@ -164,7 +164,7 @@ def preprocess_artwork(data: bytes, *, max_pixels: int = MAX_ARTWORK_PIXELS, bud
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadInputError(
-            f"artwork does not decode as an image ({type(exc).__name__}: {_one_line(exc)}); "
+            f"artwork does not decode as an image ({type(exc).__name__}: {one_line(exc)}); "
             "replace the file with a valid PNG or remove it so the Pokémon counts as missing"
         ) from None
 
@@ -472,7 +472,7 @@ def _read_cached(path: Path) -> _Outcome | None:
                 return None
             image = opened.convert("RGB")
     except (OSError, SyntaxError, ValueError) as exc:
-        logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, _one_line(exc))
+        logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, one_line(exc))
         return None
     return _Outcome("image", image, data)
 
@@ -516,8 +516,6 @@ def _short_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _file_kind(info: os.stat_result) -> str:
@@ -534,15 +532,6 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
     return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- artwork stored in a built dataset ------------------------------------------------------------------------
@@ -588,7 +577,7 @@ def write_thumbnails(sources: Mapping[int, Path], folder: Path, *, size: int, qu
             with Image.open(source) as opened:
                 image = opened.convert("RGB")
         except (OSError, UnidentifiedImageError, ValueError) as exc:
-            logger.warning("artwork %s could not be read for a thumbnail: %s", source, _one_line(exc))
+            logger.warning("artwork %s could not be read for a thumbnail: %s", source, one_line(exc))
             return int(pokemon_id), None
         image.thumbnail((size, size), Image.Resampling.LANCZOS)
         path = folder / f"{int(pokemon_id)}.webp"

@@ -17,13 +17,13 @@ import dataclasses
 import json
 import logging
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pokembed.atomic_files import atomic_path
 from pokembed.errors import BadInputError, SourceUnavailableError
 
 if TYPE_CHECKING:
@@ -136,23 +136,15 @@ def write_parquet(
     table = table.replace_schema_metadata(schema_metadata)
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        options = _column_options(table.schema)
-        with pq.ParquetWriter(
-            tmp,
-            table.schema,
-            use_content_defined_chunking=CDC_OPTIONS,
-            write_page_index=True,
-            **options,
-        ) as writer:
-            writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-            writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, pq.ParquetWriter(
+        tmp,
+        table.schema,
+        use_content_defined_chunking=CDC_OPTIONS,
+        write_page_index=True,
+        **_column_options(table.schema),
+    ) as writer:
+        writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
     logger.info("wrote %d rows to %s (%d bytes)", table.num_rows, path, path.stat().st_size)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pokembed.errors import BadInputError, PublishError
+from pokembed.errors import BadInputError, PublishError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
     try:
         yield
     except (OfflineModeIsEnabled, httpx.TransportError, ConnectionError, TimeoutError) as exc:
-        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_first_line(exc, token)}); "
+        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_cause_line(exc, token)}); "
                            "check the network, HF_ENDPOINT and HF_HUB_OFFLINE") from None
     except RevisionNotFoundError:
         raise PublishError(f"cannot {step} {where}: the revision does not exist; pass an existing tag") from None
@@ -269,17 +269,17 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
         elif status == 412:
             fix = "the repo changed during the push; run it again"
         else:
-            fix = f"{_first_line(exc, token)}; check the repo id and try again"
+            fix = f"{_cause_line(exc, token)}; check the repo id and try again"
         raise PublishError(f"cannot {step} {where}: {fix}") from None
     except (OSError, ValueError, RuntimeError) as exc:  # upload failures, invalid card metadata, LFS errors
-        raise PublishError(f"cannot {step} {where} ({_first_line(exc, token)}); fix it and run the push again") \
+        raise PublishError(f"cannot {step} {where} ({_cause_line(exc, token)}); fix it and run the push again") \
             from None
 
 
-def _first_line(exc: BaseException, token: str | None) -> str:
+def _cause_line(exc: BaseException, token: str | None) -> str:
+    """One line for a Hub failure: the cause huggingface_hub wrapped in a RuntimeError, the token masked."""
     cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
-    text = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-    return text.replace(token, "***") if token else text
+    return one_line(cause, secret=token)
 
 
 def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:

@@ -395,7 +395,7 @@ def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkey
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(artwork, "_write_atomic", full)
+    monkeypatch.setattr(artwork, "write_atomic", full)
     with caplog.at_level(logging.WARNING):
         result = load_artwork([1, 2, 3], str(folder), cache_dir=tmp_path / "cache", workers=1, progress=False)
     assert list(result.images) == [1, 2, 3]
