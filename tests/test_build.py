@@ -185,3 +185,12 @@ def test_each_row_holds_the_vectors_of_its_own_inputs(loaded, tiny_models):
     for vectors in (alone, image_alone):
         gaps = np.abs(vectors[:, None, :] - vectors[None, :, :]).max(axis=2) + np.eye(len(vectors))
         assert gaps.min() > 1e-3
+
+
+def test_loading_a_build_without_cache_dir_stays_in_the_tests_temp_folder(built_dataset, tmp_path_factory):
+    """As the Space loads it (no cache_dir): the datasets cache it writes is pytest's, not the user's."""
+    from pokembed.dataset import load_dataset_split
+
+    loaded = load_dataset_split(built_dataset)
+    base = tmp_path_factory.getbasetemp().resolve()
+    assert loaded.cache_files and all(Path(f["filename"]).resolve().is_relative_to(base) for f in loaded.cache_files)

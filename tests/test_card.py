@@ -322,7 +322,7 @@ def test_diff_versions_lists_what_changed() -> None:
         make_facts(),
         make_facts(version="1.1.0", text_model=new_text, data_version="9999999", umap=UmapParams(n_neighbors=8)),
     )
-    assert "Added 2 Pokémon: mew, venusaur-mega."  # by id in lines
+    assert "Added 2 Pokémon: mew, venusaur-mega." in lines  # by id
     assert "Removed 1 Pokémon: charmander." in lines
     assert "Documents changed for 2 Pokémon: bulbasaur, ivysaur." in lines
     assert "Artwork added for 1 Pokémon: pikachu." in lines

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
@@ -15,9 +14,10 @@ from pokembed.documents import document_text
 from pokembed.errors import BadInputError, SourceUnavailableError
 from pokembed.pokeapi_csv import TABLES
 from pokembed.sources import load_source, parse_source
+from conftest import SHARED
 
 SHA = hashlib.sha1(b"pokeapi at some commit").hexdigest()
-SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "pokeapi" / "csv"
+SHARED_CSV = SHARED / "pokeapi" / "csv"
 FAST = {"retries": 2, "backoff": 0.0, "timeout": 20.0, "progress": False}
 
 

@@ -41,3 +41,12 @@ def test_each_helper_is_defined_once():
                                path.read_text(encoding="utf-8"), re.M):
             copies.append(f"{path.name}:{name}")
     assert copies == ["atomic_files.py:write_atomic", "errors.py:one_line"]
+
+
+def test_the_shared_data_path_is_spelled_once_for_tests_and_once_for_benchmarks():
+    """tests/ take SHARED from conftest.py and benchmarks/ from benchmarks/common.py, instead of re-typing it."""
+    root = PACKAGE.parent
+    NEEDLE = "/ " + '"shared"'  # noqa: N806 - built here so this file does not match itself
+    spelled = sorted(str(path.relative_to(root)) for folder in ("tests", "benchmarks")
+                     for path in (root / folder).glob("*.py") if NEEDLE in path.read_text(encoding="utf-8"))
+    assert spelled == ["benchmarks/common.py", "tests/conftest.py"]
