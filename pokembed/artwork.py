@@ -122,7 +122,7 @@ class _CacheWriter:
                     self._failed = True
                     logger.warning(
                         "cannot write the artwork cache %s (%s); going on without caching artwork, so the next "
-                        "build fetches it again: free space or pass a writable --cache-dir",
+                        "build fetches it again: free space or pass a writable `cache_dir`",
                         self.folder, _os_problem(exc),
                     )
 
@@ -319,7 +319,7 @@ def load_artwork(
     if not_found:
         logger.warning(
             "%d artwork URL(s) answered 404 Not Found and count as missing: ids %s (a 404 is remembered for %d h; "
-            "--refresh asks again)", len(not_found), _id_list(not_found), MISSING_TTL_S // 3600,
+            "`refresh` asks again)", len(not_found), _id_list(not_found), MISSING_TTL_S // 3600,
         )
     return ArtworkSet(images=images, png=png, missing=missing, corrupt=corrupt)
 

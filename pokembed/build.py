@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
@@ -64,7 +66,7 @@ class BuildResult:
     changelog: list[str]
     truncated: list[str]
     missing_artwork: list[int]
-    version: str = ""  # the version built (what --version auto chose)
+    version: str = ""  # the version built (what version="auto" chose)
     unchanged_since: str | None = None  # --version auto found nothing changed since this version: nothing written
 
 
@@ -135,12 +137,12 @@ def validate_config(config: BuildConfig) -> None:
     validate_umap_params(config.umap)
     if config.long_documents not in LONG_DOCUMENT_MODES:
         raise BadInputError(
-            f"unknown --long-documents {config.long_documents!r}; use one of: {', '.join(LONG_DOCUMENT_MODES)}"
+            f"unknown `long_documents` {config.long_documents!r}; use one of: {', '.join(LONG_DOCUMENT_MODES)}"
         )
     if config.limit is not None and config.limit < 1:
-        raise BadInputError(f"--limit must be a positive number, got {config.limit}")
+        raise BadInputError(f"`limit` must be a positive number, got {config.limit}")
     if config.neighbors < 1:
-        raise BadInputError(f"--neighbors must be a positive number, got {config.neighbors}")
+        raise BadInputError(f"`neighbors` must be a positive number, got {config.neighbors}")
     if not Path(config.card_template).is_file():
         raise BadInputError(f"card template {config.card_template} not found; run from a pokembed checkout")
 
@@ -444,3 +446,14 @@ def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, do
     warning = plan.cpu_warning()
     if warning:
         log.warning("%s", warning)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``pokembed.build(config)`` work however this module was first imported: the package exports the
+    ``build`` function under this module's own name, and importing ``pokembed.build`` binds the module there."""
+
+    def __call__(self, config: BuildConfig) -> BuildResult:
+        return build(config)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -180,9 +180,9 @@ def check_output_folder(out_dir: Path) -> None:
     """Refuse an output folder we must not replace: one that exists and is neither empty nor ours (no marker)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new --out")
+        raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new `out`")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not os.path.lexists(out_dir / MARKER):
-        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new --out")
+        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new `out`")
 
 
 def read_marker(out_dir: Path) -> dict | None:

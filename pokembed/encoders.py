@@ -416,7 +416,7 @@ def _as_spec(spec: ModelSpec | str, kind: str) -> ModelSpec:
     if isinstance(spec, ModelSpec):
         if spec.kind != kind:
             article = "an" if kind == "image" else "a"
-            raise BadInputError(f"{spec.name!r} is not {article} {kind} model (it is {spec.kind}); pass it as {spec.kind}_model")
+            raise BadInputError(f"{spec.name!r} is not {article} {kind} model (it is {spec.kind}); pass it as `{spec.kind}_model`")
         return spec
     if isinstance(spec, str):
         return get_model_spec(spec, kind)

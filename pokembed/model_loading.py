@@ -37,8 +37,8 @@ def resolve_device(device: str = "auto") -> "torch.device":
     if device == "cuda" or (isinstance(device, str) and device.startswith("cuda:")):
         if not torch.cuda.is_available():
             raise BadInputError(
-                f"--device {device} was asked for but CUDA is not available (torch {torch.__version__}); "
-                "use --device cpu or --device auto"
+                f"`device` {device} was asked for but CUDA is not available (torch {torch.__version__}); "
+                "use `device` cpu or `device` auto"
             )
         return torch.device(device)
     raise BadInputError(f"unknown device {device!r}; use auto, cpu or cuda")
@@ -142,10 +142,10 @@ def _prepare_config(spec: ModelSpec, config: Any) -> None:
 def alternative(spec: ModelSpec) -> str:
     if spec.kind == "image":
         other = FALLBACK_IMAGE_MODEL if spec.name != FALLBACK_IMAGE_MODEL else "nomic-embed-vision-v1.5"
-        return f"use --image-model {other} (or a folder from python -m pokembed.tiny_models)"
+        return f"use `image_model` {other} (or a folder from python -m pokembed.tiny_models)"
     if spec.name != DEFAULT_TEXT_MODEL:
-        return f"use --text-model {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.tiny_models)"
-    return "check the network (the Hub must be reachable once to download it) or pass --text-model a local folder"
+        return f"use `text_model` {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.tiny_models)"
+    return "check the network (the Hub must be reachable once to download it) or pass `text_model` a local folder"
 
 
 def sequence_dynamic_ntk_rotary(config: Any) -> "torch.nn.Module":

@@ -174,7 +174,7 @@ def query_model_spec(image_spec: ModelSpec) -> ModelSpec | None:
 
 def _check_kind(spec: ModelSpec, name: str, kind: str) -> None:
     if spec.kind != kind:
-        flag = "--image-model" if spec.kind == "image" else "--text-model"
+        flag = "`image_model`" if spec.kind == "image" else "`text_model`"
         raise BadInputError(
             f"{name!r} is {_article(spec.kind)} {spec.kind} model, not {_article(kind)} {kind} model; pass it as {flag}"
         )
@@ -239,7 +239,7 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
         kind, architecture, pooling = "image", "nomic_vision", "cls"
     elif model_type == "nomic_bert" and "n_embd" in config and not sidecar:
-        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "--text-model"))
+        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "`text_model`"))
     elif model_type in _LOCAL_ARCHITECTURES:
         kind, architecture, pooling = _LOCAL_ARCHITECTURES[model_type]
     else:

@@ -27,7 +27,7 @@ MARKER = ".pokembed"
 CARD = "README.md"
 DATA_DIR = "data"
 _VERSION = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-_NO_TOKEN = "--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
+_NO_TOKEN = "a push (`repo_id`) needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def validate_version(version: str) -> str:
     """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
     match = _VERSION.fullmatch(str(version).strip())
     if match is None:
-        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. --version 1.2.0")
+        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
     return ".".join(match.groups())
 
 
@@ -139,7 +139,7 @@ def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None,
         notes = [f"{reason}; existing tags are not checked", *plan.notes]
         return PushResult(_with_notes(plan, notes), None, None, dry_run=True)
     if plan.tag in remote.tags:
-        raise PublishError(f"tag {plan.tag} already exists on {repo_id}; choose a new --version")
+        raise PublishError(f"tag {plan.tag} already exists on {repo_id}; choose a new `version`")
 
     from huggingface_hub import HfApi
 
@@ -164,7 +164,7 @@ def check_tag_free(repo_id: str, version: str, *, token: str | None = None, endp
     tag = f"v{validate_version(version)}"
     remote = _read_remote(repo_id, resolve_endpoint(endpoint), resolve_token(token), timeout)
     if tag in remote.tags:
-        raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new --version")
+        raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new `version`")
 
 
 def fetch_previous(repo_id: str, *, token: str | None = None, endpoint: str | None = None,
@@ -265,7 +265,7 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
         elif status == 403:
             fix = "the token may not write there; use a token with write access to that namespace"
         elif status == 409 and tag:
-            fix = f"tag {tag} already exists (the files are committed but untagged); choose a new --version"
+            fix = f"tag {tag} already exists (the files are committed but untagged); choose a new `version`"
         elif status == 412:
             fix = "the repo changed during the push; run it again"
         else:
@@ -287,11 +287,11 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     marker = out_dir / MARKER
     if not marker.is_file():
         raise BadInputError(f"{out_dir} is not a pokembed output folder (no {MARKER} marker); "
-                            "pass the --out folder of a build")
+                            "pass the `out` folder of a build")
     built = _marker_version(marker)
     if built is not None and built.lstrip("v") != version:
         raise BadInputError(f"{out_dir} was built as version {built}, not {version}; "
-                            f"rebuild with --version {version} or push with --version {built}")
+                            f"rebuild with `version` {version} or push with `version` {built}")
     parquet = sorted((out_dir / DATA_DIR).rglob("*.parquet"))
     if not (out_dir / CARD).is_file() or not parquet:
         raise BadInputError(f"{out_dir} lacks {CARD} or {DATA_DIR}/*.parquet (an unfinished build?); rebuild it")
@@ -318,7 +318,7 @@ def _check_repo_id(repo_id: str) -> None:
     except HFValidationError:
         repo_id = ""
     if repo_id.count("/") != 1:
-        raise BadInputError("the repo id must look like OWNER/NAME (e.g. --push me/pokemon-embeddings)")
+        raise BadInputError("the repo id must look like OWNER/NAME (e.g. `repo_id` me/pokemon-embeddings)")
 
 
 def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:

@@ -209,7 +209,7 @@ def test_a_foreign_folder_is_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(BadInputError, match="mine is not a pokembed output folder; choose an empty or new --out"):
+    with pytest.raises(BadInputError, match="mine is not a pokembed output folder; choose an empty or new `out`"):
         write(foreign)
     assert snapshot(foreign) == {"notes.txt": b"keep me"}
     a_file = tmp_path / "file"

@@ -222,7 +222,7 @@ def test_device_errors():
         resolve_device("tpu")
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    with pytest.raises(BadInputError, match=r"--device cuda was asked for but CUDA is not available .*; use --device cpu"):
+    with pytest.raises(BadInputError, match=r"`device` cuda was asked for but CUDA is not available .*; use `device` cpu"):
         load_text_encoder("nomic-embed-text-v1.5", device="cuda")
 
 
@@ -230,12 +230,12 @@ def test_a_model_folder_that_fails_to_load(tmp_path, tiny_models):
     text = tmp_path / "text"
     shutil.copytree(tiny_models / "text", text)
     (text / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ModelLoadError, match=r"^could not load text model .*text \(.+\); use --text-model nomic-embed-text-v1\.5"):
+    with pytest.raises(ModelLoadError, match=r"^could not load text model .*text \(.+\); use `text_model` nomic-embed-text-v1\.5"):
         load_text_encoder(str(text), device="cpu")
     image = tmp_path / "image"
     shutil.copytree(tiny_models / "image", image)
     (image / "model.safetensors").unlink()
-    with pytest.raises(ModelLoadError, match=r"^could not load image model .*image \(.+\); use --image-model siglip2-base-patch16-224"):
+    with pytest.raises(ModelLoadError, match=r"^could not load image model .*image \(.+\); use `image_model` siglip2-base-patch16-224"):
         load_image_encoder(str(image), device="cpu")
 
 
@@ -262,7 +262,7 @@ def test_contrastors_config_with_unmapped_shape_is_refused(tmp_path, tiny_models
 
 
 def test_wrong_kind_spec_is_refused(text_spec, tiny_models):
-    with pytest.raises(BadInputError, match=r"is not an image model \(it is text\); pass it as text_model"):
+    with pytest.raises(BadInputError, match=r"is not an image model \(it is text\); pass it as `text_model`"):
         load_image_encoder(text_spec, device="cpu")
     with pytest.raises(BadInputError, match=r"is an image model, not a text model"):
         load_text_encoder(str(tiny_models / "image"), device="cpu")

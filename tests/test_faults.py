@@ -324,17 +324,17 @@ def test_bad_cache_dir_is_refused_before_any_work(tmp_path):
     from pokembed.build import build
 
     (tmp_path / "cachefile").write_text("x")
-    with pytest.raises(BadInputError, match=r"--cache-dir .*cachefile is a file, not a folder"):
+    with pytest.raises(BadInputError, match=r"`cache_dir` .*cachefile is a file, not a folder"):
         build(_config(tmp_path, cache_dir=tmp_path / "cachefile"))
-    with pytest.raises(BadInputError, match=r"--cache-dir .*out/cache is inside --out .*put the cache elsewhere"):
+    with pytest.raises(BadInputError, match=r"`cache_dir` .*out/cache is inside `out` .*put the cache elsewhere"):
         build(_config(tmp_path, cache_dir=tmp_path / "out" / "cache"))
     (tmp_path / "outfile").write_text("x")
-    with pytest.raises(BadInputError, match=r"--out .*outfile is a file"):
+    with pytest.raises(BadInputError, match=r"`out` .*outfile is a file"):
         build(_config(tmp_path, cache_dir=tmp_path / "c").__class__(**{**_config(tmp_path).__dict__,
                                                                          "out": tmp_path / "outfile"}))
 
 
-@pytest.mark.parametrize("which", ["--out", "--cache-dir"])
+@pytest.mark.parametrize("which", ["`out`", "`cache_dir`"])
 def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, which):
     import errno
     import tempfile
@@ -352,7 +352,7 @@ def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, w
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     config = _config(tmp_path, cache_dir=tmp_path / "cache")
-    if which == "--out":
+    if which == "`out`":
         config = config.__class__(**{**config.__dict__, "out": readonly / "out"})
     else:
         config = config.__class__(**{**config.__dict__, "cache_dir": readonly / "cache"})

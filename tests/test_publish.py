@@ -145,7 +145,7 @@ def test_existing_tag_is_refused_before_uploading(hub, tmp_path):
     (out / "README.md").write_text("---\nlicense: mit\n---\nchanged\n")
     sent = len(hub.requests)
     for dry_run in (False, True):
-        with pytest.raises(PublishError, match=f"^tag v0.1.0 already exists on {REPO}; choose a new --version$"):
+        with pytest.raises(PublishError, match=f"^tag v0.1.0 already exists on {REPO}; choose a new `version`$"):
             push(out, REPO, "0.1.0", token=TOKEN, endpoint=hub.endpoint, dry_run=dry_run)
     assert len(hub.repo(REPO).commits) == 2 and list(hub.repo(REPO).tags) == ["v0.1.0"]
     assert {method for method, _ in hub.requests[sent:]} == {"GET"}, "nothing was uploaded"
@@ -153,7 +153,7 @@ def test_existing_tag_is_refused_before_uploading(hub, tmp_path):
 
 def test_push_without_token_is_refused(hub, tmp_path):
     out = make_out_dir(tmp_path / "out")
-    with pytest.raises(PublishError, match=r"--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"):
+    with pytest.raises(PublishError, match=r"a push \(`repo_id`\) needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"):
         push(out, REPO, "0.1.0", endpoint=hub.endpoint)
     assert hub.requests == [] and hub.repos == {}
 
