@@ -28,10 +28,10 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError
 from pokembed.errors import describe_os_error as os_problem
+from pokembed.facts import MARKER
 
 logger = logging.getLogger(__name__)
 
-MARKER = ".pokembed"
 #: What pokembed writes in --out (paths relative to it, fnmatch patterns); everything else is the user's.
 OWNED = ("README.md", MARKER, "data/*.parquet")
 

@@ -10,7 +10,6 @@ printed or written.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -19,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pokembed.errors import BadInputError, PublishError, one_line
+from pokembed.facts import MARKER, read_marker
 
 logger = logging.getLogger(__name__)
 
 REPO_TYPE = "dataset"
-MARKER = ".pokembed"
 CARD = "README.md"
 DATA_DIR = "data"
 _VERSION = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
@@ -288,7 +287,7 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     if not marker.is_file():
         raise BadInputError(f"{out_dir} is not a pokembed output folder (no {MARKER} marker); "
                             "pass the `out` folder of a build")
-    built = _marker_version(marker)
+    built = _marker_version(out_dir)
     if built is not None and built.lstrip("v") != version:
         raise BadInputError(f"{out_dir} was built as version {built}, not {version}; "
                             f"rebuild with `version` {version} or push with `version` {built}")
@@ -299,13 +298,13 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     return sorted((p.relative_to(out_dir).as_posix(), p.stat().st_size) for p in files)
 
 
-def _marker_version(marker: Path) -> str | None:
-    """The version recorded in the `.pokembed` marker (JSON), if it records one."""
+def _marker_version(out_dir: Path) -> str | None:
+    """The version recorded in the folder's `.pokembed` marker, if it records one."""
     try:
-        facts = json.loads(marker.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
+        facts = read_marker(out_dir) or {}
+    except BadInputError:
         return None
-    version = facts.get("version") if isinstance(facts, dict) else None
+    version = facts.get("version")
     return version if isinstance(version, str) and version else None
 
 

@@ -11,15 +11,14 @@ import pytest
 
 from pokembed.dataset import (
     DATA_FILE,
-    MARKER,
     dataset_features,
-    read_marker,
     read_table,
     table_metadata,
     write_dataset_folder,
     write_parquet,
 )
 from pokembed.errors import BadInputError
+from pokembed.facts import MARKER, read_marker
 
 TEXT_DIM, IMAGE_DIM = 8, 4
 CARD = """---

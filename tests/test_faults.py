@@ -406,7 +406,7 @@ def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkey
 def test_full_vector_database_keeps_the_embeddings_just_computed(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     cache = VectorCache(tmp_path / "vectors.sqlite")
@@ -651,7 +651,7 @@ def test_csv_non_integer_cell_names_file_column_and_row(tmp_path, csv_fixture):
 def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     rng = np.random.default_rng(1)
@@ -683,7 +683,7 @@ def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, capl
 def test_garbage_in_a_page_of_the_vector_database(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     path = tmp_path / "v.sqlite"
