@@ -1,4 +1,4 @@
-"""The 2-D map and the nearest neighbours, both from one combined distance matrix.
+"""The 2-D maps (UMAP, and PCA beside it) and the nearest neighbours, all from one combined distance matrix.
 
 Text and image vectors are unit norm, so the cosine distance between two concatenated vectors ``[t, i]`` (the
 article's input to UMAP) is the mean of the text and the image cosine distances. Writing it that way lets a Pokémon
@@ -44,6 +44,11 @@ def combined_distances(text: np.ndarray, image: np.ndarray, has_image: np.ndarra
     Both kinds of distance lie in [0, 2], so the two cases share one scale. The result is symmetric with a zero
     diagonal.
     """
+    return _combined_distances64(text, image, has_image).astype(np.float32)
+
+
+def _combined_distances64(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> np.ndarray:
+    """`combined_distances` in float64 (PCA reads them at full precision)."""
     text = _as_matrix(text, "text")
     n = text.shape[0]
     has_image = np.asarray(has_image)
@@ -70,7 +75,7 @@ def combined_distances(text: np.ndarray, image: np.ndarray, has_image: np.ndarra
     distance = (distance + distance.T) / 2.0  # exactly symmetric whatever the matrix product's rounding
     np.clip(distance, 0.0, 2.0, out=distance)
     np.fill_diagonal(distance, 0.0)
-    return distance.astype(np.float32)
+    return distance
 
 
 def project_2d(distances: np.ndarray, params: UmapParams = UmapParams(), *, progress: bool = True) -> np.ndarray:
@@ -153,6 +158,68 @@ def nearest_neighbors(distances: np.ndarray, ids: Sequence[int], k: int = 10) ->
         for i, row in enumerate(order)
     ]
 
+
+
+PCA_TIE_TOLERANCE = 1e-6
+"""Relative tolerance under which two |coordinates| count as equal when the sign convention picks its row."""
+
+PCA_SIGN_CONVENTION = (
+    "each axis is oriented so that the Pokémon farthest from the centre along it has a positive coordinate (when "
+    "several are equally far, within a relative 1e-6, the first of them in row order)"
+)
+
+
+@dataclass(frozen=True)
+class PcaProjection:
+    """A 2-D PCA: (n, 2) float32 coordinates and the share of the total variance each of the two axes explains."""
+
+    coordinates: np.ndarray
+    explained_variance_ratio: tuple[float, float]
+
+
+def pca_2d(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> PcaProjection:
+    """A deterministic 2-D PCA of the concatenated ``[text, image]`` vectors: the same input UMAP maps.
+
+    It is computed as the principal coordinates (classical MDS) of the squared Euclidean distances
+    ``4 * combined_distances(...)``. When every Pokémon has artwork these are exactly the squared distances between
+    the concatenations, and principal coordinates are then exactly PCA: the projections of the centred ``[t, i]``
+    rows on their two leading right singular vectors, with the same explained variance ratios (λ_k / Σλ) as numpy's
+    SVD. A Pokémon without artwork takes part the way it does in UMAP, by its text distances alone, instead of with
+    an invented image vector; the ratios are then of the trace of the double-centred matrix (the total variance).
+
+    Signs are fixed, so the map does not mirror between runs or machines: see `PCA_SIGN_CONVENTION`. (If the two
+    leading variances were exactly equal, any rotation of the two axes would be as good; real data does not do that.)
+    Fewer than three Pokémon are fine: missing axes are zeros with ratio 0.
+    """
+    distances = _combined_distances64(text, image, has_image)
+    n = distances.shape[0]
+    if n == 0:
+        return PcaProjection(np.zeros((0, 2), dtype=np.float32), (0.0, 0.0))
+    squared = 4.0 * distances
+    centred = -0.5 * (squared - squared.mean(axis=0, keepdims=True) - squared.mean(axis=1, keepdims=True)
+                      + squared.mean())
+    centred = (centred + centred.T) / 2.0
+    total = float(np.trace(centred))
+    values, vectors = np.linalg.eigh(centred)  # ascending
+    coordinates = np.zeros((n, 2), dtype=np.float64)
+    ratios = [0.0, 0.0]
+    for axis in range(min(2, n)):
+        value = float(values[n - 1 - axis])
+        if value <= 0.0 or total <= 0.0:
+            continue
+        coordinates[:, axis] = _oriented(vectors[:, n - 1 - axis] * np.sqrt(value))
+        ratios[axis] = value / total
+    return PcaProjection(np.ascontiguousarray(coordinates, dtype=np.float32), (ratios[0], ratios[1]))
+
+
+def _oriented(axis: np.ndarray) -> np.ndarray:
+    """`axis` or `-axis`, whichever gives the farthest row a positive coordinate (see `PCA_SIGN_CONVENTION`)."""
+    magnitude = np.abs(axis)
+    peak = float(magnitude.max()) if axis.size else 0.0
+    if peak == 0.0:
+        return axis
+    first = int(np.flatnonzero(magnitude >= peak * (1.0 - PCA_TIE_TOLERANCE))[0])
+    return axis if axis[first] > 0 else -axis
 
 def _as_matrix(vectors: np.ndarray, name: str) -> np.ndarray:
     array = np.asarray(vectors)
