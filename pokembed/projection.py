@@ -200,16 +200,40 @@ def pca_2d(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> PcaPro
                       + squared.mean())
     centred = (centred + centred.T) / 2.0
     total = float(np.trace(centred))
-    values, vectors = np.linalg.eigh(centred)  # ascending
+    values, vectors = _leading_eigenpairs(centred, min(2, n))
     coordinates = np.zeros((n, 2), dtype=np.float64)
     ratios = [0.0, 0.0]
-    for axis in range(min(2, n)):
-        value = float(values[n - 1 - axis])
+    for axis, value in enumerate(values):
         if value <= 0.0 or total <= 0.0:
             continue
-        coordinates[:, axis] = _oriented(vectors[:, n - 1 - axis] * np.sqrt(value))
-        ratios[axis] = value / total
+        coordinates[:, axis] = _oriented(vectors[:, axis] * np.sqrt(value))
+        ratios[axis] = float(value) / total
     return PcaProjection(np.ascontiguousarray(coordinates, dtype=np.float32), (ratios[0], ratios[1]))
+
+
+PCA_DENSE_LIMIT = 64
+"""Up to this many rows the PCA takes every eigenpair (LAPACK); above it, only the two it needs (ARPACK's Lanczos),
+which for 1,351 Pokémon is about 1 s instead of 5 to 15 s on two CPU cores."""
+
+
+def _leading_eigenpairs(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest eigenvalues of a symmetric matrix, largest first, with their unit eigenvectors as columns."""
+    n = matrix.shape[0]
+    if n <= PCA_DENSE_LIMIT:
+        values, vectors = np.linalg.eigh(matrix)  # ascending
+        return values[::-1][:k], vectors[:, ::-1][:, :k]
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    # a fixed start vector makes the iteration repeatable (ARPACK would draw a random one); tol=0: machine precision
+    start = np.random.default_rng(0).standard_normal(n)
+    try:
+        values, vectors = eigsh(matrix, k=k, which="LA", v0=start, tol=0)
+    except ArpackNoConvergence:  # nearly equal leading eigenvalues: slower, but exact
+        logger.info("Lanczos did not converge for the PCA; taking every eigenpair instead")
+        values, vectors = np.linalg.eigh(matrix)
+        return values[::-1][:k], vectors[:, ::-1][:, :k]
+    order = np.argsort(-values, kind="stable")
+    return values[order], vectors[:, order]
 
 
 def _oriented(axis: np.ndarray) -> np.ndarray:

@@ -190,8 +190,9 @@ def oriented_like_pokembed(coordinates: np.ndarray) -> np.ndarray:
     return out
 
 
-def test_pca_matches_numpys_svd_of_the_concatenated_vectors() -> None:
-    text, image = clustered(4, 12, dim=16, seed=3)
+@pytest.mark.parametrize("per_cluster", [12, 60])  # 48 rows: all eigenpairs (LAPACK); 240: the two leading (ARPACK)
+def test_pca_matches_numpys_svd_of_the_concatenated_vectors(per_cluster: int) -> None:
+    text, image = clustered(4, per_cluster, dim=16, seed=3)
     result = pca_2d(text, image, np.ones(len(text), dtype=bool))
     expected, ratios = svd_reference(np.hstack([text, image]))
     assert result.coordinates.dtype == np.float32 and result.coordinates.shape == (len(text), 2)
@@ -200,8 +201,9 @@ def test_pca_matches_numpys_svd_of_the_concatenated_vectors() -> None:
     assert result.explained_variance_ratio[0] >= result.explained_variance_ratio[1] > 0
 
 
-def test_pca_without_any_artwork_is_the_text_pca_scaled_as_the_concatenation() -> None:
-    text, image = clustered(3, 10, dim=12, seed=5)
+@pytest.mark.parametrize("per_cluster", [10, 40])
+def test_pca_without_any_artwork_is_the_text_pca_scaled_as_the_concatenation(per_cluster: int) -> None:
+    text, image = clustered(3, per_cluster, dim=12, seed=5)
     result = pca_2d(text, np.full_like(image, np.nan), np.zeros(len(text), dtype=bool))
     # each pair counts as if its image distance equalled its text distance: [t, t] rows, i.e. text scaled by sqrt 2
     expected, ratios = svd_reference(np.hstack([text, text]))
@@ -209,8 +211,9 @@ def test_pca_without_any_artwork_is_the_text_pca_scaled_as_the_concatenation() -
     np.testing.assert_allclose(result.coordinates, oriented_like_pokembed(expected), atol=1e-5)
 
 
-def test_pca_sign_is_fixed_whatever_the_row_order_and_repeatable() -> None:
-    text, image = clustered(5, 8, dim=16, seed=11)
+@pytest.mark.parametrize("per_cluster", [8, 30])
+def test_pca_sign_is_fixed_whatever_the_row_order_and_repeatable(per_cluster: int) -> None:
+    text, image = clustered(5, per_cluster, dim=16, seed=11)
     has_image = np.ones(len(text), dtype=bool)
     has_image[::5] = False
     first = pca_2d(text, image, has_image)
