@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warm = umap_seconds[1:]
         print(f"{'project_2d, warm (median of ' + str(len(warm)) + ')':<44}{statistics.median(warm):>9.2f}")
     ratios = ", ".join(f"{r:.2%}" for r in pca.explained_variance_ratio)
-    print(f"{'pca_2d (principal coordinates; ' + ratios + ')':<44}{pca_seconds:>9.2f}")
+    print(f"{'pca_2d (variance ratios ' + ratios + ')':<44}{pca_seconds:>9.2f}")
     return 0
 
 

@@ -357,12 +357,12 @@ DISTANCE_DESCRIPTION = (
 
 
 PCA_DESCRIPTION = (
-    "a 2-D PCA of the same input as the map, computed as the principal coordinates of those distances (exactly the "
-    "PCA of the concatenated `[text, image]` vectors when every Pokémon has artwork; one without artwork counts by "
-    "its text distances, as in the map), in `pca_2d_x` and `pca_2d_y`. No parameters and no seed: the same vectors "
-    "give the same coordinates. The sign of each axis is fixed: the Pokémon farthest from the centre along it has "
-    "a positive coordinate (the first in row order among equally far ones), so the map does not mirror between "
-    "builds."
+    "a 2-D PCA of the same concatenated `[text, image]` vectors, in `pca_2d_x` and `pca_2d_y`. The axes are fitted "
+    "on the Pokémon with artwork (numpy's SVD of their centred vectors); a Pokémon without artwork is placed on them "
+    "by its text vector, its image part taken as the average artwork's, so no image vector is invented and none "
+    "shifts the axes. No parameters and no seed: the same vectors give the same coordinates. The sign of each axis "
+    "is fixed: the Pokémon farthest from the centre along it has a positive coordinate (the first in row order "
+    "among equally far ones), so the map does not mirror between builds."
 )
 
 

@@ -44,11 +44,21 @@ def combined_distances(text: np.ndarray, image: np.ndarray, has_image: np.ndarra
     Both kinds of distance lie in [0, 2], so the two cases share one scale. The result is symmetric with a zero
     diagonal.
     """
-    return _combined_distances64(text, image, has_image).astype(np.float32)
+    text, image, has_image = _checked_vectors(text, image, has_image)
+    distance = 1.0 - text @ text.T
+    if has_image.any():
+        image_distance = 1.0 - image @ image.T
+        both = has_image[:, None] & has_image[None, :]
+        distance = np.where(both, (distance + image_distance) / 2.0, distance)
+    distance = (distance + distance.T) / 2.0  # exactly symmetric whatever the matrix product's rounding
+    np.clip(distance, 0.0, 2.0, out=distance)
+    np.fill_diagonal(distance, 0.0)
+    return distance.astype(np.float32)
 
 
-def _combined_distances64(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> np.ndarray:
-    """`combined_distances` in float64 (PCA reads them at full precision)."""
+def _checked_vectors(text: np.ndarray, image: np.ndarray,
+                     has_image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Text and image vectors as float64 unit rows (image rows without artwork zeroed) and the has_image mask."""
     text = _as_matrix(text, "text")
     n = text.shape[0]
     has_image = np.asarray(has_image)
@@ -66,16 +76,7 @@ def _combined_distances64(text: np.ndarray, image: np.ndarray, has_image: np.nda
     image = np.where(has_image[:, None], image, 0.0).astype(np.float64)
     _check_unit_norm(text, "text")
     _check_unit_norm(image[has_image], "image")
-
-    distance = 1.0 - text @ text.T
-    if has_image.any():
-        image_distance = 1.0 - image @ image.T
-        both = has_image[:, None] & has_image[None, :]
-        distance = np.where(both, (distance + image_distance) / 2.0, distance)
-    distance = (distance + distance.T) / 2.0  # exactly symmetric whatever the matrix product's rounding
-    np.clip(distance, 0.0, 2.0, out=distance)
-    np.fill_diagonal(distance, 0.0)
-    return distance
+    return text, image, has_image
 
 
 def project_2d(distances: np.ndarray, params: UmapParams = UmapParams(), *, progress: bool = True) -> np.ndarray:
@@ -180,33 +181,42 @@ class PcaProjection:
 def pca_2d(text: np.ndarray, image: np.ndarray, has_image: np.ndarray) -> PcaProjection:
     """A deterministic 2-D PCA of the concatenated ``[text, image]`` vectors: the same input UMAP maps.
 
-    It is computed as the principal coordinates (classical MDS) of the squared Euclidean distances
-    ``4 * combined_distances(...)``. When every Pokémon has artwork these are exactly the squared distances between
-    the concatenations, and principal coordinates are then exactly PCA: the projections of the centred ``[t, i]``
-    rows on their two leading right singular vectors, with the same explained variance ratios (λ_k / Σλ) as numpy's
-    SVD. A Pokémon without artwork takes part the way it does in UMAP, by its text distances alone, instead of with
-    an invented image vector; the ratios are then of the trace of the double-centred matrix (the total variance).
+    The axes are fitted on the Pokémon that have both vectors: the projections of their centred ``[t, i]`` rows on
+    the two leading right singular vectors, with the explained variance ratios (S_k² / ΣS²) of numpy's SVD of those
+    rows. A Pokémon without artwork is placed on the same axes by its text vector, its image part taken as the
+    average artwork's (which centring turns into zeros): no image vector of its own is invented and none shifts the
+    axes. With fewer than two Pokémon with artwork, the axes are fitted on the text vectors alone.
 
     Signs are fixed, so the map does not mirror between runs or machines: see `PCA_SIGN_CONVENTION`. (If the two
     leading variances were exactly equal, any rotation of the two axes would be as good; real data does not do that.)
     Fewer than three Pokémon are fine: missing axes are zeros with ratio 0.
     """
-    distances = _combined_distances64(text, image, has_image)
-    n = distances.shape[0]
+    text, image, has_image = _checked_vectors(text, image, has_image)
+    n = text.shape[0]
     if n == 0:
         return PcaProjection(np.zeros((0, 2), dtype=np.float32), (0.0, 0.0))
-    squared = 4.0 * distances
-    centred = -0.5 * (squared - squared.mean(axis=0, keepdims=True) - squared.mean(axis=1, keepdims=True)
-                      + squared.mean())
-    centred = (centred + centred.T) / 2.0
-    total = float(np.trace(centred))
-    values, vectors = _leading_eigenpairs(centred, min(2, n))
+    if int(has_image.sum()) >= 2:
+        fit = has_image
+        rows = np.hstack([text, image])
+        mean = rows[fit].mean(axis=0)
+        rows[~fit, text.shape[1]:] = mean[text.shape[1]:]  # the average artwork: zeros once centred
+    else:
+        fit = np.ones(n, dtype=bool)
+        rows = text.copy()
+        mean = rows.mean(axis=0)
+    centred = rows - mean
+    fitted = centred[fit]
+    gram = fitted @ fitted.T  # (m, m): the side of the SVD with fewer rows than the 1,536 columns
+    gram = (gram + gram.T) / 2.0
+    total = float(np.trace(gram))
+    values, vectors = _leading_eigenpairs(gram, min(2, int(fit.sum())))
     coordinates = np.zeros((n, 2), dtype=np.float64)
     ratios = [0.0, 0.0]
     for axis, value in enumerate(values):
-        if value <= 0.0 or total <= 0.0:
+        if value <= total * 1e-12 or total <= 0.0:
             continue
-        coordinates[:, axis] = _oriented(vectors[:, axis] * np.sqrt(value))
+        direction = fitted.T @ vectors[:, axis] / np.sqrt(value)  # unit right singular vector
+        coordinates[:, axis] = _oriented(centred @ direction)
         ratios[axis] = float(value) / total
     return PcaProjection(np.ascontiguousarray(coordinates, dtype=np.float32), (ratios[0], ratios[1]))
 

@@ -676,8 +676,9 @@ def arithmetic_tab(space: Space) -> gr.HTML:
     def compute(expression: str, embedding_space: str, k: float) -> tuple[str]:
         return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
 
-    with gr.Tab("Arithmetic", id="arithmetic"):
-        gr.Markdown(f"word2vec's *king − man + woman = queen*, with Pokémon. {search.ARITHMETIC_METHOD} Write "
+    with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
+        gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
+                    f"{search.ARITHMETIC_METHOD} Write "
                     "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
                     "them; parentheses group: `charmander + (wartortle - squirtle)`.")
         with gr.Row(equal_height=True):

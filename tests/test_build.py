@@ -39,10 +39,11 @@ def config_for(csv_folder, artwork, models, out, **kw) -> BuildConfig:
 
 
 @pytest.fixture(scope="module")
-def loaded(built_dataset):
+def loaded(built_dataset, tmp_path_factory):
     from datasets import load_dataset
 
-    return load_dataset(str(built_dataset), split="train")
+    # a cache of our own: datasets' shared cache can hand back an earlier session's table for a folder of this name
+    return load_dataset(str(built_dataset), split="train", cache_dir=str(tmp_path_factory.mktemp("hf-cache")))
 
 
 def test_load_dataset_returns_the_columns_with_their_types(loaded, csv_fixture):

@@ -202,11 +202,28 @@ def test_pca_matches_numpys_svd_of_the_concatenated_vectors(per_cluster: int) ->
 
 
 @pytest.mark.parametrize("per_cluster", [10, 40])
-def test_pca_without_any_artwork_is_the_text_pca_scaled_as_the_concatenation(per_cluster: int) -> None:
+def test_pokemon_without_artwork_are_placed_by_text_on_axes_fitted_on_the_others(per_cluster: int) -> None:
     text, image = clustered(3, per_cluster, dim=12, seed=5)
+    has_image = np.ones(len(text), dtype=bool)
+    has_image[::4] = False
+    image[~has_image] = np.nan  # never read
+    result = pca_2d(text, image, has_image)
+    # the reference: numpy's SVD of the complete rows; the others projected with their image part at the mean
+    complete = np.hstack([text[has_image], image[has_image]]).astype(np.float64)
+    mean = complete.mean(axis=0)
+    _, singular, vt = np.linalg.svd(complete - mean, full_matrices=False)
+    np.testing.assert_allclose(result.explained_variance_ratio, singular[:2] ** 2 / (singular**2).sum(), rtol=1e-6)
+    dim = text.shape[1]
+    placed = np.hstack([text, np.where(has_image[:, None], np.nan_to_num(image), mean[dim:])])
+    expected = oriented_like_pokembed((placed - mean) @ vt[:2].T)
+    np.testing.assert_allclose(result.coordinates, expected, atol=1e-5)
+    assert sum(result.explained_variance_ratio) <= 1.0
+
+
+def test_pca_without_any_artwork_is_the_pca_of_the_text() -> None:
+    text, image = clustered(3, 10, dim=12, seed=5)
     result = pca_2d(text, np.full_like(image, np.nan), np.zeros(len(text), dtype=bool))
-    # each pair counts as if its image distance equalled its text distance: [t, t] rows, i.e. text scaled by sqrt 2
-    expected, ratios = svd_reference(np.hstack([text, text]))
+    expected, ratios = svd_reference(text)
     np.testing.assert_allclose(result.explained_variance_ratio, ratios, rtol=1e-6)
     np.testing.assert_allclose(result.coordinates, oriented_like_pokembed(expected), atol=1e-5)
 
