@@ -275,11 +275,14 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     from pokembed.facts import models_from_dataset
 
     single_threaded_numpy()
-    ds = load_dataset_split(config.dataset, config.revision)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
+    # a local folder is read through a cache of its own: datasets' shared cache can answer for an earlier build of a
+    # folder with the same name and files (a rebuilt build/smoke would show its old vectors); Hub revisions are safe
+    local = Path(config.dataset).is_dir()
+    ds = load_dataset_split(config.dataset, config.revision, cache_dir=folder / "datasets-cache" if local else None)
     index = search.PokedexIndex.from_dataset(ds)
     species = ds["species_id"] if "species_id" in ds.column_names else None
     defaults = ds["is_default"] if "is_default" in ds.column_names else None
-    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
     stored = export_artwork(ds, folder / "png")
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
                        write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))

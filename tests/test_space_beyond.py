@@ -8,24 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from test_space_app import import_app
-
-
-@pytest.fixture(scope="module")
-def app():
-    return import_app()
-
-
-@pytest.fixture(scope="module")
-def space(app, built_dataset, tiny_models, tmp_path_factory):
-    config = app.SpaceConfig(dataset=str(built_dataset), text_model=str(tiny_models / "text"),
-                             image_model=str(tiny_models / "image"), device="cpu")
-    return app.load_space(config, workdir=tmp_path_factory.mktemp("space-files"))
-
-
-@pytest.fixture(scope="module")
-def demo(app, space):
-    return app.make_demo(space)
+from test_space_app import app, demo, space  # noqa: F401 - the same fixtures: the app, a loaded Space, its page
 
 
 @pytest.fixture(scope="module")
