@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,11 +76,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def widened_dataset(source: Path, out: Path, dim: int = FULL_DIM, seed: int = 0) -> Path:
     """A copy of a built dataset whose text and image vectors are seeded random `dim`-d unit vectors (rows without
-    an image vector keep none), with the features in the parquet metadata updated to match."""
+    an image vector keep none), with the features in the parquet metadata updated to match. The card is left out:
+    its YAML declares the old widths, and `datasets` would read those before the parquet's own."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    shutil.copytree(source, out, ignore=shutil.ignore_patterns("data"))
+    shutil.copytree(source, out, ignore=shutil.ignore_patterns("data", "README.md"))
     (out / "data").mkdir()
     rng = np.random.default_rng(seed)
     for parquet in sorted((source / "data").glob("*.parquet")):
@@ -154,18 +156,29 @@ def first_page(url: str) -> tuple[float, int, int, float]:
         page.wait_for_function("() => { const i = document.querySelector('#similar-view .pk-chosen img');"
                                " return i && i.complete && i.naturalWidth > 0; }", timeout=120_000)
         usable = time.perf_counter() - start
-        page.wait_for_load_state("networkidle", timeout=120_000)
-        idle = time.perf_counter() - start
+        # Gradio keeps a connection open, so "network idle" never comes: wait until the visible pictures are in and
+        # nothing new has finished loading for a second and a half
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            before = len(received)
+            page.wait_for_timeout(1500)
+            pictures_in = page.evaluate("() => [...document.querySelectorAll('#similar-view img[loading=eager], "
+                                        "#similar-view .pk-chosen img')].every(i => i.complete)")
+            if pictures_in and len(received) == before:
+                break
+        idle = time.perf_counter() - start - 1.5
         browser.close()
     return usable, sum(received.values()), len(received), idle
 
 
-def wait_for_page(url: str, started: float, timeout: float = 600.0) -> float:
-    """Seconds from `started` until the page's HTML answers."""
+def wait_for_page(url: str, started: float, server: "subprocess.Popen", log: Path, timeout: float = 600.0) -> float:
+    """Seconds from `started` until the page's HTML answers; the server's log if it exits first."""
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while True:
+        if server.poll() is not None:
+            raise RuntimeError(f"space/app.py exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 response.read()
@@ -179,11 +192,9 @@ def wait_for_page(url: str, started: float, timeout: float = 600.0) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO / "tests"))
-    import subprocess
-
     from gradio_client import Client, handle_file
     from PIL import Image
-    from space_server import free_port
+    from space_server import free_port, stop
 
     tmp = Path(tempfile.mkdtemp(prefix="pokembed-space-bench-"))
     try:
@@ -210,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server = subprocess.Popen([sys.executable, str(REPO / "space" / "app.py")], env=env, stdout=log,
                                   stderr=subprocess.STDOUT, cwd=tmp)
         try:
-            html_up = wait_for_page(url, started)
+            html_up = wait_for_page(url, started, server, tmp / "space.log")
             print(f"\nSpace: {args.dataset} ({label}); {os.cpu_count()} CPU cores, load average "
                   f"{os.getloadavg()[0]:.1f}")
             print(f"  server start → page HTML answers        {html_up:7.2f} s")
@@ -220,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"(the page itself: {usable:.2f} s in Chromium)")
                 kb = sent / 1000
                 verdict = "met" if kb < TARGETS["first page (kB)"] else "MISSED"
-                print(f"  first page: {kb:7.1f} kB transferred in {requests} requests (network idle after "
+                print(f"  first page: {kb:7.1f} kB transferred in {requests} requests (the last one after "
                       f"{idle:.2f} s)   target < 600 kB: {verdict}")
             else:
                 print(f"  usable page and first-page bytes: skipped ({CHROMIUM} not found)")
@@ -272,11 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n  server memory with both query models loaded: RSS {current:.0f} MB now, peak {peak:.0f} MB; "
                   f"load average {os.getloadavg()[0]:.1f}")
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
             log.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -51,19 +51,21 @@ def _species_prefix(slug: str, species: str) -> str | None:
     return "-".join(ours[:shared]) if 0 < shared < len(ours) else None
 
 
-def display_names(names: Sequence[str], species_ids: Sequence[int] | None = None,
-                  is_default: Sequence[bool] | None = None) -> list[str]:
-    """Display names for a whole dataset: forms are named after their species' default form when the species ids
-    and default flags are given (see `display_name`)."""
-    species: dict[int, str] = {}
-    if species_ids is not None and is_default is not None:
-        for name, sid, default in zip(names, species_ids, is_default):
-            if default:
-                species.setdefault(int(sid), name)
-    if not species:
+def display_names(names: Sequence[str], species_ids: Sequence[int] | None = None) -> list[str]:
+    """Display names for a whole dataset. With species ids, the words every form of a species shares are its
+    species name and the rest its form: "tatsugiri-curly-mega" reads "Tatsugiri (Curly Mega)" beside
+    "tatsugiri-curly" ("Tatsugiri (Curly)"), and a species with one form reads plainly ("Great Tusk")."""
+    if species_ids is None:
         return [display_name(n) for n in names]
-    return [display_name(n, None if default else species.get(int(sid)))
-            for n, sid, default in zip(names, species_ids, is_default)]
+    shared: dict[int, list[str]] = {}
+    for name, sid in zip(names, species_ids):
+        words = name.lower().split("-")
+        common = shared.setdefault(int(sid), words)
+        n = 0
+        while n < min(len(common), len(words)) and common[n] == words[n]:
+            n += 1
+        shared[int(sid)] = common[:n]
+    return [display_name(n, "-".join(shared[int(sid)]) or None) for n, sid in zip(names, species_ids)]
 
 
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")

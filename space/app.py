@@ -9,6 +9,7 @@ Rankings live in `pokembed.search`; HTML in `pokedex_html.py`; this file wires t
 """
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -17,7 +18,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -127,6 +128,11 @@ class QueryModels:
     def query_ready(self) -> bool:
         """Whether the question model is loaded (a question is then answered without waiting for a load)."""
         return self._query is not None
+
+    @property
+    def image_ready(self) -> bool:
+        """Whether the picture model is loaded."""
+        return self._image is not None
 
     def _image_spec(self) -> Any:
         from pokembed.models import get_model_spec
@@ -282,7 +288,6 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     ds = load_dataset_split(config.dataset, config.revision, cache_dir=folder / "datasets-cache" if local else None)
     index = search.PokedexIndex.from_dataset(ds)
     species = ds["species_id"] if "species_id" in ds.column_names else None
-    defaults = ds["is_default"] if "is_default" in ds.column_names else None
     stored = export_artwork(ds, folder / "png")
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
                        write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))
@@ -300,7 +305,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     pca = search.pca_map(index)
     logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
                 " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
-    space = Space(index, tuple(display_names(index.names, species, defaults)), art, models, config, pca=pca)
+    space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
     return space
@@ -486,17 +491,13 @@ def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
     return result
 
 
-def map_view_data(space: Space, start: str | None = None) -> dict[str, Any]:
+def map_view_data(space: Space) -> dict[str, Any]:
     """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours."""
     index = space.index
     gens = [g or "unknown" for g in index.generations]
     gen_order = sorted(set(gens), key=lambda g: search.generation_sort_key(None if g == "unknown" else g))
     primary = [t[0] if t else "unknown" for t in index.types]
     type_order = sorted(set(primary))
-    try:
-        start_row = index.find(start) if start else -1
-    except BadInputError:
-        start_row = -1
     return {
         "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
         "pca_x": [round(float(v), 4) for v in space.pca.coordinates[:, 0]],
@@ -511,8 +512,23 @@ def map_view_data(space: Space, start: str | None = None) -> dict[str, Any]:
         "art": [int(bool(a)) for a in index.has_image],
         "nb": [map_neighbours(space, r) for r in range(len(index))],
         "thumb_base": "gradio_api/file=" + (space.art.folder / "thumb").as_posix() + "/",
-        "placeholder": space.art.url(-1), "start": start_row,
+        "placeholder": space.art.url(-1),
     }
+
+
+def map_view(space: Space, start: str | None = None) -> dict[str, Any]:
+    """What the map's tab receives when it opens: where to fetch its data (a JSON file beside the artwork, written
+    once, so the browser gets it compressed and cached) and which row to start on (-1: none)."""
+    path = space.art.folder / "map.json"
+    if not path.exists():
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")  # two first visitors at once write apart
+        tmp.write_text(json.dumps(map_view_data(space), separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+    try:
+        row = space.index.find(start) if start else -1
+    except BadInputError:
+        row = -1
+    return {"url": "gradio_api/file=" + path.as_posix(), "start": row}
 
 
 # ---- the page: one function per tab ---------------------------------------------------------------------------------
@@ -570,6 +586,24 @@ def with_outputs(n: int) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def while_loading(ready: Callable[[], bool], what: str, handler: Callable[..., tuple]) -> Callable[..., Iterator]:
+    """A page handler that, while its model is still loading, first says so next to the input (keeping the results
+    on screen), then gives the handler's outputs."""
+
+    @functools.wraps(handler)
+    def run(*args: Any) -> Iterator[tuple]:
+        if not ready():
+            yield (*[gr.skip()] * getattr(handler, "outputs", 1), loading_note(what))
+        yield handler(*args)
+
+    return run
+
+
+def loading_note(what: str) -> str:
+    return html.message(f"Loading the {what} model: the first answer after a restart takes a few seconds…",
+                        kind="info")
+
+
 def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
     """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
@@ -616,17 +650,26 @@ def ask_tab(space: Space) -> gr.HTML:
         artwork = ask_result(space, question, int(k))
         return (page(artwork, records_result(space, artwork["question"], int(k)), int(k)),)
 
-    def opened(shown: bool, k: float) -> tuple:
+    ask = while_loading(lambda: space.models.query_ready, "question", answer)
+
+    def opened(shown: bool, k: float) -> Iterator[tuple]:
         if shown:
-            return gr.skip(), gr.skip(), True
-        if first not in space.answers:
-            view, message = answer(first, k)
-            return view, message, True
+            yield gr.skip(), gr.skip(), True
+            return
+        result = space.answers.get(first)
+        if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
+            for view, message in ask(first, k):
+                yield view, message, True
+            return
         try:
             records = records_result(space, first, int(k))
         except PokembedError as exc:
-            return gr.skip(), html.message(str(exc)), True
-        return page(space.answers[first], records, int(k)), "", True
+            yield gr.skip(), html.message(str(exc)), True
+            return
+        yield page(result, records, int(k)), "", True
+
+    def example(question: str) -> Iterator[tuple]:
+        yield from ask(question, space.k_default)
 
     with gr.Tab("Ask", id="ask") as tab:
         gr.Markdown(f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
@@ -644,15 +687,15 @@ def ask_tab(space: Space) -> gr.HTML:
         message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
         gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], outputs=[view, message],
-                    fn=lambda q: answer(q, space.k_default), run_on_click=True, cache_examples=False,
+                    fn=example, run_on_click=True, cache_examples=False,
                     label="Try one (click to ask)", api_visibility="private", elem_id="ask-examples")
         gr.Examples([[q] for q in RECORD_QUESTIONS], inputs=[question], outputs=[view, message],
-                    fn=lambda q: answer(q, space.k_default), run_on_click=True, cache_examples=False,
+                    fn=example, run_on_click=True, cache_examples=False,
                     label="Questions for the records", api_visibility="private", elem_id="ask-record-examples")
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit], answer, [question, k], [view, message], api_visibility="private")
+        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
     return view
 
 
@@ -730,7 +773,8 @@ def picture_tab(space: Space) -> gr.HTML:
         message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
         # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-        gr.on([button.click, upload.upload], look_up, [upload, k], [view, message], preprocess=False,
+        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
+              [upload, k], [view, message], preprocess=False,
               api_visibility="private")
     return view
 
@@ -742,7 +786,7 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
     def opened(loaded: bool, chosen: str) -> tuple:
         if loaded:
             return gr.skip(), True
-        return map_view_data(space, chosen), True
+        return map_view(space, chosen), True
 
     with gr.Tab("Map", id="map") as tab:
         x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
@@ -823,7 +867,7 @@ def api_endpoints(space: Space) -> None:
         Args:
             name: a Pokémon's name, as PokéAPI spells it ("mr-mime") or as people write it ("Mr. Mime"); case, spaces, hyphens and accents are ignored.
             mode: what "like" means: "text" (cosine of record embeddings), "image" (cosine of artwork embeddings; the Pokémon needs artwork), "umap" (distance on the 2-D map, lower is closer) or "combined" (mean of text and image cosines).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return similar_result(space, name, mode, k)
 
@@ -835,7 +879,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             question: what to look for, in words, e.g. "what looks like an ice cream cone?" (at most 500 characters).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return ask_result(space, question, k)
 
@@ -848,7 +892,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             question: what to look for in the records, e.g. "a ghost type that evolves by trading" or "learns surf and fly" (at most 500 characters).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return records_result(space, question, k)
 
@@ -863,7 +907,7 @@ def api_endpoints(space: Space) -> None:
         Args:
             expression: terms joined by + and - with spaces around them, e.g. "pikachu - type:electric + type:water" or "charmander + (wartortle - squirtle)"; a term is a Pokémon name, type:NAME or generation:NAME (gen:4 and generation-iv work too).
             space: "text" (the records' embeddings) or "image" (the artwork's; Pokémon without artwork cannot be terms and are not ranked).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return arithmetic_result(served, expression, space, k)
 
@@ -874,7 +918,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             image: a PNG, JPEG or WebP picture under 10 MB and 16 megapixels (with gradio_client: handle_file(path)).
-            k: how many Pokémon to return, 1 to 50.
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
         return picture_result(space, _uploaded_path(image), k)
 
@@ -900,7 +944,7 @@ def api_endpoints(space: Space) -> None:
 
         Args:
             name: optional; a Pokémon to highlight, spelled as for /similar.
-            k: how many neighbours to return with a name, 1 to 50 (at most those stored).
+            k: how many neighbours to return with a name, 1 to 1000 (at most as many as the dataset stores).
             projection: "umap" (the published umap_2d_x/y) or "pca" (pca_2d_x/y: the first two principal components).
         """
         return map_result(space, name, k, projection)
@@ -934,7 +978,6 @@ def _uploaded_path(image: Any) -> str:
 def make_demo(space: Space) -> gr.Blocks:
     """The page over a loaded `Space`: a header, one tab per function, and the JSON API."""
     index = space.index
-    gr.set_static_paths([space.art.folder])  # the artwork files the pages link to
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
         gr.Markdown(f"# pokembed · Pokémon embeddings\n{len(index):,} Pokémon from `{space.config.dataset}`: text "
                     "embeddings of their PokéAPI records, image embeddings of their official artwork "

@@ -18,7 +18,6 @@ TYPE_COLOURS = {
     "dark": "#705746", "steel": "#B7B7CE", "fairy": "#D685AD", "stellar": "#40B5A5", "unknown": "#68A090",
 }
 DARK_TEXT_TYPES = frozenset({"electric", "ice", "ground", "steel", "normal", "bug", "grass", "rock", "fairy"})
-SCORE_NAMES = {"cosine": "cosine", "map distance": "map distance", "median cosine": "median cosine"}
 
 ArtUrl = Callable[[int, str], str]
 """(Pokémon id, "thumb" or "full") -> the URL of its artwork (a placeholder when it has none)."""
@@ -84,7 +83,7 @@ def similar_page(result: Mapping[str, Any], art: ArtUrl, explanation: str) -> st
             f'<section class="pk-results" aria-label="most similar">{tiles(result["matches"], art, kind, eager=12)}'
             f'</section></div>'
             f'<section class="pk-generations" aria-label="best matches per generation">'
-            f'<h3>Best matches in each generation <small>(top 3, {escape(SCORE_NAMES.get(kind, kind))})</small></h3>'
+            f'<h3>Best matches in each generation <small>(top 3, {escape(kind)})</small></h3>'
             f"{grid}</section>")
 
 
@@ -140,11 +139,3 @@ def message(text: str, *, kind: str = "error") -> str:
         return ""
     role = "alert" if kind == "error" else "status"
     return f'<div class="pk-message pk-{kind}" role="{role}">{escape(text)}</div>'
-
-
-def placeholder_svg() -> str:
-    """The picture shown for a Pokémon without official artwork."""
-    return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 96 96" width="96" height="96">'
-            '<rect width="96" height="96" rx="10" fill="#ececec"/>'
-            '<text x="48" y="60" font-family="sans-serif" font-size="40" text-anchor="middle" fill="#888">?</text>'
-            "</svg>")

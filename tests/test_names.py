@@ -26,10 +26,13 @@ def test_forms_are_named_after_their_species():
 
 
 def test_display_names_for_a_dataset():
-    names = ["deoxys-normal", "deoxys-attack", "bulbasaur", "venusaur-mega"]
-    assert display_names(names, [386, 386, 1, 3], [True, False, True, False]) == [
-        "Deoxys Normal", "Deoxys (Attack)", "Bulbasaur", "Venusaur Mega"]  # venusaur's default form is not here
-    assert display_names(names) == ["Deoxys Normal", "Deoxys Attack", "Bulbasaur", "Venusaur Mega"]
+    names = ["deoxys-normal", "deoxys-attack", "bulbasaur", "tatsugiri-curly", "tatsugiri-curly-mega",
+             "tatsugiri-stretchy", "mr-mime", "mr-mime-galar", "great-tusk"]
+    species = [386, 386, 1, 978, 978, 978, 122, 122, 984]
+    assert display_names(names, species) == [
+        "Deoxys (Normal)", "Deoxys (Attack)", "Bulbasaur", "Tatsugiri (Curly)", "Tatsugiri (Curly Mega)",
+        "Tatsugiri (Stretchy)", "Mr. Mime", "Mr. Mime (Galarian)", "Great Tusk"]
+    assert display_names(names[:2]) == ["Deoxys Normal", "Deoxys Attack"]
 
 
 @pytest.mark.parametrize("generation, label", [

@@ -134,10 +134,14 @@ def test_oddballs_and_map(app, space, rows):
     assert [n["id"] for n in result["neighbors"]] == stored
     assert len(result["points"]) == len(rows) and result["pokemon"]["id"] == chosen["id"]
     assert app.map_result(space)["pokemon"] is None
-    data = app.map_view_data(space, chosen["name"])
-    assert len(data["x"]) == len(rows) and data["start"] == space.index.find(chosen["name"])
-    assert len(set(data["gen_colours"])) == len(data["gens"])
-    assert data["nb"][data["start"]] == chosen["neighbors"]["ids"][:10]
+    view = app.map_view(space, chosen["name"])
+    assert view["start"] == space.index.find(chosen["name"]) and app.map_view(space, "missingno")["start"] == -1
+    path = Path(view["url"].removeprefix("gradio_api/file="))
+    assert path.parent == space.art.folder and path.suffix == ".json"  # served compressed by Gradio's brotli
+    data = json.loads(path.read_text())
+    assert data == json.loads(json.dumps(app.map_view_data(space)))
+    assert len(data["x"]) == len(rows) and len(set(data["gen_colours"])) == len(data["gens"])
+    assert data["nb"][view["start"]] == chosen["neighbors"]["ids"][:10]
 
 
 def test_page_is_light_and_has_no_map(demo, space):
@@ -181,3 +185,17 @@ def test_config_from_env(app):
     with pytest.raises(BadInputError, match="POKEMBED_TORCH_THREADS must be a whole number"):
         app.SpaceConfig.from_env({"POKEMBED_TORCH_THREADS": "two"})
     assert np.isscalar(config.gallery_size)
+
+
+def test_while_loading_says_so_first(app):
+    """While a model loads, the page first gets a note next to the input (results kept), then the answer."""
+    import gradio as gr
+
+    ready = [False]
+    handler = app.with_outputs(1)(lambda question: (f"view of {question}",))
+    run = app.while_loading(lambda: ready[0], "question", handler)
+    first, second = list(run("q"))
+    assert isinstance(first[0], type(gr.skip())) and "Loading the question model" in first[1]
+    assert second == ("view of q", "")
+    ready[0] = True
+    assert list(run("q")) == [("view of q", "")]

@@ -219,6 +219,21 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     assert not too_wide(page), too_wide(page)
 
 
+def test_search_by_picture(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    expect(page.locator("#similar-view .pk-chosen")).to_be_visible()
+    page.get_by_role("tab", name="By picture").click()
+    picture = tmp_path / "drawing.png"
+    Image.new("RGB", (300, 200), (250, 180, 200)).save(picture)
+    page.locator("#upload input[type=file]").set_input_files(str(picture))
+    expect(page.locator("#picture-view .pk-heading")).to_contain_text("300×200")
+    assert page.locator("#picture-view .pk-tile").count() == 12 and all(images_loaded(page, "#picture-view"))
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "picture")
+
+
 def test_records_arithmetic_and_pca(page, rows, tmp_path):
     """Beyond the article: the records' answer beside the artwork's, embedding arithmetic, the PCA layout."""
     from playwright.sync_api import expect

@@ -1,8 +1,9 @@
 // The map (js_on_load of the map's gr.HTML): a canvas of every Pokémon laid out by UMAP or by PCA, artwork on hover,
-// a click selects a Pokémon and lists its stored nearest neighbours beside the plot. The data (props.value) arrives once, when the
-// tab opens; colouring, finding and selecting then happen here, with no round trip to the server.
+// a click selects a Pokémon and lists its stored nearest neighbours beside the plot. When the tab first opens,
+// props.value names the data's URL (a JSON file the server compresses and the browser caches) and the row to start
+// on; switching the layout, colouring, finding and selecting then happen here, with no round trip to the server.
 // Globals given by Gradio: element, props, trigger, watch.
-const state = { data: null, selected: -1, hover: -1, colourBy: "generation", projection: "umap", points: null };
+const state = { data: null, url: null, selected: -1, colourBy: "generation", projection: "umap", points: null };
 
 function $(selector) { return element.querySelector(selector); }
 
@@ -203,17 +204,31 @@ function find(text) {
   select(row);
 }
 
-function fill() {
-  const d = props.value;
-  if (!d || !d.x) return;
+function show(d, start) {
   state.data = d;
   const list = $("datalist");
   if (list && !list.children.length) {
     list.innerHTML = d.label.map((l) => `<option value="${escapeHtml(l)}"></option>`).join("");
   }
-  if (state.selected < 0 && d.start >= 0) state.selected = d.start;
+  if (state.selected < 0 && start >= 0) state.selected = start;
   draw();
   side();
+}
+
+function fill() {
+  const v = props.value;
+  if (!v || !v.url) return;
+  if (state.data && state.url === v.url) { show(state.data, v.start); return; }  // re-rendered: draw again
+  if (state.url === v.url) return;  // already on its way
+  state.url = v.url;
+  fetch(v.url)
+    .then((response) => { if (!response.ok) throw new Error(response.status); return response.json(); })
+    .then((d) => show(d, v.start))
+    .catch(() => {
+      state.url = null;
+      const panel = $(".pk-map-side");
+      if (panel) panel.innerHTML = '<p class="pk-heading">The map could not be loaded; reload the page to try again.</p>';
+    });
 }
 
 element.addEventListener("mousemove", (event) => {
