@@ -77,8 +77,8 @@ def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, 
 
 
 def test_the_ask_tab_shows_the_records_beside_the_artwork(app, space, demo):
-    answer = handler(demo, "answer", 2)
-    view, message = answer("learns surf and fly", 3)
+    answer = handler(demo, "answer", 2)  # a generator: a loading note while the model loads, then the answer
+    view, message = list(answer("learns surf and fly", 3))[-1]
     assert message == "" and 'class="pk-side-by-side"' in view
     artwork, records = view.split("<section>")[1:3]
     assert "Artwork</b> closest" in artwork and "Records</b> closest" in records
