@@ -746,7 +746,7 @@ def arithmetic_tab(space: Space) -> gr.HTML:
                         elem_id="arithmetic-presets")
         view.render()
         gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
-              [view, message], api_visibility="private")
+              [view, message], trigger_mode="always_last", api_visibility="private")
     return view
 
 
