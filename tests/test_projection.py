@@ -267,3 +267,36 @@ def test_pca_rejects_bad_vectors_like_the_map_does() -> None:
     text, image = clustered(1, 3, dim=4)
     with pytest.raises(BadInputError, match="text vectors must be unit norm"):
         pca_2d(text * 2, image, np.ones(3, dtype=bool))
+
+
+def test_pca_bytes_do_not_depend_on_the_blas_thread_count(tmp_path) -> None:
+    """A stand-in for another machine: one and two BLAS threads sum in different orders, yet the float32
+    coordinates and the ratios come out identical, on both the LAPACK (50 rows) and the Lanczos (600 rows) path."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "pca.py"
+    script.write_text(
+        "import sys, numpy as np\n"
+        "from pokembed.projection import pca_2d\n"
+        "rng = np.random.default_rng(1)\n"
+        "n, d = int(sys.argv[1]), 64\n"
+        "c = rng.normal(size=(8, d)) * 2; lab = rng.integers(0, 8, n)\n"
+        "t = c[lab] + rng.normal(size=(n, d)); t /= np.linalg.norm(t, axis=1, keepdims=True)\n"
+        "i = c[lab][:, ::-1] + rng.normal(size=(n, d)); i /= np.linalg.norm(i, axis=1, keepdims=True)\n"
+        "h = np.ones(n, bool); h[::5] = False\n"
+        "r = pca_2d(t.astype(np.float32), i.astype(np.float32), h)\n"
+        "print(r.coordinates.tobytes().hex(), repr(r.explained_variance_ratio))\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    for n in (50, 600):
+        outputs = set()
+        for threads in ("1", "2"):
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads,
+                   "MKL_NUM_THREADS": threads, "PYTHONPATH": root}
+            run = subprocess.run([sys.executable, str(script), str(n)], env=env, capture_output=True, text=True,
+                                 check=True, timeout=120)
+            outputs.add(run.stdout)
+        assert len(outputs) == 1, n
