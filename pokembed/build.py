@@ -128,7 +128,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.documents import document_text, row_metadata
     from pokembed.facts import METADATA_KEY, BuildFacts, facts_to_json
     from pokembed.models import get_model_spec, query_model_spec
-    from pokembed.projection import combined_distances, nearest_neighbors, project_2d
+    from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources import load_source
     from pokembed.vector_cache import VectorCache
 
@@ -190,10 +190,12 @@ def _build_locked(config: BuildConfig) -> BuildResult:
                 image_matrix[row] = image_by_id[pokemon_id]
         distances = combined_distances(text_vectors, image_matrix, has_image)
         coords = project_2d(distances, config.umap, progress=config.progress)
+        pca = pca_2d(text_vectors, image_matrix, has_image)
         neighbors = nearest_neighbors(distances, list(range(len(ids))), k=min(config.neighbors, max(len(ids) - 1, 1)))
 
     with timer.stage("table and card"):
-        rows = dataset_rows(metas, documents, text_vectors, text_infos, image_by_id, coords, neighbors, pngs)
+        rows = dataset_rows(metas, documents, text_vectors, text_infos, image_by_id, coords, pca.coordinates, neighbors,
+                            pngs)
         truncated_names = [f"{row['name']} ({row['text_tokens']} tokens)" for row in rows if row["text_truncated"]]
         counts = {
             "pokemon": len(rows),
@@ -215,6 +217,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
             neighbors=config.neighbors,
             artwork=config.artwork,
             query_spec=query_model_spec(image_spec),
+            pca=pca,
             counts={k: v for k, v in counts.items() if not k.endswith("_now")},
             missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in image_by_id],
             truncated=truncated_names,

@@ -64,6 +64,8 @@ def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
             "image_embedding": List(Value("float32"), length=image_dim),
             "umap_2d_x": Value("float32"),
             "umap_2d_y": Value("float32"),
+            "pca_2d_x": Value("float32"),
+            "pca_2d_y": Value("float32"),
             "image": Image(),
             "neighbors": {"ids": List(Value("int32")), "distances": List(Value("float32"))},
         }
@@ -77,10 +79,12 @@ def dataset_rows(
     text_infos: Sequence[Mapping[str, Any]],
     image_by_id: Mapping[int, np.ndarray],
     coords: np.ndarray,
+    pca_coords: np.ndarray,
     neighbors: Sequence[Mapping[str, list]],
     pngs: Mapping[int, bytes],
 ) -> list[dict]:
-    """One row per Pokémon in the schema's column order, from the stages' outputs (in the records' order)."""
+    """One row per Pokémon in the schema's column order, from the stages' outputs (in the records' order):
+    ``coords`` the UMAP map, ``pca_coords`` the PCA one."""
     rows = []
     for n, meta in enumerate(metas):
         png = pngs.get(meta.id)
@@ -99,6 +103,8 @@ def dataset_rows(
                 "image_embedding": image_by_id.get(meta.id),
                 "umap_2d_x": float(coords[n, 0]),
                 "umap_2d_y": float(coords[n, 1]),
+                "pca_2d_x": float(pca_coords[n, 0]),
+                "pca_2d_y": float(pca_coords[n, 1]),
                 "image": {"bytes": png, "path": None} if png is not None else None,
                 "neighbors": neighbors[n],
             }

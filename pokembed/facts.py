@@ -50,10 +50,11 @@ class BuildFacts:
     artwork: str | None = None  # artwork URL template or folder
     neighbors_k: int | None = None  # neighbours per row in the `neighbors` column
     query_model: Mapping[str, Any] | None = None  # model embedding text queries into the image space
+    pca: Mapping[str, Any] | None = None  # the PCA map: {"explained_variance_ratio": [x, y]}
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else worth recording (JSON values)
 
     def __post_init__(self) -> None:
-        for name in ("text_model", "image_model", "umap", "query_model"):
+        for name in ("text_model", "image_model", "umap", "query_model", "pca"):
             value = getattr(self, name)
             if value is not None:
                 value = _plain(value)
@@ -81,10 +82,12 @@ class BuildFacts:
         neighbors: int | None = None,
         artwork: str | None = None,
         query_spec: Any = None,
+        pca: Any = None,
         built_at: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> "BuildFacts":
-        """Facts from the build's own objects: a `SourceData` (or a source string), `ModelSpec`s, `UmapParams`.
+        """Facts from the build's own objects: a `SourceData` (or a source string), `ModelSpec`s, `UmapParams`,
+        a `PcaProjection` (its explained variance ratios are kept, rounded to 6 places so machines agree).
 
         `built_at` defaults to the date of the source's fetch time (None for a CSV source): from the data, not now.
         """
@@ -107,8 +110,17 @@ class BuildFacts:
             artwork=artwork,
             neighbors_k=neighbors,
             query_model=query_spec,
+            pca=_pca_facts(pca),
             extra=extra or {},
         )
+
+
+def _pca_facts(pca: Any) -> dict | None:
+    """The PCA facts kept: the explained variance ratio of each axis, rounded to 6 places."""
+    if pca is None:
+        return None
+    ratios = pca.get("explained_variance_ratio") if isinstance(pca, Mapping) else pca.explained_variance_ratio
+    return {"explained_variance_ratio": [round(float(r), 6) for r in ratios]}
 
 
 def facts_to_dict(facts: BuildFacts) -> dict:
