@@ -525,7 +525,7 @@ def test_every_mode_gives_the_colour_it_means(mode):
     import numpy as np
     from PIL import Image
 
-    from pokembed.artwork import _to_rgba
+    from pokembed.artwork_images import _to_rgba
 
     grey = {"1": 255, "F": 0.5}.get(mode, 128)
     values = {"L": 128, "LA": (128, 255), "La": (128, 255), "P": 0, "PA": (0, 255), "RGB": (128,) * 3,
@@ -564,6 +564,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
     from PIL import Image
 
     import pokembed.artwork as artwork
+    import pokembed.artwork_images as artwork_images
 
     folder = tmp_path / "art"
     folder.mkdir()
@@ -571,7 +572,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
         Image.new("RGB", (1000, 1000), (i * 20, 0, 0)).save(folder / f"{i}.png")
     monkeypatch.setattr(artwork, "DECODE_PIXEL_BUDGET", 2_000_000)  # two of these images at once
     in_flight, peak, lock = [0], [0], threading.Lock()
-    real = artwork._to_rgba
+    real = artwork_images._to_rgba
 
     def counting(image):
         with lock:
@@ -584,7 +585,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
             with lock:
                 in_flight[0] -= 1
 
-    monkeypatch.setattr(artwork, "_to_rgba", counting)
+    monkeypatch.setattr(artwork_images, "_to_rgba", counting)
     result = load_artwork(list(range(1, 9)), str(folder), cache_dir=None, workers=8, progress=False)
     assert len(result.images) == 8 and peak[0] == 2
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from pokembed.errors import BadInputError
-from pokembed.artwork import export_artwork
+from pokembed.artwork_export import export_artwork
 from pokembed.dataset import load_dataset_split
 from pokembed.queries import validate_question, validate_upload
 from pokembed.search import PokedexIndex, generation_sort_key, normalize_name
