@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="UMAP random seed (default 42)")
     parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache")
     parser.add_argument("--push", metavar="REPO_ID", default=None, help="publish to this Hub dataset repo")
+    parser.add_argument("--space", metavar="SPACE_ID", default=None,
+                        help="with --push: then deploy this Space serving the pushed tag (created if missing)")
     parser.add_argument("--dry-run", action="store_true", help="with --push: show what would be pushed, push nothing")
     parser.add_argument("--hub-endpoint", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -99,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from pokembed.build import BuildConfig, build
     from pokembed.projection import UmapParams
     from pokembed.publish import push
+    from pokembed.space_deploy import deploy_space, plan_space, print_result
 
     umap = UmapParams()
     if args.umap_epochs is not None:
@@ -107,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         umap = replace(umap, seed=args.seed)
     if args.dry_run and not args.push:
         raise PokembedError("--dry-run only applies with --push REPO_ID; add --push or drop --dry-run")
+    if args.space and not args.push:
+        raise PokembedError("--space deploys the version that --push publishes; add --push REPO_ID or drop --space")
     config = BuildConfig(
         out=args.out,
         source=args.source,
@@ -125,12 +130,17 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if args.push:
+        if args.space:
+            plan_space(args.space, args.push, args.version)  # a bad Space id or missing space/ fails before the build
         config = replace(config, previous=prepare_push(args, args.previous, config.cache))
     result = build(config)
     push_result = None
     if args.push:
         push_result = push(args.out, args.push, args.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
     print_summary(result, push_result)
+    if args.space:  # only now: the Space keeps serving the previous tag until this one is pushed and tagged
+        print_result(deploy_space(args.space, args.push, args.version, endpoint=args.hub_endpoint,
+                                  dry_run=args.dry_run))
     return 0
 
 
