@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 import gradio as gr
 
 from pokembed import search
+from pokembed.dataset_version import served_version_footer
 from pokembed.errors import ModelLoadError, PokembedError
 
 logger = logging.getLogger(__name__)
@@ -407,12 +408,14 @@ def build_demo(space: Space) -> gr.Blocks:
                 oddball_table = gr.Dataframe(value=oddballs_view(space, "text"), interactive=False, label="Oddballs",
                                              elem_id="oddballs-table")
                 modality.change(oddballs, [modality], [oddball_table], api_name="oddballs")
+        gr.Markdown(served_version_footer(space.config.dataset, space.config.revision), elem_id="dataset-version")
     return demo
 
 
 def launch(demo: gr.Blocks, config: SpaceConfig) -> None:
-    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them), refusing uploads far over our cap."""
-    demo.queue(default_concurrency_limit=4).launch(max_file_size=4 * config.max_upload_bytes)
+    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them), refusing uploads far over our cap; every
+    named endpoint is also an MCP tool at /gradio_api/mcp/ (its docstring is the tool's description)."""
+    demo.queue(default_concurrency_limit=4).launch(max_file_size=4 * config.max_upload_bytes, mcp_server=True)
 
 
 logging.basicConfig(level=os.environ.get("POKEMBED_LOG_LEVEL", "INFO"))
