@@ -327,27 +327,71 @@ def build_demo(space: Space) -> gr.Blocks:
 
     @friendly
     def similar(name: str, mode: str, k: float) -> tuple[list, Any, str]:
-        """The k Pokémon most similar to `name` by text, image, umap or combined; the top 3 in each generation."""
+        """Find the Pokémon most similar to one Pokémon: by its PokéAPI text, its artwork, the map, or both combined.
+
+        Args:
+            name: the Pokémon's PokéAPI name, lower-case with hyphens, e.g. "pikachu", "mr-mime", "charizard-mega-x"
+            mode: "text", "image" (needs artwork), "umap" (2-D map distance, smaller is closer) or "combined"
+            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
+
+        Returns:
+            gallery: the k matches, best first, each an artwork file captioned "name · score"
+            table: the 3 best matches in each generation (generation, rank, name, score)
+            summary: one line with the Pokémon's types and generation and what the scores mean
+        """
         return similar_view(space, name, mode, k)
 
     @friendly
     def ask(question: str, k: float) -> tuple[list, str]:
-        """Pokémon whose artwork best matches a text question (search_query embedding against image embeddings)."""
+        """Text-to-image search: the Pokémon whose official artwork best matches a description of how it looks.
+
+        Args:
+            question: what the Pokémon looks like, in English, e.g. "a pink balloon with big eyes"; 1-500 characters
+            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
+
+        Returns:
+            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine" (only Pokémon with artwork)
+            status: one line repeating the question
+        """
         return ask_view(space, question, k)
 
     @friendly
     def search_by_picture(image: Any, k: float) -> tuple[list, str]:
-        """Pokémon whose artwork is closest to an uploaded picture."""
+        """Search by picture: the Pokémon whose official artwork looks most like a given picture.
+
+        Args:
+            image: a PNG, JPEG or WebP picture, at most 10 MB and 16 megapixels; transparency is shown on white
+            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
+
+        Returns:
+            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine"
+            status: one line with the picture's size
+        """
         return picture_view(space, image, k)
 
     @friendly
     def pokemon_map(color_by: str, name: str | None) -> Any:
-        """The UMAP map coloured by generation or type, with one Pokémon and its neighbours highlighted."""
+        """The 2-D UMAP map of every Pokémon (text and artwork embeddings), optionally marking one and its neighbours.
+
+        Args:
+            color_by: "generation" or "type" (the primary type) colours the points
+            name: a Pokémon's PokéAPI name to mark with its 10 nearest neighbours, e.g. "magikarp"; empty for none
+
+        Returns:
+            plot: a Plotly figure (JSON) with one scatter trace per generation or type, points named by Pokémon
+        """
         return map_figure(space, color_by, name)
 
     @friendly
     def oddballs(modality: str) -> Any:
-        """The Pokémon least like the others of its generation, by text, image or combined embeddings."""
+        """The oddball of each generation: the Pokémon least like the others of its generation.
+
+        Args:
+            modality: "text", "image" or "combined" embeddings decide the cosine similarities
+
+        Returns:
+            table: one row per generation (generation, name, types, median cosine to the others; lower is odder)
+        """
         return oddballs_view(space, modality)
 
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
