@@ -350,8 +350,8 @@ def build_demo(space: Space) -> gr.Blocks:
             k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
 
         Returns:
-            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine" (only Pokémon with artwork)
-            status: one line repeating the question
+            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine"
+            status: one line repeating the question (Pokémon without artwork are never returned)
         """
         return ask_view(space, question, k)
 
