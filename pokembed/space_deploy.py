@@ -158,11 +158,17 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=endpoint, token=token, library_name="pokembed")
-    head, remote_files = _read_space(api, space_id, endpoint, token)
+    try:
+        head, remote_files = _read_space(api, space_id, endpoint, token)
+    except PublishError as exc:
+        if not dry_run:
+            raise
+        head, remote_files = "", None
+        notes.append(f"the Space could not be read ({exc})")
     plan = plan_space(space_id, dataset_id, version, root=root, remote_files=remote_files)
     if head is None:
         notes.append(f"Space {space_id} does not exist yet: it will be created (sdk {SDK})")
-    elif dry_run and token is not None:
+    elif dry_run and head and token is not None:
         notes += _variable_changes(api, plan, endpoint, token)
     if token is None:
         notes.append("no Hugging Face token found: a real deploy needs HF_TOKEN or `hf auth login`")

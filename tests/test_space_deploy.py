@@ -205,6 +205,10 @@ def test_dry_run_writes_nothing_and_says_what_it_cannot_know(hub, tmp_path):
     assert space_writes(hub, sent) == [] and hub.spaces[SPACE].serving["POKEMBED_REVISION"] == "v0.1.0"
     assert "POKEMBED_REVISION is now v0.1.0" in result.plan.notes
 
+    hub.fail("GET", f"/api/spaces/{SPACE}", status=500)
+    unreadable = deploy_space(SPACE, DATASET, "0.2.0", token=TOKEN, endpoint=hub.endpoint, dry_run=True)
+    assert any(note.startswith("the Space could not be read (cannot read") for note in unreadable.plan.notes)
+
     offline = deploy_space(SPACE, DATASET, "0.1.0", endpoint=free_port_endpoint(), dry_run=True)
     assert any("could not be reached" in note for note in offline.plan.notes)
 
