@@ -85,10 +85,6 @@ class SpaceDeployResult:
     stage: str | None  # the Space's runtime stage after the restart request (e.g. RUNNING_BUILDING)
     dry_run: bool
 
-    @property
-    def url(self) -> str:
-        return f"https://huggingface.co/spaces/{self.plan.space_id}"
-
 
 def default_root() -> Path:
     """The checkout holding `space/` and `pokembed/`: the folder above this package."""

@@ -9,33 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from fake_hub import Commit, FakeHub, isolate_hub_env
+from fake_hub import Commit, FakeHub
 from pokembed import space_deploy
 from pokembed.errors import BadInputError, PublishError
 from pokembed.publish import push
 from pokembed.space_deploy import deploy_space, plan_space, space_files
-from test_publish import free_port_endpoint, make_out_dir
+from test_publish import TOKEN, free_port_endpoint, hub, hub_env, make_out_dir  # noqa: F401 - hub, hub_env: fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
-TOKEN = "hf_spaceTOKEN5555secretvalue"
 DATASET = "tester/pokemon-embeddings"
 SPACE = "tester/pokedex"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def hub_env(tmp_path, monkeypatch):
-    home = tmp_path / "hf-home"
-    isolate_hub_env(monkeypatch, home)
-    return home
-
-
-@pytest.fixture
-def hub():
-    with FakeHub(token=TOKEN) as server:
-        yield server
-    assert not server.unhandled, f"the client called routes the fake hub lacks: {server.unhandled}"
 
 
 def publish(hub: FakeHub, tmp_path: Path, version: str) -> None:
