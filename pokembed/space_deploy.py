@@ -170,7 +170,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
         notes.append("no Hugging Face token found: a real deploy needs HF_TOKEN or `hf auth login`")
     plan = replace(plan, notes=(*notes, *plan.notes))
     if dry_run:
-        logger.info("dry run: %s", plan.describe())
+        logger.info("dry run: nothing deployed to %s", space_id)
         return SpaceDeployResult(plan, None, None, None, dry_run=True)
     return _deploy(api, plan, head, endpoint, token, private)
 
@@ -205,8 +205,11 @@ def _deploy(api, plan: SpacePlan, head: str | None, endpoint: str, token: str, p
     with _step(plan, "commit the Space files", done, endpoint, token):
         commit = api.create_commit(space_id, operations, commit_message=plan.commit_message, repo_type=REPO_TYPE,
                                    revision="main", parent_commit=head)
+    if commit.oid == head:  # a rerun: huggingface_hub makes no empty commit
+        logger.info("the Space %s already holds these files (%s): no new commit", space_id, commit.oid)
+    else:
+        logger.info("committed %d files to Space %s (%s)", len(plan.files), space_id, commit.oid)
     done.append(f"committed the files ({commit.oid[:8]})")
-    logger.info("committed %d files to Space %s (%s)", len(plan.files), space_id, commit.oid)
     with _step(plan, "set the Space variables", done, endpoint, token):
         for key, value in plan.variables.items():
             api.add_space_variable(space_id, key, value, description=VARIABLE_DESCRIPTIONS[key])
