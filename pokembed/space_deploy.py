@@ -165,7 +165,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
     if head is None:
         notes.append(f"Space {space_id} does not exist yet: it will be created (sdk {SDK})")
     elif dry_run and head and token is not None:
-        notes += _variable_changes(api, plan, endpoint, token)
+        notes += _current_state(api, plan, endpoint, token)
     if token is None:
         notes.append("no Hugging Face token found: a real deploy needs HF_TOKEN or `hf auth login`")
     plan = replace(plan, notes=(*notes, *plan.notes))
@@ -247,14 +247,16 @@ def _read_space(api, space_id: str, endpoint: str, token: str | None) -> tuple[s
     return info.sha, [s.rfilename for s in info.siblings or []]
 
 
-def _variable_changes(api, plan: SpacePlan, endpoint: str, token: str) -> list[str]:
-    """Dry-run notes: what each variable holds now."""
+def _current_state(api, plan: SpacePlan, endpoint: str, token: str) -> list[str]:
+    """Dry-run notes: what each variable holds now and the Space's runtime stage."""
     try:
-        with _hub_errors("read the variables of", plan.space_id, endpoint, token):
+        with _hub_errors("read the settings of", plan.space_id, endpoint, token):
             current = api.get_space_variables(plan.space_id)
+            stage = api.get_space_runtime(plan.space_id).stage
     except PublishError as exc:
         return [f"the Space's variables could not be read ({exc})"]
-    return [f"{key} is now {current[key].value if key in current else 'unset'}" for key in plan.variables]
+    notes = [f"{key} is now {current[key].value if key in current else 'unset'}" for key in plan.variables]
+    return [*notes, f"the Space is now {stage}"]
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------------------

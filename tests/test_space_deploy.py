@@ -189,6 +189,7 @@ def test_dry_run_writes_nothing_and_says_what_it_cannot_know(hub, tmp_path):
     result = deploy_space(SPACE, DATASET, "0.2.0", token=TOKEN, endpoint=hub.endpoint, dry_run=True)
     assert space_writes(hub, sent) == [] and hub.spaces[SPACE].serving["POKEMBED_REVISION"] == "v0.1.0"
     assert "POKEMBED_REVISION is now v0.1.0" in result.plan.notes
+    assert "the Space is now BUILDING" in result.plan.notes
 
     hub.fail("GET", f"/api/spaces/{SPACE}", status=500)
     unreadable = deploy_space(SPACE, DATASET, "0.2.0", token=TOKEN, endpoint=hub.endpoint, dry_run=True)
