@@ -376,7 +376,7 @@ class SpaceState:
         return self.starts[-1]["variables"] if self.starts else None
 
 
-def _space(handler: _Handler, repo: str, *, write: bool = False) -> SpaceState | None:
+def _space(handler: _Handler, repo: str) -> SpaceState | None:
     """The Space's state, or an error answer: 404 for an unknown Space, 401 for settings read or written without
     the token (variables and restarts are the owner's)."""
     found = handler._repo("spaces", repo)
