@@ -25,9 +25,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="build_dataset.py",
         description="Build text and image embeddings and UMAP coordinates for every Pokémon.",
     )
-    parser.add_argument("--source", default="graphql",
-                        help="graphql (PokéAPI's live endpoint), graphql:URL, or csv:PATH (a folder of PokéAPI's "
-                             "data/v2/csv tables). Default: graphql")
+    parser.add_argument("--source", default="auto",
+                        help="auto (PokéAPI's live endpoint, else its tables at the latest commit), graphql, "
+                             "graphql:URL, pokeapi:REF (PokéAPI's tables at a commit, branch or tag of "
+                             "PokeAPI/pokeapi), or csv:PATH (a folder of PokéAPI's data/v2/csv tables). Default: auto")
     parser.add_argument("--artwork", default=DEFAULT_ARTWORK_URL,
                         help="URL template with {id}, or a folder of {id}.png. Default: PokéAPI's sprites repository")
     parser.add_argument("--out", required=True, type=Path, help="output folder (a Hub dataset repo layout)")
@@ -39,7 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--long-documents", default="truncate", choices=list(LONG_DOCUMENT_MODES),
                         help="documents over the text model's context: cut them, or embed windows and average them")
-    parser.add_argument("--version", default="0.1.0", help="dataset version X.Y.Z (tagged vX.Y.Z when pushed)")
+    parser.add_argument("--version", default="0.1.0",
+                        help="dataset version X.Y.Z (tagged vX.Y.Z when pushed), or auto: the next minor or patch "
+                             "version after the previous one, by what changed; nothing changed: nothing is built")
     parser.add_argument("--previous", type=Path, default=None,
                         help="a previous output folder to diff against for the changelog (default: the Hub's "
                              "latest version when pushing, else the existing --out folder)")
@@ -50,6 +53,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--space", metavar="SPACE_ID", default=None,
                         help="with --push: then deploy this Space serving the pushed tag (created if missing)")
     parser.add_argument("--dry-run", action="store_true", help="with --push: show what would be pushed, push nothing")
+    parser.add_argument("--hf-job", metavar="FLAVOR", default=None,
+                        help="run this same build as a Hugging Face Job on FLAVOR hardware (e.g. l4x1, a10g-small, "
+                             "a100-large), stream its logs and exit with its status; needs --push")
+    parser.add_argument("--schedule", metavar="CRON", default=None,
+                        help="with --hf-job: create (or replace) a scheduled job instead, e.g. '0 6 * * 1' or @weekly")
+    parser.add_argument("--hf-job-code", metavar="GIT_URL", default=None,
+                        help="with --hf-job: the pokembed repository the job clones (default: this checkout's origin)")
+    parser.add_argument("--hf-job-revision", metavar="COMMIT", default=None,
+                        help="with --hf-job: the pokembed commit the job runs (default: this checkout's HEAD)")
+    parser.add_argument("--hf-job-image", metavar="IMAGE", default=None,
+                        help="with --hf-job: the Docker image (default: a pinned Python 3.11 image with uv)")
+    parser.add_argument("--hf-job-timeout", metavar="DURATION", default="2h",
+                        help="with --hf-job: the job's time limit, e.g. 90m or 2h. Default: 2h")
     parser.add_argument("--hub-endpoint", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", action="store_true", help="log warnings only")
@@ -58,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def print_summary(result, push_result=None) -> None:
     """The end-of-build summary: counts and seconds per step."""
-    print(f"\nBuilt {result.rows} Pokémon into {result.out}")
+    print(f"\nBuilt {result.rows} Pokémon into {result.out} (version {result.version})")
     for name, value in result.counts.items():
         print(f"  {name.replace('_', ' ')}: {value}")
     print("Time per step:")
@@ -86,7 +102,8 @@ def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -
     if not args.dry_run:
         require_token()
     try:
-        check_tag_free(args.push, args.version, endpoint=args.hub_endpoint)
+        if args.version != "auto":  # an auto version is known after the comparison; push() refuses a taken tag
+            check_tag_free(args.push, args.version, endpoint=args.hub_endpoint)
         if previous is None:
             dest = cache / "previous" / args.push.replace("/", "--")
             previous = fetch_previous(args.push, endpoint=args.hub_endpoint, dest=dest)
@@ -97,11 +114,28 @@ def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -
     return previous
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pokembed.build import BuildConfig, build
     from pokembed.projection import UmapParams
     from pokembed.publish import push
-    from pokembed.space_deploy import deploy_space, plan_space, print_result
+    from pokembed.space_deploy import check_deployable, deploy_space, print_result
+
+    if args.space:
+        if not args.push:
+            raise PokembedError("--space deploys the version --push publishes; add --push REPO_ID or drop --space")
+        check_deployable(args.space, args.push)  # a bad Space id or a checkout without space/ fails before any build
+    if args.hf_job:
+        from pokembed.hf_jobs import JobOptions, run_build_job
+
+        options = JobOptions(flavor=args.hf_job, schedule=args.schedule, code_url=args.hf_job_code,
+                             revision=args.hf_job_revision, image=args.hf_job_image, timeout=args.hf_job_timeout,
+                             endpoint=args.hub_endpoint)
+        inputs = {"--source": args.source, "--artwork": args.artwork, "--text-model": args.text_model,
+                  "--image-model": args.image_model, "--previous": str(args.previous) if args.previous else None}
+        return run_build_job(argv, options, push_repo=args.push, inputs=inputs, dry_run=args.dry_run,
+                             echo=lambda line: print(line, flush=True))
+    if args.schedule:
+        raise PokembedError("--schedule only applies with --hf-job FLAVOR; add --hf-job or drop --schedule")
 
     umap = UmapParams()
     if args.umap_epochs is not None:
@@ -110,8 +144,6 @@ def run(args: argparse.Namespace) -> int:
         umap = replace(umap, seed=args.seed)
     if args.dry_run and not args.push:
         raise PokembedError("--dry-run only applies with --push REPO_ID; add --push or drop --dry-run")
-    if args.space and not args.push:
-        raise PokembedError("--space deploys the version that --push publishes; add --push REPO_ID or drop --space")
     config = BuildConfig(
         out=args.out,
         source=args.source,
@@ -130,26 +162,28 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     if args.push:
-        if args.space:
-            plan_space(args.space, args.push, args.version)  # a bad Space id or missing space/ fails before the build
         config = replace(config, previous=prepare_push(args, args.previous, config.cache))
     result = build(config)
+    if result.unchanged_since is not None:
+        print(f"Nothing changed since v{result.unchanged_since}: no new version, nothing built or pushed.")
+        return 0
     push_result = None
     if args.push:
-        push_result = push(args.out, args.push, args.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+        push_result = push(args.out, args.push, result.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
     print_summary(result, push_result)
     if args.space:  # only now: the Space keeps serving the previous tag until this one is pushed and tagged
-        print_result(deploy_space(args.space, args.push, args.version, endpoint=args.hub_endpoint,
+        print_result(deploy_space(args.space, args.push, result.version, endpoint=args.hub_endpoint,
                                   dry_run=args.dry_run))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return run(args)
+        return run(args, argv)
     except PokembedError as error:
         if os.environ.get("POKEMBED_DEBUG"):
             raise

@@ -16,6 +16,7 @@ from pokembed.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import BadInputError
 from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 from pokembed.projection import UmapParams
+from pokembed.versioning import AUTO as AUTO_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class BuildConfig:
     """Everything a build depends on; the defaults serve the real, published run."""
 
     out: Path
-    source: str = "graphql"
+    source: str = "auto"  # live GraphQL, else PokéAPI's tables at the latest commit (see pokembed.sources)
     artwork: str = DEFAULT_ARTWORK_URL
     cache_dir: Path | None = None  # default: <out's parent>/.pokembed-cache
     limit: int | None = None
@@ -36,7 +37,7 @@ class BuildConfig:
     image_model: str = DEFAULT_IMAGE_MODEL
     device: str = "auto"
     long_documents: str = "truncate"
-    version: str = "0.1.0"
+    version: str = "0.1.0"  # or "auto": decided from what changed since the previous version (pokembed.versioning)
     umap: UmapParams = field(default_factory=UmapParams)
     neighbors: int = 10
     refresh: bool = False
@@ -63,6 +64,8 @@ class BuildResult:
     changelog: list[str]
     truncated: list[str]
     missing_artwork: list[int]
+    version: str = ""  # the version built (what --version auto chose)
+    unchanged_since: str | None = None  # --version auto found nothing changed since this version: nothing written
 
 
 class StageTimer:
@@ -112,7 +115,8 @@ def validate_config(config: BuildConfig) -> None:
     from pokembed.projection import validate_umap_params
     from pokembed.publish import validate_version
 
-    validate_version(config.version)
+    if config.version != AUTO_VERSION:
+        validate_version(config.version)
     validate_umap_params(config.umap)
     if config.long_documents not in LONG_DOCUMENT_MODES:
         raise BadInputError(
@@ -217,6 +221,26 @@ def build(config: BuildConfig) -> BuildResult:
         artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress)
         pngs = artwork.png
 
+    previous_folder = Path(config.previous) if config.previous else Path(config.out)
+    previous = None
+    version_line: list[str] = []
+    if config.version == AUTO_VERSION:
+        previous = read_previous(previous_folder, config.version)
+        decision = _decide_version(config, previous, metas, documents, pngs, text_spec, image_spec)
+        if decision.version is None:
+            moved = previous.facts.data_version != source.data_version and source.data_version
+            log.info("nothing changed since version %s%s: no new version, nothing written", decision.previous,
+                     f" (the source moved from {previous.facts.data_version} to {source.data_version}, but nothing "
+                     "the records hold changed)" if moved else "")
+            return BuildResult(out=Path(config.out), rows=0, counts={}, timings=timer.timings, changelog=[],
+                               truncated=[], missing_artwork=[], version=decision.previous,
+                               unchanged_since=decision.previous)
+        log.info("--version auto: %s", decision.changelog_line())
+        config = replace(config, version=decision.version)
+        version_line = [decision.changelog_line()]
+
+    _log_embed_plan(config, text_spec, image_spec, vector_cache, documents, [pngs[i] for i in ids if i in pngs])
+
     with timer.stage("text embeddings"), ExitStack() as stack:
         text_encoder = LazyEncoder(lambda: load_text_encoder(text_spec, device=config.device, progress=config.progress),
                                    stack, f"text embeddings ({text_spec.name})")
@@ -304,7 +328,8 @@ def build(config: BuildConfig) -> BuildResult:
             "text_embedded_now": text_embedded,
             "image_embedded_now": image_embedded,
         }
-        previous = read_previous(Path(config.previous) if config.previous else Path(config.out), config.version)
+        if previous is None:
+            previous = read_previous(previous_folder, config.version)
         facts = BuildFacts.from_build(
             version=config.version,
             source=source,
@@ -318,6 +343,7 @@ def build(config: BuildConfig) -> BuildResult:
             counts={k: v for k, v in counts.items() if not k.endswith("_now")},
             missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in image_by_id],
             truncated=truncated_names,
+            extra={"source_note": source.note} if source.note else None,
         )
         features = dataset_features(text_vectors.shape[1], image_dim)
         table = rows_to_table(rows, features)
@@ -327,6 +353,7 @@ def build(config: BuildConfig) -> BuildResult:
             changelog = previous.same_version_entry  # a rebuild of a version keeps what that version changed
         else:
             changelog = diff_versions(None, table, None, facts)
+        changelog = version_line + changelog
         facts = replace(facts, extra={**facts.extra, "changelog": changelog})
         card = render_card(
             Path(config.card_template).read_text(encoding="utf-8"),
@@ -353,4 +380,37 @@ def build(config: BuildConfig) -> BuildResult:
         changelog=changelog,
         truncated=truncated_names,
         missing_artwork=facts.missing_artwork,
+        version=config.version,
     )
+
+
+def _decide_version(config: BuildConfig, previous: PreviousVersion, metas, documents, pngs, text_spec, image_spec):
+    """--version auto: compare what is about to be embedded with the previous version."""
+    from pokembed.versioning import decide_version, settings_of
+
+    settings = settings_of(text_model=text_spec, image_model=image_spec, umap=config.umap,
+                           long_documents=config.long_documents, neighbors=config.neighbors)
+    return decide_version(previous.table, previous.facts, ids=[m.id for m in metas], names=[m.name for m in metas],
+                          documents=documents, artwork=pngs, settings=settings)
+
+
+def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, documents: list[str],
+                    images: list[bytes]) -> None:
+    """Log what is about to be embedded and, for a large text embedding on a CPU, the rough time and alternatives."""
+    from pokembed.cost import EmbedPlan, count_tokens, resolve_device_name, torch_threads
+    from pokembed.vector_cache import content_hash, model_cache_key
+
+    doc_keys = [content_hash(document) for document in documents]
+    found = vector_cache.get_many(model_cache_key(text_spec, config.long_documents), list(dict.fromkeys(doc_keys)))
+    todo = list(dict.fromkeys(d for d, key in zip(documents, doc_keys) if key not in found))
+    image_keys = [content_hash(png) for png in images]
+    images_found = vector_cache.get_many(model_cache_key(image_spec), list(dict.fromkeys(image_keys))) if images else {}
+    tokens, exact = count_tokens(text_spec, todo)
+    device = resolve_device_name(config.device)
+    plan = EmbedPlan(documents=len(documents), documents_cached=sum(key in found for key in doc_keys), tokens=tokens,
+                     tokens_exact=exact, images=len(images), images_cached=sum(k in images_found for k in image_keys),
+                     device=device, cpu_threads=torch_threads() if device == "cpu" else 1)
+    log.info("%s", plan.describe())
+    warning = plan.cpu_warning()
+    if warning:
+        log.warning("%s", warning)

@@ -404,7 +404,11 @@ def _public_source(source: str) -> str:
 
 def _source_description(facts: BuildFacts) -> str:
     kind, _, where = facts.source.partition(":")
-    if kind == "csv":
+    if kind == "pokeapi":
+        text = (f"PokéAPI's CSV tables at commit [`{where}`](https://github.com/PokeAPI/pokeapi/tree/{where}/data/v2/csv) "
+                "of PokeAPI/pokeapi, joined into the GraphQL record shape: rebuild it from that commit with "
+                f"`--source pokeapi:{where}`")
+    elif kind == "csv":
         text = f"PokéAPI's CSV tables (`{_public_source(facts.source)}`) joined into the GraphQL record shape"
         if facts.data_version:
             text += f"; data version `{facts.data_version}`"
@@ -414,7 +418,8 @@ def _source_description(facts: BuildFacts) -> str:
             text += f", data version `{facts.data_version}`"
     if facts.fetched_at:
         text += f", fetched {facts.fetched_at}"
-    return text + "."
+    note = facts.extra.get("source_note")
+    return text + "." + (f" Note: {note}." if note else "")
 
 
 def _model_description(model: Mapping[str, Any], kind: str) -> str:

@@ -23,3 +23,7 @@ class ModelLoadError(PokembedError):
 
 class PublishError(PokembedError):
     """Publishing to the Hub was refused (no token, existing tag, ...)."""
+
+
+class JobError(PokembedError):
+    """A Hugging Face Job was refused or did not complete."""

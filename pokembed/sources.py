@@ -1,9 +1,13 @@
 """Records: one dict per Pokémon, exactly as PokéAPI's GraphQL API returns it for the article's query.
 
-Two sources give the same records:
+Four sources give the same records:
 
 - ``graphql`` / ``graphql:URL``: one POST of :data:`QUERY` to the live endpoint (cached on disk);
-- ``csv:PATH``: the same records rebuilt offline from PokéAPI's ``data/v2/csv`` tables.
+- ``csv:PATH``: the same records rebuilt offline from PokéAPI's ``data/v2/csv`` tables;
+- ``pokeapi:REF``: those tables at a commit of PokeAPI/pokeapi (``main`` is resolved to its commit), downloaded
+  from GitHub into the build cache (see :mod:`pokembed.pokeapi_github`), then read as ``csv:``;
+- ``auto`` (the default): the live endpoint, and ``pokeapi:main`` when it is unreachable or erroring after its
+  retries; the fallback is logged and recorded in :attr:`SourceData.note` (and so in the card).
 
 The per-Pokémon metadata the dataset needs beyond the article's fields (species id, default form) travels
 separately in :attr:`SourceData.meta`, so it never changes the embedded text.
@@ -12,14 +16,21 @@ separately in :attr:`SourceData.meta`, so it never changes the embedded text.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pokembed.errors import BadInputError
+from pokembed.errors import BadInputError, SourceUnavailableError
+
+if TYPE_CHECKING:
+    from pokembed.pokeapi_github import GitHubEndpoints
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_GRAPHQL_URL = "https://graphql.pokeapi.co/v1beta2"
+GRAPHQL_URL_ENV = "POKEMBED_GRAPHQL_URL"  # the endpoint ``auto`` asks first, for a mirror (or a test server)
 
 #: The article's query (minimaxir/pokemon-embeddings ``query.gql``) with v1beta2 names (no ``pokemon_v2_``
 #: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata.
@@ -117,7 +128,9 @@ QUERY = """query rawPokemonData {
 }
 """
 
-SOURCE_FORMS = "graphql, graphql:URL or csv:PATH"
+SOURCE_FORMS = "auto, graphql, graphql:URL, pokeapi:REF or csv:PATH"
+DEFAULT_SOURCE = "auto"
+FALLBACK_SOURCE = "pokeapi:main"
 
 
 @dataclass(frozen=True)
@@ -138,24 +151,31 @@ class SourceData:
     source: str
     fetched_at: str | None
     data_version: str | None
+    note: str | None = None  # e.g. why ``auto`` fell back from GraphQL to the tables at a commit
 
 
 def parse_source(source: str) -> tuple[str, str]:
-    """Split a source string into ``("graphql", url)`` or ``("csv", path)``; BadInputError otherwise."""
+    """Split a source string into ``("auto", "")``, ``("graphql", url)``, ``("pokeapi", ref)`` or ``("csv", path)``;
+    BadInputError otherwise."""
     text = (source or "").strip()
     scheme, sep, rest = text.partition(":")
+    if text == "auto":
+        return "auto", ""
     if scheme == "graphql":
         url = rest.strip() if sep else DEFAULT_GRAPHQL_URL
         if not url.startswith(("http://", "https://")):
-            raise BadInputError(
-                f"source {source!r}: graphql:URL needs an http(s) URL; use graphql, graphql:URL or csv:PATH"
-            )
+            raise BadInputError(f"source {source!r}: graphql:URL needs an http(s) URL; use {SOURCE_FORMS}")
         return "graphql", url
+    if scheme == "pokeapi" and sep and rest.strip():
+        from pokembed.pokeapi_github import validate_ref
+
+        return "pokeapi", validate_ref(rest)
     if scheme == "csv" and sep and rest.strip():
         return "csv", rest.strip()
     raise BadInputError(
-        f"unknown source {source!r}: use graphql (PokéAPI's live endpoint), graphql:URL or csv:PATH "
-        "(a folder of PokéAPI's data/v2/csv tables)"
+        f"unknown source {source!r}: use auto (PokéAPI's live endpoint, else its tables at the latest commit), "
+        "graphql, graphql:URL, pokeapi:REF (PokéAPI's tables at a commit, branch or tag of PokeAPI/pokeapi) or "
+        "csv:PATH (a folder of PokéAPI's data/v2/csv tables)"
     )
 
 
@@ -168,25 +188,41 @@ def load_source(
     retries: int = 4,
     progress: bool = True,
     backoff: float = 1.0,
+    graphql_url: str | None = None,
+    github: "GitHubEndpoints | None" = None,
 ) -> SourceData:
-    """Load every Pokémon's record from ``graphql``, ``graphql:URL`` or ``csv:PATH``.
+    """Load every Pokémon's record from ``auto``, ``graphql``, ``graphql:URL``, ``pokeapi:REF`` or ``csv:PATH``.
 
-    The live response is cached under ``cache_dir/source/`` and reused unless ``refresh``; ``timeout``,
-    ``retries`` and ``backoff`` (seconds before the first retry, doubling after each) apply to the POST.
+    The live response and the tables at a commit are cached under ``cache_dir/source/`` (the live response is
+    reused unless ``refresh``); ``timeout``, ``retries`` and ``backoff`` (seconds before the first retry, doubling
+    after each) apply to every request. ``auto`` asks ``graphql_url`` first (default: POKEMBED_GRAPHQL_URL, else
+    PokéAPI's endpoint); ``github`` overrides GitHub's URLs (default: POKEMBED_GITHUB_API_URL /
+    POKEMBED_GITHUB_RAW_URL, else GitHub's).
     """
     kind, location = parse_source(source)
+    net = {"timeout": timeout, "retries": retries, "backoff": backoff, "progress": progress}
+    if kind == "auto":
+        try:
+            url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
+            return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
+        except SourceUnavailableError as error:
+            reason = str(error).split("; ")[0]
+            logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
+            try:
+                data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+            except SourceUnavailableError as fallback_error:
+                raise SourceUnavailableError(
+                    f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
+                    f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
+                    "data/v2/csv tables)"
+                ) from None
+            note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
+                    f"endpoint failed: {reason}")
+            return replace(data, note=note)
+    if kind == "pokeapi":
+        return _load_pokeapi_commit(location, cache_dir=cache_dir, github=github, **net)
     if kind == "csv":
-        from pokembed import pokeapi_csv
-
-        folder = pokeapi_csv.resolve_csv_folder(Path(location))
-        records, meta_rows = pokeapi_csv.build_records(folder, progress=progress)
-        return SourceData(
-            records=records,
-            meta=_meta_by_id(meta_rows),
-            source=f"csv:{folder}",
-            fetched_at=None,
-            data_version=pokeapi_csv.data_version(folder),
-        )
+        return _load_csv_folder(Path(location), progress=progress)
 
     from pokembed import pokeapi_graphql
 
@@ -208,6 +244,35 @@ def load_source(
         fetched_at=response.fetched_at,
         data_version=None,
     )
+
+
+def _load_csv_folder(folder: Path, *, progress: bool, source: str | None = None,
+                     data_version: str | None = None) -> SourceData:
+    from pokembed import pokeapi_csv
+
+    folder = pokeapi_csv.resolve_csv_folder(folder)
+    records, meta_rows = pokeapi_csv.build_records(folder, progress=progress)
+    return SourceData(
+        records=records,
+        meta=_meta_by_id(meta_rows),
+        source=source or f"csv:{folder}",
+        fetched_at=None,
+        data_version=data_version or pokeapi_csv.data_version(folder),
+    )
+
+
+def _load_pokeapi_commit(ref: str, *, cache_dir: Path | None, github, timeout: float, retries: int, backoff: float,
+                         progress: bool) -> SourceData:
+    """The tables at ``ref`` (downloaded into the cache, or a temporary folder without one), read as ``csv:``."""
+    from pokembed import pokeapi_csv, pokeapi_github
+
+    with tempfile.TemporaryDirectory(prefix="pokembed-pokeapi-") as scratch:
+        commit, folder = pokeapi_github.fetch_tables(
+            ref, cache_dir=Path(cache_dir) if cache_dir is not None else Path(scratch),
+            tables=list(pokeapi_csv.TABLES), endpoints=github, timeout=timeout, retries=retries, backoff=backoff,
+            progress=progress,
+        )
+        return _load_csv_folder(folder, progress=progress, source=f"pokeapi:{commit}", data_version=commit)
 
 
 def load_records(source: str, **kwargs) -> list[dict]:

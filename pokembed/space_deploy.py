@@ -108,6 +108,13 @@ def space_files(root: Path | None = None) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
+def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None) -> None:
+    """Before a long build: BadInputError for a bad Space or dataset id, or a checkout without the Space's files."""
+    _check_repo_id(space_id)
+    _check_repo_id(dataset_id)
+    space_files(root)
+
+
 def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | None = None,
                remote_files: list[str] | None = None) -> SpacePlan:
     """Plan a deploy without any network call; `remote_files` (None: unknown) decides the deletions."""

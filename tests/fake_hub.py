@@ -428,3 +428,137 @@ ROUTES += [
     ("GET", rf"/api/spaces/{_SPACE}/runtime", space_runtime),
     ("POST", rf"/api/spaces/{_SPACE}/restart", space_restart),
 ]
+
+
+# ==== Hugging Face Jobs (issue 11) ===================================================================================
+import contextlib  # noqa: E402 (this block is kept apart from the repo routes above)
+
+# The routes huggingface_hub's jobs API uses: hardware, run/inspect a job, its logs (server-sent events), scheduled
+# jobs (create, list, delete). `fake_jobs(hub)` holds what was submitted and what the next job "does": the log lines
+# it prints and the stage it ends in.
+
+@dataclass
+class FakeJobs:
+    logs: list[str] = field(default_factory=lambda: ["building ...", "done"])  # what the next job prints
+    final_stage: str = "COMPLETED"  # how the next job ends
+    final_message: str | None = None
+    submitted: list[dict] = field(default_factory=list)  # job specs as POSTed
+    jobs: dict[str, dict] = field(default_factory=dict)  # id -> {"spec", "namespace", "stage", "message", "logs"}
+    scheduled: dict[str, dict] = field(default_factory=dict)  # id -> {"spec", "schedule", "namespace"}
+    hardware: list[dict] = field(default_factory=lambda: [
+        _hardware("cpu-basic", "CPU Basic", None, 167),
+        _hardware("t4-small", "Nvidia T4 - small", ("T4", "16 GB"), 6667),
+        _hardware("l4x1", "1x Nvidia L4", ("L4", "24 GB"), 13333),
+        _hardware("a100-large", "Nvidia A100 - large", ("A100", "80 GB"), 41667),
+    ])
+
+
+def _hardware(name: str, pretty: str, gpu: tuple[str, str] | None, micro_usd: int) -> dict:
+    accelerator = None if gpu is None else {"type": "gpu", "model": gpu[0], "quantity": "1", "vram": gpu[1],
+                                            "manufacturer": "Nvidia"}
+    return {"name": name, "prettyName": pretty, "cpu": "8 vCPU", "ram": "32 GB", "ephemeralStorage": "100 GB",
+            "accelerator": accelerator, "unitCostMicroUSD": micro_usd, "unitCostUSD": micro_usd / 1e6,
+            "unitLabel": "minute"}
+
+
+@contextlib.contextmanager
+def isolated_hub(tmp_path, monkeypatch, token: str):
+    """A FakeHub requiring `token`, with HF_TOKEN set to it and the client isolated from the real Hub's settings;
+    fails the test if the client asked for a route the fake does not play."""
+    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+    monkeypatch.setenv("HF_TOKEN", token)
+    with FakeHub(token=token) as server:
+        yield server
+    assert not server.unhandled, server.unhandled
+
+
+def fake_jobs(hub: FakeHub) -> FakeJobs:
+    """The jobs state of `hub` (created on first use)."""
+    return hub.__dict__.setdefault("_fake_jobs", FakeJobs())
+
+
+_TIME = "2026-11-30T08:00:00.000Z"
+
+
+def _job_json(hub: FakeHub, job_id: str) -> dict:
+    job = fake_jobs(hub).jobs[job_id]
+    spec = job["spec"]
+    return {"id": job_id, "createdAt": _TIME, "dockerImage": spec.get("dockerImage"), "command": spec["command"],
+            "arguments": spec.get("arguments", []), "environment": spec.get("environment", {}),
+            "secrets": sorted(spec.get("secrets", {})), "flavor": spec.get("flavor"), "labels": spec.get("labels"),
+            "status": {"stage": job["stage"], "message": job["message"]},
+            "owner": {"id": "u1", "name": job["namespace"], "type": "user"}}
+
+
+def _scheduled_json(hub: FakeHub, scheduled_id: str) -> dict:
+    entry = fake_jobs(hub).scheduled[scheduled_id]
+    spec = {k: v for k, v in entry["spec"].items() if k != "secrets"} | {"secrets": sorted(entry["spec"].get("secrets", {}))}
+    return {"id": scheduled_id, "createdAt": _TIME, "jobSpec": spec, "schedule": entry["schedule"], "suspend": False,
+            "concurrency": False, "status": {"lastJob": None, "nextJobRunAt": "2026-12-07T06:00:00.000Z"},
+            "owner": {"id": "u1", "name": entry["namespace"], "type": "user"}}
+
+
+def _jobs_hardware(handler: _Handler, **_) -> None:
+    handler._send(200, fake_jobs(handler.hub).hardware)
+
+
+def _jobs_run(handler: _Handler, namespace: str, body: bytes, **_) -> None:
+    jobs = fake_jobs(handler.hub)
+    spec = json.loads(body)
+    jobs.submitted.append(spec)
+    job_id = hashlib.sha1(f"job{len(jobs.jobs)}".encode()).hexdigest()[:24]
+    jobs.jobs[job_id] = {"spec": spec, "namespace": namespace, "stage": "RUNNING", "message": None,
+                         "logs": list(jobs.logs), "final": (jobs.final_stage, jobs.final_message)}
+    handler._send(200, _job_json(handler.hub, job_id))
+
+
+def _jobs_inspect(handler: _Handler, namespace: str, job_id: str, **_) -> None:
+    if job_id not in fake_jobs(handler.hub).jobs:
+        return handler._error(404, "Job not found")
+    handler._send(200, _job_json(handler.hub, job_id))
+
+
+def _jobs_logs(handler: _Handler, namespace: str, job_id: str, **_) -> None:
+    job = fake_jobs(handler.hub).jobs.get(job_id)
+    if job is None:
+        return handler._error(404, "Job not found")
+    lines = ["===== Job started at 2026-11-30 08:00:00 =====", *job["logs"]]
+    events = b"".join(b"data: " + json.dumps({"timestamp": _TIME, "data": line}).encode() + b"\n\n" for line in lines)
+    job["stage"], job["message"] = job["final"]  # the job has run by the time its logs are read to the end
+    handler._send(200, body=events, headers={"Cache-Control": "no-cache"})
+
+
+def _scheduled_create(handler: _Handler, namespace: str, body: bytes, **_) -> None:
+    jobs = fake_jobs(handler.hub)
+    data = json.loads(body)
+    scheduled_id = hashlib.sha1(f"scheduled{len(jobs.scheduled)}{data}".encode()).hexdigest()[:24]
+    jobs.scheduled[scheduled_id] = {"spec": data["jobSpec"], "schedule": data["schedule"], "namespace": namespace}
+    handler._send(200, _scheduled_json(handler.hub, scheduled_id))
+
+
+def _scheduled_list(handler: _Handler, namespace: str, query=None, **_) -> None:
+    wanted = (query or {}).get("label", [None])[0]
+    found = []
+    for scheduled_id, entry in fake_jobs(handler.hub).scheduled.items():
+        labels = entry["spec"].get("labels") or {}
+        if entry["namespace"] == namespace and (wanted is None or wanted in [f"{k}={v}" for k, v in labels.items()]):
+            found.append(_scheduled_json(handler.hub, scheduled_id))
+    handler._send(200, found)
+
+
+def _scheduled_delete(handler: _Handler, namespace: str, scheduled_id: str, **_) -> None:
+    if fake_jobs(handler.hub).scheduled.pop(scheduled_id, None) is None:
+        return handler._error(404, "Scheduled job not found")
+    handler._send(200, {})
+
+
+_Handler.do_DELETE = _Handler._dispatch
+ROUTES += [
+    ("GET", r"/api/jobs/hardware", _jobs_hardware),
+    ("POST", r"/api/jobs/(?P<namespace>[^/]+)", _jobs_run),
+    ("GET", r"/api/jobs/(?P<namespace>[^/]+)/(?P<job_id>[^/]+)", _jobs_inspect),
+    ("GET", r"/api/jobs/(?P<namespace>[^/]+)/(?P<job_id>[^/]+)/logs", _jobs_logs),
+    ("POST", r"/api/scheduled-jobs/(?P<namespace>[^/]+)", _scheduled_create),
+    ("GET", r"/api/scheduled-jobs/(?P<namespace>[^/]+)", _scheduled_list),
+    ("DELETE", r"/api/scheduled-jobs/(?P<namespace>[^/]+)/(?P<scheduled_id>[^/]+)", _scheduled_delete),
+]

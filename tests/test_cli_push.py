@@ -85,8 +85,8 @@ SPACE = "tester/pokedex"
 def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys):
     cli = load_cli()
     out = tmp_path / "out"
-    args = push_args(csv_fixture, artwork_fixture, tiny_models, out, "0.1.0", hub, "--space", SPACE)
-    assert cli.main(args) == 0
+    args = push_args(csv_fixture, artwork_fixture, tiny_models, out, "auto", hub, "--space", SPACE)
+    assert cli.main(args) == 0  # auto: the first version, 0.1.0; the Space gets the version the build chose
     output = capsys.readouterr().out
     assert "Pushed:" in output and "Deployed the Space:" in output
     state, space = hub.spaces[SPACE], hub.repo(SPACE, "space")
@@ -111,7 +111,7 @@ def test_space_needs_push_and_dry_run_shows_both_plans(hub, tmp_path, csv_fixtur
                                                        capsys):
     cli = load_cli()
     code = cli.main(build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "a", "--space", SPACE))
-    assert code == 1 and capsys.readouterr().err.startswith("Error: --space deploys the version that --push")
+    assert code == 1 and capsys.readouterr().err.startswith("Error: --space deploys the version --push")
     code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "b", "0.1.0", hub,
                               "--space", "not-a-space-id", "--dry-run"))
     assert code == 1 and "OWNER/NAME" in capsys.readouterr().err and not (tmp_path / "b").exists()

@@ -1,0 +1,149 @@
+"""``--version auto``: the next version number, decided by what changed since the previous published version.
+
+Decided before anything is embedded, from the documents and artwork about to be embedded and the build's settings,
+so a scheduled republish where nothing changed costs a source fetch, not a build:
+
+- nothing the dataset holds changed → no new version (``bump == "none"``): nothing is built or pushed;
+- Pokémon added or removed, or a model or an embedding/projection setting changed → next minor (X.Y+1.0);
+- only documents or artwork changed → next patch (X.Y.Z+1);
+- no previous version → ``0.1.0``.
+
+A new PokéAPI commit whose tables change nothing the records hold is not a change: the published version already
+is that commit's data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pokembed.errors import BadInputError
+
+AUTO = "auto"
+FIRST_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class VersionDecision:
+    """What ``--version auto`` chose and why."""
+
+    bump: str  # "initial" | "none" | "patch" | "minor"
+    version: str | None  # the new version; None when nothing changed
+    previous: str | None  # the previous version compared with
+    reasons: list[str] = field(default_factory=list)  # what changed, one short phrase each
+
+    def changelog_line(self) -> str:
+        """The changelog line saying why this version number was chosen."""
+        if self.bump == "initial":
+            return f"Version {self.version} chosen by `--version auto`: the first published version."
+        why = "; ".join(self.reasons) or "nothing changed"
+        return f"Version {self.version} chosen by `--version auto`: a {self.bump} release since {self.previous} ({why})."
+
+
+def next_version(previous: str, bump: str) -> str:
+    """``previous`` bumped: "minor" → X.Y+1.0, "patch" → X.Y.Z+1."""
+    from pokembed.publish import validate_version
+
+    major, minor, patch = (int(part) for part in validate_version(previous).split("."))
+    if bump == "minor":
+        return f"{major}.{minor + 1}.0"
+    if bump == "patch":
+        return f"{major}.{minor}.{patch + 1}"
+    raise BadInputError(f"unknown version bump {bump!r}; use minor or patch")
+
+
+def settings_of(*, text_model: Any, image_model: Any, umap: Any, long_documents: str, neighbors: int) -> dict:
+    """The settings a version depends on, as plain JSON values (model specs and UMAP parameters as dicts)."""
+    return {
+        "text_model": _plain(text_model),
+        "image_model": _plain(image_model),
+        "umap": _plain(umap),
+        "long_documents": long_documents,
+        "neighbors_k": neighbors,
+    }
+
+
+def decide_version(
+    previous_table: Any,
+    previous_facts: Any,
+    *,
+    ids: Sequence[int],
+    names: Sequence[str],
+    documents: Sequence[str],
+    artwork: Mapping[int, bytes],
+    settings: Mapping[str, Any],
+) -> VersionDecision:
+    """Compare what is about to be built (documents and artwork by Pokémon id, ``settings_of(...)``) with the previous
+    version's table (columns id, name, document, image) and build facts."""
+    if previous_table is None or previous_facts is None:
+        return VersionDecision("initial", FIRST_VERSION, None)
+    previous_version = str(previous_facts.version)
+    columns = previous_table.column_names
+    old_ids = previous_table.column("id").to_pylist()
+    old_docs = dict(zip(old_ids, previous_table.column("document").to_pylist()))
+    old_images = dict(zip(old_ids, _image_bytes(previous_table.column("image").to_pylist()))) if "image" in columns \
+        else None
+    new_docs = dict(zip(ids, documents))
+    new_names = dict(zip(ids, names))
+    old_names = dict(zip(old_ids, previous_table.column("name").to_pylist())) if "name" in columns else {}
+
+    minor, patch = [], []
+    added = [i for i in ids if i not in old_docs]
+    removed = [i for i in old_ids if i not in new_docs]
+    if added:
+        minor.append(f"{len(added)} Pokémon added ({_some(new_names.get(i, i) for i in added)})")
+    if removed:
+        minor.append(f"{len(removed)} Pokémon removed ({_some(old_names.get(i, i) for i in removed)})")
+    for key, label in (("text_model", "text model"), ("image_model", "image model")):
+        if _model_changed(_facts_value(previous_facts, key), settings[key]):
+            minor.append(f"{label} changed")
+    for key, label in (("umap", "UMAP parameters"), ("long_documents", "long-document handling"),
+                       ("neighbors_k", "neighbours per row")):
+        if _facts_value(previous_facts, key) != settings[key]:
+            minor.append(f"{label} changed")
+
+    common = [i for i in ids if i in old_docs]
+    changed_docs = [i for i in common if old_docs[i] != new_docs[i]]
+    if changed_docs:
+        patch.append(f"documents changed for {len(changed_docs)} Pokémon")
+    if old_images is not None:
+        changed_art = [i for i in common if old_images.get(i) != artwork.get(i)]
+        if changed_art:
+            patch.append(f"artwork changed for {len(changed_art)} Pokémon")
+
+    if minor:
+        return VersionDecision("minor", next_version(previous_version, "minor"), previous_version, minor + patch)
+    if patch:
+        return VersionDecision("patch", next_version(previous_version, "patch"), previous_version, patch)
+    return VersionDecision("none", None, previous_version, [])
+
+
+def _model_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
+    """A different checkpoint or revision, or a setting both versions record with different values."""
+    before = dict(before or {})
+    if (before.get("model_id"), before.get("revision")) != (after.get("model_id"), after.get("revision")):
+        return True
+    shared = (set(before) & set(after)) - {"name"}  # a field a newer pokembed added is not a change by itself
+    return any(before[key] != after[key] for key in shared)
+
+
+def _facts_value(facts: Any, key: str) -> Any:
+    return _plain(getattr(facts, key, None))
+
+
+def _image_bytes(cells: list) -> list[bytes | None]:
+    return [cell.get("bytes") if isinstance(cell, dict) else cell for cell in cells]
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
+
+
+def _some(names, limit: int = 5) -> str:
+    names = [str(n) for n in names]
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
