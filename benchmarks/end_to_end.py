@@ -10,7 +10,7 @@ Each build prints its own summary (counts, seconds per step); a side-by-side tab
 
 Models: by default the tiny random models of `python -m pokembed.tiny_models` (written to a temp folder, with the real
 bert-base-uncased tokenizer so token counts are real); --full-size writes the random full-size ones of
-text_throughput.py and image_throughput.py instead (same compute as nomic-embed-text-v1.5 and a ViT-B/16);
+text_throughput.py and image_throughput.py instead (the nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures);
 --text-model / --image-model take any registry name or folder.
 
 Size: the whole corpus (1,351) by default; with --full-size on a CPU the default is the first 16 Pokémon (a full-size
@@ -91,7 +91,7 @@ def write_models(folder: Path, *, full_size: bool) -> tuple[str, str, str]:
 
         text = write_full_size_text_model(folder / "text")
         image = write_full_size_image_model(folder / "image", query_model="../text")
-        what = "random full-size models (nomic-embed-text-v1.5 architecture, ViT-B/16)"
+        what = "random full-size models (nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures)"
     else:
         command = [sys.executable, "-m", "pokembed.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)

@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Image embedding throughput: preprocessing and embedding of the shared official artwork, reported apart.
 
-The model is the full-size ViT-B/16 architecture (transformers' ViTConfig defaults: 768 hidden, 12 layers, 12 heads,
-3072 MLP, patch 16, 224x224; random weights) saved with a ViTImageProcessor, loaded through
-pokembed.encoders.load_image_encoder: the same arithmetic as nomic-embed-vision-v1.5's ViT-B/16 tower.
+The model is nomic-embed-vision-v1.5's architecture at full size, run natively by pokembed.nomic_vision (768 hidden,
+12 layers, 12 heads, SwiGLU MLP 2048 with its LayerNorm, patch 16, 224x224, 2-D rotary, attention-pooling selector;
+random weights), written in the Hub repo's layout with its CLIP image processor and loaded through
+pokembed.encoders.load_image_encoder: the same compute as the real model. --with-vit also times the ViT-B/16 that
+stood in for it before (transformers' ViTConfig defaults, 3072 GELU MLP; the same linear MACs per token) on the same
+images, for comparison.
 
 Two stages, each timed on its own:
   preprocessing  pokembed.artwork.load_artwork(ids, folder, cache_dir=None): read, decode, composite on white,
@@ -11,13 +14,15 @@ Two stages, each timed on its own:
   embedding      encoder.embed_images(images): the model's image processor (rescale, normalise, to tensors), the
                  forward pass, CLS pooling and normalisation. The image processor alone is also timed, for scale.
 
-FLOPs per image (197 tokens = 196 patches + CLS): per layer 2·197·(4·h² + 2·h·i, read off the layer's nn.Linear
-shapes) + 2·2·197²·h for attention, plus the patch projection (2·196·768·3·16·16) and the pooler if the model has one.
+FLOPs per image (197 tokens = 196 patches + CLS): per layer 2·197·(the layer's nn.Linear MACs: 4·h² + 3·h·i for
+nomic's SwiGLU, 4·h² + 2·h·i for the ViT) + 2·2·197²·h for attention, plus the patch projection (2·196·768·3·16·16)
+and the head (nomic's selector: Wkv over every token, the rest on one; the ViT's pooler).
 
 Subset: by default 64 images with ids evenly spaced over the folder's sorted ids; --limit N picks N that way;
 --all takes every image (798 in ../shared/pokeapi/official-artwork; meant for a GPU).
 
   python benchmarks/image_throughput.py                       # CPU-sized subset, device auto
+  python benchmarks/image_throughput.py --device cpu --limit 16 --with-vit   # nomic's architecture next to the ViT
   python benchmarks/image_throughput.py --device cuda --all   # every shared artwork on a GPU
 """
 
@@ -58,7 +63,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                       help=f"N images with ids evenly spaced over the sorted ids (default {CPU_SUBSET})")
     parser.add_argument("--artwork", type=Path, default=DEFAULT_ARTWORK, help="a folder of {id}.png files")
     parser.add_argument("--model", default=None,
-                        help="an image model (registry name or local folder) instead of the random full-size ViT-B/16")
+                        help="an image model (registry name or local folder) instead of the random full-size nomic vision model")
+    parser.add_argument("--with-vit", action="store_true",
+                        help="also time the random full-size ViT-B/16 (the stand-in used before) on the same images")
     parser.add_argument("--batch-size", type=int, default=None, help="encoder batch size (default: the encoder's)")
     parser.add_argument("--workers", type=int, default=8, help="load_artwork threads (default 8, its default)")
     parser.add_argument("--repeats", type=int, default=1, help="timed embedding runs; the median is reported")
@@ -78,8 +85,32 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 # --- the model ------------------------------------------------------------------------------------------------------
 
 def write_full_size_image_model(folder: Path, *, seed: int = 0, query_model: str | None = None) -> Path:
-    """Save a random-weight ViT-B/16 (ViTConfig defaults) and a ViTImageProcessor to `folder`; `query_model` (a
-    text model folder, relative to this one) goes into its pokembed.json for the Space's text-to-image search."""
+    """Save a random-weight nomic-embed-vision-v1.5 architecture (pokembed.nomic_vision, the Hub layout) with the
+    real model's CLIP image processor to `folder`; `query_model` (a text model folder, relative to this one) goes
+    into its pokembed.json for the Space's text-to-image search."""
+    import json
+
+    from safetensors.torch import save_file
+    from transformers import CLIPImageProcessorPil
+
+    from pokembed import nomic_vision
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vision = nomic_vision.VisionConfig(hidden=768, layers=12, heads=12, mlp_hidden=2048, image_size=224, patch_size=16,
+                                       eps=1e-6, ref_feat_shape=(14, 14))
+    model = nomic_vision.random_model(vision, seed=seed)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / nomic_vision.WEIGHTS_FILE),
+              metadata={"format": "pt"})
+    (folder / nomic_vision.CONFIG_FILE).write_text(json.dumps(nomic_vision.hub_config(vision), indent=2) + "\n")
+    CLIPImageProcessorPil(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(folder)
+    sidecar = {"kind": "image", "pooling": "cls", "dimension": 768, "query_model": query_model}
+    (folder / "pokembed.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return folder
+
+
+def write_full_size_vit(folder: Path, *, seed: int = 0) -> Path:
+    """Save a random-weight ViT-B/16 (ViTConfig defaults) and a ViTImageProcessor to `folder` (the old stand-in)."""
     import json
 
     import torch
@@ -90,7 +121,7 @@ def write_full_size_image_model(folder: Path, *, seed: int = 0, query_model: str
     torch.manual_seed(seed)
     ViTModel(ViTConfig()).save_pretrained(folder)
     ViTImageProcessorPil().save_pretrained(folder)
-    sidecar = {"kind": "image", "pooling": "cls", "dimension": 768, "query_model": query_model}
+    sidecar = {"kind": "image", "pooling": "cls", "dimension": 768, "query_model": None}
     (folder / "pokembed.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return folder
 
@@ -103,28 +134,45 @@ class ImageFlopModel:
     note: str
 
 
-def vit_flop_model(model) -> ImageFlopModel:
-    """FLOPs of one image through a ViT-style model, read off its module shapes (linear + attention + patches)."""
+def _linear_macs(module) -> int:
     import torch
 
-    config = model.config
-    h, i = config.hidden_size, config.intermediate_size
-    patches = (config.image_size // config.patch_size) ** 2
+    return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear))
+
+
+def flop_model(model, architecture: str) -> ImageFlopModel | None:
+    """FLOPs of one image through a ViT or nomic vision model, read off its module shapes."""
+    if architecture == "nomic_vision":
+        vision = model.vision
+        h, i, layers = vision.hidden, vision.mlp_hidden, vision.layers
+        patches = vision.grid**2
+        layer_macs = _linear_macs(model.layers[0])
+        expected = 4 * h * h + 3 * h * i
+        patch = 2.0 * patches * model.embeddings.proj.weight.numel()
+        selector = model.selector
+        head = 2.0 * ((patches + 1) * selector.attn.Wkv.weight.numel()
+                      + _linear_macs(selector) - selector.attn.Wkv.weight.numel())
+        formula = "4·h²+3·h·i"
+    elif architecture == "vit":
+        config = model.config
+        h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+        patches = (config.image_size // config.patch_size) ** 2
+        layer_macs = _linear_macs((getattr(model, "layers", None) or model.encoder.layer)[0])  # transformers 5 | 4
+        expected = 4 * h * h + 2 * h * i
+        patch = 2.0 * patches * model.embeddings.patch_embeddings.projection.weight.numel()
+        pooler = getattr(model, "pooler", None)
+        head = 2.0 * _linear_macs(pooler) if pooler is not None else 0.0
+        formula = "4·h²+2·h·i"
+    else:
+        return None
     n = patches + 1  # + CLS
-    layers = getattr(model, "layers", None) or model.encoder.layer  # transformers 5 | 4 layout
-    layer = layers[0]
-    macs = sum(m.in_features * m.out_features for m in layer.modules() if isinstance(m, torch.nn.Linear))
-    linear = config.num_hidden_layers * 2.0 * n * macs
-    attention = config.num_hidden_layers * 2.0 * 2.0 * n * n * h
-    conv = model.embeddings.patch_embeddings.projection
-    patch = 2.0 * patches * conv.weight.numel()
-    pooler = getattr(model, "pooler", None)
-    pool = 2.0 * sum(m.in_features * m.out_features for m in pooler.modules()
-                     if isinstance(m, torch.nn.Linear)) if pooler is not None else 0.0
-    total = linear + attention + patch + pool
-    check = "matches" if macs == 4 * h * h + 2 * h * i else "DIFFERS from"
+    linear = layers * 2.0 * n * layer_macs
+    attention = layers * 2.0 * 2.0 * n * n * h
+    total = linear + attention + patch + head
+    check = "matches" if layer_macs == expected else "DIFFERS from"
     note = (f"{total / 1e9:.1f} GFLOP per image ({n} tokens): {linear / total:.0%} linear (per-layer MACs/token "
-            f"{macs:,}, {check} 4·h²+2·h·i), {attention / total:.0%} attention, {patch / total:.1%} patch projection")
+            f"{layer_macs:,}, {check} {formula}), {attention / total:.0%} attention, {patch / total:.1%} patch "
+            f"projection, {head / total:.1%} head")
     return ImageFlopModel(per_image=total, note=note)
 
 
@@ -143,30 +191,79 @@ def spread_subset(ids: Sequence[int], k: int) -> list[int]:
     return [ids[p] for p in positions]
 
 
-def reference_vectors(model_dir: str, images, device: Device) -> np.ndarray:
-    """A few images through processor → fp32 model → CLS → L2 normalise, without pokembed: the correctness check."""
+def reference_vectors(spec, images, device: Device) -> np.ndarray:
+    """A few images through processor → fp32 model → token 0 → L2 normalise, outside pokembed's encoder (its batching,
+    dtype and device handling): for the ViT transformers' AutoModel, for nomic the bare pokembed.nomic_vision module."""
     import torch
     import torch.nn.functional as F
     from transformers import AutoImageProcessor, AutoModel
 
-    processor = AutoImageProcessor.from_pretrained(model_dir, backend="pil")
-    model = AutoModel.from_pretrained(model_dir, dtype=torch.float32).to(device.kind).eval()
+    folder = spec.snapshot or spec.model_id
+    processor = AutoImageProcessor.from_pretrained(folder, backend="pil")
+    if spec.architecture == "nomic_vision":
+        from pokembed import nomic_vision
+
+        model = nomic_vision.load_model(Path(folder))
+    else:
+        model = AutoModel.from_pretrained(folder, dtype=torch.float32)
+    model = model.to(device.kind).eval()
     with torch.no_grad():
         pixels = processor(images=list(images), return_tensors="pt")["pixel_values"].to(device.kind)
-        cls = model(pixel_values=pixels).last_hidden_state[:, 0]
-        return F.normalize(cls.float(), dim=1).cpu().numpy()
+        first = model(pixel_values=pixels).last_hidden_state[:, 0]
+        return F.normalize(first.float(), dim=1).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class Timing:
+    label: str
+    encoder: object
+    load: float
+    warmup: float
+    seconds: list[float]
+    flops: ImageFlopModel | None
+    check: float | None
+    peak_gib: float | None
+
+
+def time_model(spec, images, device: Device, args: argparse.Namespace, label: str) -> Timing:
+    """Load the encoder, warm it up, time `repeats` embeddings of every image, check 4 against the plain reference."""
+    import torch
+
+    from pokembed.encoders import load_image_encoder
+
+    kwargs = {"device": device.kind, "progress": not args.no_progress}
+    if args.batch_size is not None:
+        kwargs["batch_size"] = args.batch_size
+    start = time.perf_counter()
+    encoder = load_image_encoder(spec, **kwargs)
+    device.synchronize()
+    load = time.perf_counter() - start
+    start = clock(device)
+    encoder.embed_images(images[:2])
+    warmup = clock(device) - start
+    if device.kind == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    seconds, vectors = [], None
+    for _ in range(args.repeats):
+        start = clock(device)
+        vectors = encoder.embed_images(images)
+        seconds.append(clock(device) - start)
+    peak_gib = torch.cuda.max_memory_allocated() / 2**30 if device.kind == "cuda" else None
+    check = None
+    if spec.revision is None or spec.snapshot:  # a local folder: the reference reads the same files
+        sample = images[: min(4, len(images))]
+        check = float(np.min(np.sum(reference_vectors(spec, sample, device) * vectors[: len(sample)], axis=1)))
+    return Timing(label, encoder, load, warmup, seconds, flop_model(encoder.model, spec.architecture), check, peak_gib)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     device = resolve_device(args.device, peak_tflops=args.peak_tflops)
-    import torch
     from transformers import AutoImageProcessor
     from transformers.utils import logging as hf_logging
 
     from pokembed.artwork import load_artwork
-    from pokembed.encoders import load_image_encoder
     from pokembed.models import get_model_spec
 
     if args.no_progress:
@@ -198,72 +295,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model is None:
             start = time.perf_counter()
             model_dir = write_full_size_image_model(Path(tmp) / "image")
-            print(f"model: random-weight full-size ViT-B/16 (ViTConfig defaults) + ViTImageProcessor, written in "
-                  f"{time.perf_counter() - start:.1f} s")
+            print(f"model: random-weight full-size nomic-embed-vision-v1.5 architecture (pokembed.nomic_vision, Hub "
+                  f"layout) + CLIP image processor, written in {time.perf_counter() - start:.1f} s")
             spec = get_model_spec(str(model_dir), "image")
+            label = "nomic vision (native)"
         else:
             spec = get_model_spec(args.model, "image")
             print(f"model: {spec.name} ({spec.model_id} @ {spec.revision})")
-
-        kwargs = {"device": device.kind, "progress": not args.no_progress}
-        if args.batch_size is not None:
-            kwargs["batch_size"] = args.batch_size
-        start = time.perf_counter()
-        encoder = load_image_encoder(spec, **kwargs)
-        device.synchronize()
-        load = time.perf_counter() - start
-        flops = vit_flop_model(encoder.model) if spec.architecture == "vit" else None
-
-        processor = AutoImageProcessor.from_pretrained(spec.model_id, revision=spec.revision, backend="pil")
+            label = spec.name
+        processor = AutoImageProcessor.from_pretrained(spec.snapshot or spec.model_id,
+                                                       revision=None if spec.snapshot else spec.revision, backend="pil")
         start = time.perf_counter()
         processor(images=images, return_tensors="pt")
         processor_seconds = time.perf_counter() - start
+        timings = [time_model(spec, images, device, args, label)]
+        if args.with_vit:
+            vit = get_model_spec(str(write_full_size_vit(Path(tmp) / "vit")), "image")
+            timings.append(time_model(vit, images, device, args, "ViT-B/16 (old stand-in)"))
 
-        start = clock(device)
-        encoder.embed_images(images[:2])
-        warmup = clock(device) - start
-        seconds = []
-        vectors = None
-        if device.kind == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        for _ in range(args.repeats):
-            start = clock(device)
-            vectors = encoder.embed_images(images)
-            seconds.append(clock(device) - start)
-        peak_gib = torch.cuda.max_memory_allocated() / 2**30 if device.kind == "cuda" else None
-        check = None
-        if spec.architecture == "vit":
-            sample = images[: min(4, len(images))]
-            reference = reference_vectors(spec.model_id, sample, device)
-            check = float(np.min(np.sum(reference * vectors[: len(sample)], axis=1)))
-
-    embed = statistics.median(seconds)
-    print(f"encoder: batch size {encoder.batch_size}, dtype {str(encoder.dtype).replace('torch.', '')}, attention "
-          f"{getattr(encoder.model.config, '_attn_implementation', '?')}; load {load:.1f} s, warm-up (2 images) "
-          f"{warmup:.2f} s{'' if peak_gib is None else f', peak GPU memory {peak_gib:.1f} GiB'}")
-    if flops is not None:
-        print(f"FLOPs: {flops.note}")
+    for t in timings:
+        encoder = t.encoder
+        print(f"{t.label}: batch size {encoder.batch_size}, dtype {str(encoder.dtype).replace('torch.', '')}, "
+              f"attention {getattr(getattr(encoder.model, 'config', None), '_attn_implementation', 'sdpa')}; load "
+              f"{t.load:.1f} s, warm-up (2 images) {t.warmup:.2f} s"
+              f"{'' if t.peak_gib is None else f', peak GPU memory {t.peak_gib:.1f} GiB'}")
+        if t.flops is not None:
+            print(f"  FLOPs: {t.flops.note}")
     print()
-    print(f"{'stage':<26}{'images':>8}{'seconds':>10}{'images/s':>10}{'TFLOP/s':>10}{'of peak':>9}")
-    print(f"{'preprocessing (artwork)':<26}{len(images):>8}{preprocess:>10.2f}{len(images) / preprocess:>10.1f}"
+    print(f"{'stage':<34}{'images':>8}{'seconds':>10}{'images/s':>10}{'TFLOP/s':>10}{'of peak':>9}")
+    print(f"{'preprocessing (artwork)':<34}{len(images):>8}{preprocess:>10.2f}{len(images) / preprocess:>10.1f}"
           f"{'-':>10}{'-':>9}")
-    tflops = flops.per_image * len(images) / embed / 1e12 if flops is not None else None
-    print(f"{'embedding (encoder)':<26}{len(images):>8}{embed:>10.2f}{len(images) / embed:>10.1f}"
-          f"{'-' if tflops is None else f'{tflops:.3g}':>10}{'-' if tflops is None else device.fraction(tflops):>9}")
-    print(f"{'  of which image processor':<26}{len(images):>8}{processor_seconds:>10.2f}"
+    for t in timings:
+        embed = statistics.median(t.seconds)
+        tflops = t.flops.per_image * len(images) / embed / 1e12 if t.flops is not None else None
+        print(f"{'embedding, ' + t.label:<34}{len(images):>8}{embed:>10.2f}{len(images) / embed:>10.1f}"
+              f"{'-' if tflops is None else f'{tflops:.3g}':>10}{'-' if tflops is None else device.fraction(tflops):>9}")
+        if len(t.seconds) > 1:
+            print(f"  embedding runs: {', '.join(f'{s:.2f}' for s in t.seconds)} s")
+    print(f"{'  of which image processor':<34}{len(images):>8}{processor_seconds:>10.2f}"
           f"{len(images) / processor_seconds:>10.1f}{'':>10}{'':>9}   (timed separately, for scale)")
+    embed = statistics.median(timings[0].seconds)
     total = preprocess + embed
-    print(f"{'total':<26}{len(images):>8}{total:>10.2f}{len(images) / total:>10.1f}")
-    if len(seconds) > 1:
-        print(f"  embedding runs: {', '.join(f'{s:.2f}' for s in seconds)} s")
+    print(f"{'total (' + timings[0].label + ')':<34}{len(images):>8}{total:>10.2f}{len(images) / total:>10.1f}")
     status = 0
-    if check is not None:
-        line = f"agreement with a plain fp32 processor→model→CLS reference on {min(4, len(images))} images: " \
-               f"min cosine {check:.6f}"
+    for t in timings:
+        if t.check is None:
+            continue
+        line = (f"{t.label}: agreement with a plain fp32 processor→model→token-0 reference on "
+                f"{min(4, len(images))} images: min cosine {t.check:.6f}")
         if device.kind == "cpu":
-            ok = check >= COSINE_FLOOR
+            ok = t.check >= COSINE_FLOOR
             print(f"{line} -> {'OK' if ok else 'MISMATCH'}")
-            status = 0 if ok else 1
+            status = status or (0 if ok else 1)
         else:
             print(f"{line} (encoder in its own dtype)")
     return status

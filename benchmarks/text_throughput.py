@@ -235,14 +235,12 @@ def load_reference_model(spec, device: Device):
     import torch
     from transformers import AutoConfig, AutoModel
 
-    config = AutoConfig.from_pretrained(spec.model_id, revision=spec.revision,
-                                        trust_remote_code=spec.trust_remote_code)
+    config = AutoConfig.from_pretrained(spec.model_id, revision=spec.revision)
     if spec.rope_scaling_factor:
         config.rope_parameters = {"rope_type": "dynamic", "factor": float(spec.rope_scaling_factor),
                                   "rope_theta": float((config.rope_parameters or {}).get("rope_theta", 1000.0))}
         config.max_position_embeddings = int(spec.trained_positions or config.max_position_embeddings)
-    model = AutoModel.from_pretrained(spec.model_id, revision=spec.revision, config=config, dtype=torch.float32,
-                                      trust_remote_code=spec.trust_remote_code)
+    model = AutoModel.from_pretrained(spec.model_id, revision=spec.revision, config=config, dtype=torch.float32)
     return model.to(device.kind).eval()
 
 

@@ -92,7 +92,10 @@ class BuildFacts:
         for name in ("text_model", "image_model", "umap", "query_model"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, _plain(value))
+                value = _plain(value)
+                if name != "umap":  # which local copy of a Hub model's files was read is no fact of the build
+                    value = {k: v for k, v in value.items() if k != "snapshot"}
+                object.__setattr__(self, name, value)
         object.__setattr__(self, "counts", {str(k): int(v) for k, v in dict(self.counts).items()})
         object.__setattr__(self, "missing_artwork", sorted(int(i) for i in self.missing_artwork))
         object.__setattr__(self, "truncated", [str(name) for name in self.truncated])
@@ -442,12 +445,14 @@ def _model_description(model: Mapping[str, Any], kind: str) -> str:
             details.append(f"{_format_int(model['max_tokens'])}-token context")
     else:
         details.append("the model's own image processor on the 224×224 artwork")
-        details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
+        if model.get("architecture") == "nomic_vision":
+            details.append("run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)")
+            details.append("token 0 of the attention-pooling head's output, as nomic publishes it")
+        else:
+            details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
         if model.get("dimension"):
             details.append(f"{model['dimension']} dimensions")
         details.append("unit-normalised")
-    if model.get("trust_remote_code"):
-        details.append("remote code allowed at the pinned revision only")
     return " ".join(parts) + ": " + ", ".join(details) + "."
 
 

@@ -28,6 +28,12 @@ math kernel; unpadded rows keep the fused one). Rows carry
 their own ``position_ids`` (0 in the padding), and for dynamic-NTK RoPE models the rotary module is replaced by one
 that scales each row by its own length (see ``SequenceDynamicNTKRotary``), so a vector does not depend on which
 other documents share its batch. On CPU the same inputs give the same vectors bit for bit.
+
+Loading: tokenizers, image processors and transformers' native models (NomicBert, SigLIP, ViT) through the Auto
+classes; nomic-embed-vision-v1.5 through ``pokembed.nomic_vision`` from its own ``config.json`` and
+``model.safetensors``. No remote code is ever run. Files come from a registry model's local snapshot, a local
+folder, or the Hub at the pinned revision through the Hugging Face cache (so ``HF_HUB_OFFLINE=1`` works once the
+cache holds them).
 """
 
 from __future__ import annotations
@@ -389,7 +395,8 @@ class SiglipTextEncoder(TextEncoder):
 
 
 class ClsImageEncoder(ImageEncoder):
-    """ViT-style image towers (nomic-embed-vision, ViT): the CLS token of the last hidden states."""
+    """ViT-style image towers: token 0 of ``last_hidden_state``. For nomic-embed-vision (pokembed.nomic_vision) that
+    is the attention-pooling selector's output, not the encoder's CLS token."""
 
     def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
         return self.model(**inputs).last_hidden_state[:, 0]
@@ -538,36 +545,33 @@ def _alternative(spec: ModelSpec) -> str:
     return "check the network (the Hub must be reachable once to download it) or pass --text-model a local folder"
 
 
-def _is_pinned(revision: str | None) -> bool:
-    return bool(revision) and len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
-
-
 def _load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tuple[Any, Any]:
-    """(tokenizer or image processor, model in eval mode on ``dev``); every failure is one ModelLoadError line."""
+    """(tokenizer or image processor, model in eval mode on ``dev``); every failure is one ModelLoadError line.
+
+    Files come from ``spec.snapshot`` (a local copy of a Hub model), the local folder ``spec.model_id``, or the Hub
+    at ``spec.revision`` (through the Hugging Face cache, so ``HF_HUB_OFFLINE=1`` works once it holds them).
+    """
     import torch
 
     what = f"could not load {spec.kind} model {spec.name}"
-    remote = spec.trust_remote_code and _is_pinned(spec.revision)
-    if spec.trust_remote_code and not remote:
-        raise ModelLoadError(f"{what} (it needs remote code, allowed only at a pinned commit, and its revision is {spec.revision!r}); {_alternative(spec)}")
-    if spec.architecture == "nomic_vision" and not remote:
-        raise ModelLoadError(f"{what} (nomic_vision needs its remote code, allowed only at the registry's pinned revision); {_alternative(spec)}")
-    hub = {"revision": spec.revision} if spec.revision else {}
-    code = {"code_revision": spec.code_revision} if remote and spec.code_revision else {}
+    source = spec.snapshot or spec.model_id
+    hub = {"revision": spec.revision} if spec.revision and not spec.snapshot else {}
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     try:
         from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
 
         if part == "text":
-            frontend = AutoTokenizer.from_pretrained(spec.model_id, **hub)
+            frontend = AutoTokenizer.from_pretrained(source, **hub)
         else:
-            frontend = AutoImageProcessor.from_pretrained(spec.model_id, backend="pil", **hub)
-        config = AutoConfig.from_pretrained(spec.model_id, trust_remote_code=remote, **code, **hub)
-        _prepare_config(spec, config)
-        options: dict[str, Any] = {"config": config, "dtype": dtype, "trust_remote_code": remote, "output_loading_info": True}
-        if not remote:
-            options["attn_implementation"] = "sdpa"
-        model, info = AutoModel.from_pretrained(spec.model_id, **options, **code, **hub)
+            frontend = AutoImageProcessor.from_pretrained(source, backend="pil", **hub)
+        if spec.architecture == "nomic_vision":
+            model = _load_nomic_vision(spec, frontend, what=what)
+            config, info = None, {}
+        else:
+            config = AutoConfig.from_pretrained(source, **hub)
+            _prepare_config(spec, config)
+            model, info = AutoModel.from_pretrained(source, config=config, dtype=dtype, attn_implementation="sdpa",
+                                                    output_loading_info=True, **hub)
     except PokembedError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure in third-party loading becomes one clear line
@@ -578,8 +582,46 @@ def _load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tupl
     if spec.architecture == "nomic_bert" and getattr(config, "rope_parameters", {}).get("rope_type") == "dynamic":
         model.rotary_emb = _sequence_dynamic_ntk_rotary(config)
     model.eval()
-    model.to(dev)
+    model.to(dev, dtype=dtype)
     return frontend, model
+
+
+def _load_nomic_vision(spec: ModelSpec, processor: Any, *, what: str) -> Any:
+    """nomic's vision tower from ``config.json`` + ``model.safetensors`` (pokembed.nomic_vision), fp32 on the CPU.
+
+    The image processor must give the model's ``img_size`` (checked on a blank image): the position embedding and
+    the rotary grid are fixed to it.
+    """
+    from PIL import Image
+
+    from pokembed import nomic_vision
+
+    folder = _model_folder(spec, [nomic_vision.CONFIG_FILE, nomic_vision.WEIGHTS_FILE])
+    try:
+        vision = nomic_vision.read_config_file(folder)
+        blank = Image.new("RGB", (320, 240), (255, 255, 255))
+        shape = tuple(processor(images=[blank], return_tensors="pt")["pixel_values"].shape)
+        if shape[1:] != (vision.channels, vision.image_size, vision.image_size):
+            raise ModelLoadError(
+                f"config.json img_size={vision.image_size} but its image processor gives {shape[2]}x{shape[3]} "
+                "images, and the position embedding is not resized: use the model's own image size"
+            )
+        return nomic_vision.load_model(folder)
+    except (ModelLoadError, BadInputError) as exc:
+        raise ModelLoadError(f"{what} ({exc}); {_alternative(spec)}") from exc
+
+
+def _model_folder(spec: ModelSpec, files: list[str]) -> "Path":
+    """The local folder holding ``files``: the snapshot or local folder itself, or the Hub cache's snapshot."""
+    from pathlib import Path
+
+    local = Path(spec.snapshot or spec.model_id)
+    if spec.snapshot or local.is_dir():
+        return local
+    from huggingface_hub import hf_hub_download
+
+    paths = [Path(hf_hub_download(spec.model_id, name, revision=spec.revision)) for name in files]
+    return paths[0].parent
 
 
 def _prepare_config(spec: ModelSpec, config: Any) -> None:

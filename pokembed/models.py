@@ -4,7 +4,7 @@ How nomic-embed-text-v1.5 loads without remote code (checked against transformer
 
 - transformers 5 ships ``NomicBertModel`` (``models/nomic_bert``). The Hub repo still carries the contrastors
   config (``model_type: nomic_bert`` with ``n_embd``, ``n_layer``, ``rotary_emb_base``, ``max_trained_positions``,
-  an ``auto_map`` into nomic-ai/nomic-bert-2048 ...). With ``trust_remote_code=False`` AutoConfig picks the native
+  an ``auto_map`` into nomic-ai/nomic-bert-2048 ...). Without remote code AutoConfig picks the native
   ``NomicBertConfig``: the contrastors keys are NOT mapped, they are kept as inert extra attributes, and the model
   gets the native defaults, which happen to be exactly v1.5's shape (768 hidden, 12 layers, 12 heads, 3072 SwiGLU,
   vocab 30528, LayerNorm eps 1e-12, rope theta 1000, max_position_embeddings 2048 = max_trained_positions).
@@ -25,12 +25,22 @@ How nomic-embed-text-v1.5 loads without remote code (checked against transformer
   encoder replaces the rotary module with one that uses each sequence's own length (see encoders.py), which equals
   embedding every document alone in a fresh model.
 
+How nomic-embed-vision-v1.5 loads: natively, by ``pokembed.nomic_vision`` (nomic's ``NomicVisionModel`` in plain
+torch), from the Hub repo's own ``config.json`` and ``model.safetensors``. Its remote code (an ``auto_map`` into
+nomic-ai/nomic-bert-2048) does not run under transformers 5 and is never executed; no model here needs remote code.
+
+Local folders: a folder is read from its ``config.json`` (and an optional ``pokembed.json`` sidecar), except a folder
+that holds a registry model's files, which gets that model's spec (prompts, layer norm, 8,192-token RoPE scaling)
+with the folder as where its files are read from. Such a folder is recognised as a Hugging Face cache snapshot
+(``.../models--ORG--NAME/snapshots/COMMIT``), as a ``hf download --local-dir`` folder whose download metadata names
+a registry model's pinned commit, or by a sidecar ``{"registry_model": NAME}``. A folder with nomic's contrastors
+text config that is none of these is refused: its ``config.json`` cannot say which nomic model it is, and loading it
+plainly would lose the layer norm and the RoPE scaling.
+
 Pinned revisions (Hub commit hashes, found in public pins; not guessed):
 - nomic-ai/nomic-embed-text-v1.5 @ e9b6763023c676ca8431644204f50c2b100d9aab (main in 2026, pinned by several
   projects; MTEB's results use the older b0753ae76394dd36bcfb912a46018088bca48be0, same weights).
-- nomic-ai/nomic-embed-vision-v1.5 @ af2246fffdab78d8458418480e4886a8e48b70a7 (MTEB's pin). Its config's auto_map
-  points into a second repo, nomic-ai/nomic-bert-2048, so the executed code is pinned separately through
-  ``code_revision`` @ 7710840340a098cfb869c4f65e87cf2b1b70caca.
+- nomic-ai/nomic-embed-vision-v1.5 @ af2246fffdab78d8458418480e4886a8e48b70a7 (MTEB's pin).
 - google/siglip2-base-patch16-224 @ 75de2d55ec2d0b4efc50b3e9ad70dba96a7b2fa2 (fixed-resolution SigLIP 2: loads as
   the native ``SiglipModel``; its text tower embeds the queries).
 """
@@ -67,7 +77,6 @@ class ModelSpec:
     revision: str | None  # pinned commit for Hub models; None for local folders
     kind: str  # "text" | "image"
     architecture: str  # "nomic_bert" | "bert" | "nomic_vision" | "siglip" | "vit": how to load and pool
-    trust_remote_code: bool  # honoured only together with a pinned revision
     pooling: str  # "mean" (text) | "cls" (image) | "pooler" (siglip)
     document_prompt: str  # "search_document: " for nomic text; "" otherwise
     query_prompt: str  # "search_query: " for nomic text; "" otherwise
@@ -77,7 +86,7 @@ class ModelSpec:
     query_model: str | None  # image models: the text model that embeds queries into this image space
     rope_scaling_factor: float | None = None  # dynamic NTK RoPE factor applied at load (nomic v1.5: 2.0)
     trained_positions: int | None = None  # the context the RoPE factor scales from (nomic v1.5: 2048)
-    code_revision: str | None = None  # pinned commit of the repo holding remote code, when it lives elsewhere
+    snapshot: str | None = None  # a local folder holding this Hub model's files at `revision`, read instead of the Hub
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -87,7 +96,6 @@ MODELS: dict[str, ModelSpec] = {
         revision="e9b6763023c676ca8431644204f50c2b100d9aab",
         kind="text",
         architecture="nomic_bert",
-        trust_remote_code=False,
         pooling="mean",
         document_prompt="search_document: ",
         query_prompt="search_query: ",
@@ -104,7 +112,6 @@ MODELS: dict[str, ModelSpec] = {
         revision="af2246fffdab78d8458418480e4886a8e48b70a7",
         kind="image",
         architecture="nomic_vision",
-        trust_remote_code=True,
         pooling="cls",
         document_prompt="",
         query_prompt="",
@@ -112,7 +119,6 @@ MODELS: dict[str, ModelSpec] = {
         max_tokens=0,
         layer_norm=False,
         query_model="nomic-embed-text-v1.5",
-        code_revision="7710840340a098cfb869c4f65e87cf2b1b70caca",
     ),
     "siglip2-base-patch16-224": ModelSpec(
         name="siglip2-base-patch16-224",
@@ -120,7 +126,6 @@ MODELS: dict[str, ModelSpec] = {
         revision="75de2d55ec2d0b4efc50b3e9ad70dba96a7b2fa2",
         kind="image",
         architecture="siglip",
-        trust_remote_code=False,
         pooling="pooler",
         document_prompt="",
         query_prompt="",
@@ -146,7 +151,7 @@ def get_model_spec(name: str, kind: str) -> ModelSpec:
         return spec
     path = Path(name).expanduser()
     if path.is_dir():
-        spec = _local_spec(name, path)
+        spec = _registry_snapshot(name, path) or _local_spec(name, path)
         _check_kind(spec, name, kind)
         return spec
     known = ", ".join(k for k, s in MODELS.items() if s.kind == kind)
@@ -165,15 +170,62 @@ def _article(word: str) -> str:
     return "an" if word[:1] in "aeiou" else "a"
 
 
+def _registry_snapshot(name: str, path: Path) -> ModelSpec | None:
+    """The registry spec of a folder holding a registry model's files, read from that folder; None for other folders.
+
+    Recognised: a Hugging Face cache snapshot of a registry repo (``models--ORG--NAME/snapshots/COMMIT``, any
+    commit), a ``hf download --local-dir`` folder whose metadata names a registry model's pinned commit, or a
+    ``pokembed.json`` naming ``registry_model``.
+    """
+    folder = path.resolve()
+    if folder.parent.name == "snapshots" and folder.parent.parent.name.startswith("models--"):
+        repo_id = folder.parent.parent.name[len("models--"):].replace("--", "/")
+        key = ALIASES.get(repo_id)
+        if key is not None:
+            if folder.name != MODELS[key].revision:
+                logger.warning("%s is a snapshot of %s at %s, not at the registry's pinned %s", name, repo_id,
+                               folder.name, MODELS[key].revision)
+            return replace(MODELS[key], revision=folder.name, snapshot=str(folder))
+    metadata = folder / ".cache" / "huggingface" / "download" / "config.json.metadata"
+    if metadata.is_file():
+        commit = metadata.read_text(encoding="utf-8", errors="replace").partition("\n")[0].strip()
+        for spec in MODELS.values():
+            if commit == spec.revision:
+                return replace(spec, snapshot=str(folder))
+    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    key = sidecar.get("registry_model")
+    if key is None:
+        return None
+    key = ALIASES.get(key, key)
+    if key not in MODELS:
+        raise BadInputError(f"{folder / SIDECAR} names registry_model {sidecar['registry_model']!r}, which is not one "
+                            f"of {', '.join(MODELS)}; fix the sidecar")
+    # Files of unknown revision: the registry's settings, the folder as the model (cache keyed by its contents).
+    return replace(MODELS[key], name=name, model_id=str(folder), revision=None)
+
+
+def _snapshot_hint(name: str, folder: Path, registry_key: str, flag: str) -> str:
+    spec = MODELS[registry_key]
+    return (
+        f"model folder {name} holds a nomic contrastors text model (config.json with n_embd, n_layer, ...), whose "
+        f"config does not say which nomic model it is; loaded plainly it would lose {registry_key}'s layer norm and "
+        f"8,192-token RoPE scaling; pass {flag} {registry_key} (offline: its snapshot in the Hugging Face cache and HF_HUB_OFFLINE=1), "
+        f"or the snapshot folder .../models--{spec.model_id.replace('/', '--')}/snapshots/{spec.revision}, or add "
+        f'{folder / SIDECAR} with {{"registry_model": "{registry_key}"}}'
+    )
+
+
 def _local_spec(name: str, path: Path) -> ModelSpec:
     """Derive a spec from a local folder's config.json and its optional pokembed.json sidecar."""
     folder = path.resolve()
-    config = _read_json(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
-    sidecar = _read_json(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    config = read_json_object(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
+    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
     model_type = config.get("model_type")
-    auto_map = config.get("auto_map") or {}
-    if model_type == "nomic_bert" and "NomicVision" in str(auto_map.get("AutoModel", "")):
+    architectures = config.get("architectures") or []
+    if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
         kind, architecture, pooling = "image", "nomic_vision", "cls"
+    elif model_type == "nomic_bert" and "n_embd" in config and not sidecar:
+        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "--text-model"))
     elif model_type in _LOCAL_ARCHITECTURES:
         kind, architecture, pooling = _LOCAL_ARCHITECTURES[model_type]
     else:
@@ -206,7 +258,6 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
         revision=None,
         kind=kind,
         architecture=architecture,
-        trust_remote_code=False,
         pooling=pooling,
         document_prompt="search_document: " if is_nomic else "",
         query_prompt="search_query: " if is_nomic else "",
@@ -227,7 +278,8 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     return spec
 
 
-def _read_json(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
+def read_json_object(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
+    """A JSON object from a file; a missing (when required), unreadable or non-object file is one BadInputError."""
     if not path.is_file():
         if required:
             raise BadInputError(f"{path.parent} is not a model folder (no {path.name}); {fix}")

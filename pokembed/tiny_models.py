@@ -1,10 +1,12 @@
 """Tiny random-weight models for offline use: ``python -m pokembed.tiny_models DIR [--tokenizer PATH]``.
 
 Writes ``DIR/text``, a native NomicBert (2 layers, 2 heads, seeded random weights) with a fast BERT WordPiece
-tokenizer, and ``DIR/image``, a native ViT (224 px, 32 px patches, the text model's hidden size so text->image
-search has matching dimensions) with its image processor. Both are plain ``save_pretrained`` folders, loaded by the
-same ``AutoTokenizer``/``AutoImageProcessor``/``AutoModel`` code as the real models; a ``pokembed.json`` sidecar in
-each gives what ``config.json`` cannot (prompts, pooling, dimension, max_tokens, layer norm, the query model).
+tokenizer, and ``DIR/image``, nomic's vision architecture (``pokembed.nomic_vision``: 224 px, 16 px patches, 2-D
+rotary, attention-pooling selector; 2 layers, 2 heads, the text model's hidden size so text->image search has
+matching dimensions) in the layout of the nomic-embed-vision-v1.5 Hub repo (contrastors ``config.json``,
+``model.safetensors`` with nomic's tensor names, a CLIP image processor). Both load through the same code as the
+real models; a ``pokembed.json`` sidecar in each gives what ``config.json`` cannot (prompts, pooling, dimension,
+max_tokens, layer norm, the query model).
 
 The text model uses the real model's recipe: dynamic NTK RoPE (factor 2 over 2,048 trained positions), 8,192 max
 tokens (so truncation happens on real data), search prompts and the layer norm before normalisation.
@@ -29,7 +31,7 @@ TEXT_SUBDIR = "text"
 IMAGE_SUBDIR = "image"
 DEFAULT_HIDDEN = 32
 IMAGE_SIZE = 224
-PATCH_SIZE = 32
+PATCH_SIZE = 16
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _WORDS = (
@@ -58,8 +60,8 @@ def write_tiny_models(
     out_dir: Path, *, tokenizer: Path | None = None, seed: int = 0, hidden_size: int = DEFAULT_HIDDEN
 ) -> TinyModels:
     """Write ``out_dir/text`` and ``out_dir/image``; the same arguments give the same weights."""
-    if hidden_size < 4 or hidden_size % 2:
-        raise BadInputError(f"hidden_size must be an even number >= 4, got {hidden_size}")
+    if hidden_size < 8 or hidden_size % 8:
+        raise BadInputError(f"hidden_size must be a multiple of 8 (two heads whose width is a multiple of 4), got {hidden_size}")
     out_dir = Path(out_dir)
     text_dir, image_dir = out_dir / TEXT_SUBDIR, out_dir / IMAGE_SUBDIR
     text_dir.mkdir(parents=True, exist_ok=True)
@@ -132,29 +134,34 @@ def _write_text_model(folder: Path, *, tokenizer: Path | None, seed: int, hidden
 
 
 def _write_image_model(folder: Path, *, seed: int, hidden_size: int) -> None:
-    import torch
-    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+    """nomic's vision architecture (pokembed.nomic_vision) in the Hub repo's layout: contrastors config.json,
+    model.safetensors with nomic's tensor names, the CLIP image processor nomic-embed-vision-v1.5 ships."""
+    from safetensors.torch import save_file
+    from transformers import CLIPImageProcessorPil  # saved as "CLIPImageProcessor", as the Hub repo has it
 
-    config = ViTConfig(
-        hidden_size=hidden_size,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden_size,
+    from pokembed import nomic_vision
+
+    vision = nomic_vision.VisionConfig(
+        hidden=hidden_size,
+        layers=2,
+        heads=2,
+        mlp_hidden=nomic_vision.MLP_MULTIPLE,  # nomic's gated MLP rounds its width up to a multiple of 256
         image_size=IMAGE_SIZE,
         patch_size=PATCH_SIZE,
-        num_channels=3,
+        eps=1e-6,
+        ref_feat_shape=(IMAGE_SIZE // PATCH_SIZE, IMAGE_SIZE // PATCH_SIZE),
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed + 1)
-        model = ViTModel(config)
-    model.save_pretrained(folder)
-    processor = ViTImageProcessor(
-        do_resize=True,
-        size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        do_rescale=True,
-        do_normalize=True,
-        image_mean=[0.5, 0.5, 0.5],
-        image_std=[0.5, 0.5, 0.5],
+    model = nomic_vision.random_model(vision, seed=seed + 1)
+    tensors = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    save_file(tensors, str(folder / nomic_vision.WEIGHTS_FILE), metadata={"format": "pt"})
+    config = nomic_vision.hub_config(vision)
+    (folder / nomic_vision.CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    processor = CLIPImageProcessorPil(
+        size={"shortest_edge": IMAGE_SIZE},
+        crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE},
+        resample=3,  # bicubic
+        image_mean=[0.48145466, 0.4578275, 0.40821073],
+        image_std=[0.26862954, 0.26130258, 0.27577711],
     )
     processor.save_pretrained(folder)
     _write_sidecar(folder, {"kind": "image", "pooling": "cls", "dimension": hidden_size, "query_model": f"../{TEXT_SUBDIR}"})

@@ -60,7 +60,6 @@ def model_cache_key(spec: "ModelSpec", variant: str = "") -> str:
         "layer_norm": spec.layer_norm,
         "rope_scaling_factor": spec.rope_scaling_factor,
         "trained_positions": spec.trained_positions,
-        "code_revision": spec.code_revision,
     }
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     return f"{ident}|{spec.kind}|d{spec.dimension}|{variant}|{digest}"

@@ -39,10 +39,12 @@ def config_for(csv_folder, artwork, models, out, **kw) -> BuildConfig:
 
 
 @pytest.fixture(scope="module")
-def loaded(built_dataset):
+def loaded(built_dataset, tmp_path_factory):
+    """The built folder through `datasets`, with a cache of its own: the shared one (~/.cache/huggingface/datasets)
+    can answer for another build of a folder with the same name and files."""
     from datasets import load_dataset
 
-    return load_dataset(str(built_dataset), split="train")
+    return load_dataset(str(built_dataset), split="train", cache_dir=str(tmp_path_factory.mktemp("datasets-cache")))
 
 
 def test_load_dataset_returns_the_columns_with_their_types(loaded, csv_fixture):
@@ -164,3 +166,22 @@ def test_cli_prints_a_summary_with_time_per_step(tmp_path, csv_fixture, artwork_
     assert "Built 5 Pokémon" in out
     for step in ("source", "text embeddings", "image embeddings", "projection", "total"):
         assert step in out
+
+
+def test_each_row_holds_the_vectors_of_its_own_inputs(loaded, tiny_models):
+    """text_embedding[i] is document[i] embedded alone, image_embedding[i] is that row's image embedded alone."""
+    from pokembed.encoders import load_image_encoder, load_text_encoder
+
+    text_encoder = load_text_encoder(str(tiny_models / "text"), device="cpu", progress=False)
+    image_encoder = load_image_encoder(str(tiny_models / "image"), device="cpu", progress=False)
+    text = np.array(loaded["text_embedding"], dtype=np.float32)
+    alone = np.stack([text_encoder.embed_documents([doc]).vectors[0] for doc in loaded["document"]])
+    assert np.allclose(text, alone, atol=1e-5)
+    with_image = [i for i, row in enumerate(loaded) if row["image"] is not None]
+    images = np.array([loaded[i]["image_embedding"] for i in with_image], dtype=np.float32)
+    image_alone = np.stack([image_encoder.embed_images([loaded[i]["image"]])[0] for i in with_image])
+    assert np.allclose(images, image_alone, atol=1e-5)
+    # rows are told apart: any two vectors differ by far more than the tolerance, so swapped rows would fail
+    for vectors in (alone, image_alone):
+        gaps = np.abs(vectors[:, None, :] - vectors[None, :, :]).max(axis=2) + np.eye(len(vectors))
+        assert gaps.min() > 1e-3

@@ -38,7 +38,6 @@ NOMIC_TEXT = {
     "revision": "e9c3d1e4a1a1b1f2c3d4e5f60718293a4b5c6d7e",
     "kind": "text",
     "architecture": "nomic_bert",
-    "trust_remote_code": False,
     "pooling": "mean",
     "document_prompt": "search_document: ",
     "query_prompt": "search_query: ",
@@ -54,7 +53,6 @@ NOMIC_VISION = {
     "revision": "0123456789abcdef0123456789abcdef01234567",
     "kind": "image",
     "architecture": "nomic_vision",
-    "trust_remote_code": True,
     "pooling": "cls",
     "document_prompt": "",
     "query_prompt": "",
@@ -68,7 +66,6 @@ SIGLIP = {
     "model_id": "google/siglip2-base-patch16-224",
     "revision": "fedcba9876543210fedcba9876543210fedcba98",
     "architecture": "siglip",
-    "trust_remote_code": False,
     "pooling": "pooler",
     "query_model": "siglip2-base-patch16-224",
 }
@@ -379,3 +376,30 @@ def test_read_table_feeds_the_card(tmp_path: Path) -> None:
     out_dir = tmp_path / "out"
     write_dataset_folder(out_dir, make_rows(), dataset_features(TEXT_DIM, IMAGE_DIM), {}, "x", {})
     assert render(table=read_table(out_dir)) == render()
+
+
+def test_the_card_says_the_nomic_image_model_runs_natively():
+    from pokembed.card import _model_description
+
+    text = _model_description(NOMIC_VISION, "image")
+    assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
+    assert "attention-pooling head" in text and "CLS" not in text
+    assert "natively" not in _model_description(SIGLIP, "image")
+
+
+def test_facts_leave_out_which_local_snapshot_was_read(tmp_path):
+    """An offline build from a snapshot folder records the same model facts as an online one."""
+    import dataclasses
+
+    from pokembed.card import BuildFacts
+    from pokembed.models import MODELS
+
+    spec = MODELS["nomic-embed-vision-v1.5"]
+    facts = [
+        BuildFacts.from_build(version="0.1.0", source="csv:x", text_spec=MODELS["nomic-embed-text-v1.5"], image_spec=s,
+                              umap={"n_neighbors": 15}, long_documents="truncate", counts={}, missing_artwork=[],
+                              truncated=[])
+        for s in (spec, dataclasses.replace(spec, snapshot=str(tmp_path / "snapshot")))
+    ]
+    assert facts[0] == facts[1] and "snapshot" not in facts[1].image_model
+    assert facts[1].image_model["revision"] == spec.revision

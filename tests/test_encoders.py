@@ -18,7 +18,7 @@ from pokembed.encoders import (
     resolve_device,
 )
 from pokembed.errors import BadInputError, ModelLoadError
-from pokembed.models import MODELS, get_model_spec
+from pokembed.models import get_model_spec
 
 DOCS = [
     '{"id":25,"name":"pikachu","types":[{"type":{"name":"electric"}}]}',
@@ -259,12 +259,6 @@ def test_contrastors_config_with_unmapped_shape_is_refused(tmp_path, tiny_models
     (text / "config.json").write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match=r"contrastors config has n_embd=768 but the native NomicBertConfig reads hidden_size=32"):
         load_text_encoder(str(text), device="cpu")
-
-
-def test_remote_code_needs_a_pinned_revision():
-    unpinned = dataclasses.replace(MODELS["nomic-embed-vision-v1.5"], revision="main")
-    with pytest.raises(ModelLoadError, match=r"could not load image model nomic-embed-vision-v1\.5 \(it needs remote code, allowed only at a pinned commit.*\); use --image-model siglip2-base-patch16-224"):
-        load_image_encoder(unpinned, device="cpu")
 
 
 def test_wrong_kind_spec_is_refused(text_spec, tiny_models):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -33,7 +34,6 @@ def test_registry_names_the_three_models_with_pinned_revisions():
 def test_nomic_text_spec_follows_the_model_card():
     spec = get_model_spec("nomic-embed-text-v1.5", "text")
     assert (spec.model_id, spec.kind, spec.architecture, spec.pooling) == ("nomic-ai/nomic-embed-text-v1.5", "text", "nomic_bert", "mean")
-    assert spec.trust_remote_code is False
     assert (spec.document_prompt, spec.query_prompt) == ("search_document: ", "search_query: ")
     assert (spec.dimension, spec.max_tokens, spec.layer_norm) == (768, 8192, True)
     assert (spec.rope_scaling_factor, spec.trained_positions) == (2.0, 2048)
@@ -41,10 +41,12 @@ def test_nomic_text_spec_follows_the_model_card():
 
 def test_image_specs_name_their_query_models():
     nomic = get_model_spec("nomic-embed-vision-v1.5", "image")
-    assert nomic.trust_remote_code and _is_commit(nomic.code_revision)
-    assert nomic.query_model == "nomic-embed-text-v1.5" and nomic.pooling == "cls"
+    assert (nomic.model_id, nomic.architecture, nomic.revision) == (
+        "nomic-ai/nomic-embed-vision-v1.5", "nomic_vision", "af2246fffdab78d8458418480e4886a8e48b70a7")
+    assert nomic.query_model == "nomic-embed-text-v1.5" and nomic.pooling == "cls" and nomic.snapshot is None
+    assert get_model_spec(nomic.query_model, "text").query_prompt == "search_query: "
     siglip = get_model_spec("siglip2-base-patch16-224", "image")
-    assert siglip.trust_remote_code is False and siglip.query_model == "siglip2-base-patch16-224"
+    assert siglip.query_model == "siglip2-base-patch16-224"
     assert (siglip.architecture, siglip.pooling, siglip.max_tokens) == ("siglip", "pooler", 64)
 
 
@@ -78,7 +80,7 @@ def test_tiny_model_folders_resolve_to_specs(tiny_models):
     assert (text.document_prompt, text.query_prompt) == ("search_document: ", "search_query: ")
     assert (text.rope_scaling_factor, text.trained_positions) == (2.0, 2048)
     image = get_model_spec(str(tiny_models / "image"), "image")
-    assert (image.kind, image.architecture, image.pooling, image.dimension) == ("image", "vit", "cls", 32)
+    assert (image.kind, image.architecture, image.pooling, image.dimension) == ("image", "nomic_vision", "cls", 32)
     assert image.query_model == str((tiny_models / "text").resolve())  # stored relative, resolved at load
 
 
@@ -136,3 +138,67 @@ def test_tiny_model_with_the_real_tokenizer(tmp_path, shared_dir):
 def test_bad_tokenizer_folder_is_one_clear_error(tmp_path, capsys):
     assert tiny_main([str(tmp_path / "m"), "--tokenizer", str(tmp_path / "absent")]) == 1
     assert "Error: tokenizer folder" in capsys.readouterr().err
+
+
+# --- local folders holding a registry model's files -------------------------------------------------------------------
+
+CONTRASTORS_TEXT = {"model_type": "nomic_bert", "architectures": ["NomicBertModel"], "n_embd": 64, "n_layer": 2,
+                    "rotary_emb_base": 1000, "max_trained_positions": 2048, "rotary_scaling_factor": None}
+
+
+def _contrastors_folder(folder):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(CONTRASTORS_TEXT))
+    return folder
+
+
+def test_a_plain_copy_of_nomics_text_model_is_refused_with_what_to_pass(tmp_path):
+    """Loaded from config.json alone it would lose the registry's layer norm and 8,192-token RoPE scaling."""
+    folder = _contrastors_folder(tmp_path / "nomic-embed-text-v1.5")
+    with pytest.raises(BadInputError, match=r"holds a nomic contrastors text model .* would lose nomic-embed-text-v1\.5's "
+                       r"layer norm and 8,192-token RoPE scaling; pass --text-model nomic-embed-text-v1\.5 .*"
+                       r"models--nomic-ai--nomic-embed-text-v1\.5/snapshots/e9b6763023c676ca8431644204f50c2b100d9aab.*"
+                       r'"registry_model": "nomic-embed-text-v1\.5"') as info:
+        get_model_spec(str(folder), "text")
+    assert "\n" not in str(info.value)
+
+
+def test_a_hugging_face_cache_snapshot_gets_the_registry_spec(tmp_path):
+    registry = MODELS["nomic-embed-text-v1.5"]
+    snapshot = _contrastors_folder(tmp_path / "hub" / "models--nomic-ai--nomic-embed-text-v1.5" / "snapshots" / registry.revision)
+    spec = get_model_spec(str(snapshot), "text")
+    assert spec == dataclasses.replace(registry, snapshot=str(snapshot.resolve()))
+    assert (spec.layer_norm, spec.rope_scaling_factor, spec.trained_positions, spec.max_tokens) == (True, 2.0, 2048, 8192)
+    other = _contrastors_folder(tmp_path / "hub" / "models--nomic-ai--nomic-embed-text-v1.5" / "snapshots" / ("0" * 40))
+    assert get_model_spec(str(other), "text") == dataclasses.replace(registry, revision="0" * 40, snapshot=str(other.resolve()))
+    vision = MODELS["nomic-embed-vision-v1.5"]
+    image = tmp_path / "hub" / "models--nomic-ai--nomic-embed-vision-v1.5" / "snapshots" / vision.revision
+    image.mkdir(parents=True)
+    assert get_model_spec(str(image), "image") == dataclasses.replace(vision, snapshot=str(image.resolve()))
+    with pytest.raises(BadInputError, match=r"is an image model, not a text model"):
+        get_model_spec(str(image), "text")
+
+
+def test_a_local_dir_download_is_recognised_by_its_commit(tmp_path):
+    """`hf download REPO --revision COMMIT --local-dir DIR` leaves the commit in DIR/.cache/huggingface/download."""
+    registry = MODELS["nomic-embed-text-v1.5"]
+    folder = _contrastors_folder(tmp_path / "nomic-embed-text-v1.5")
+    metadata = folder / ".cache" / "huggingface" / "download" / "config.json.metadata"
+    metadata.parent.mkdir(parents=True)
+    metadata.write_text(f"{registry.revision}\n\"etag\"\n1764400000.0\n")
+    assert get_model_spec(str(folder), "text") == dataclasses.replace(registry, snapshot=str(folder.resolve()))
+    metadata.write_text("1" * 40 + "\n")  # another commit: not known to be the registry's files
+    with pytest.raises(BadInputError, match=r"pass --text-model nomic-embed-text-v1\.5"):
+        get_model_spec(str(folder), "text")
+
+
+def test_a_sidecar_can_name_the_registry_model(tmp_path):
+    registry = MODELS["nomic-embed-text-v1.5"]
+    folder = _contrastors_folder(tmp_path / "clone")
+    (folder / "pokembed.json").write_text(json.dumps({"registry_model": "nomic-ai/nomic-embed-text-v1.5"}))
+    spec = get_model_spec(str(folder), "text")
+    assert spec == dataclasses.replace(registry, name=str(folder), model_id=str(folder.resolve()), revision=None)
+    (folder / "pokembed.json").write_text(json.dumps({"registry_model": "nomic-embed-text-v2"}))
+    with pytest.raises(BadInputError, match=r"names registry_model 'nomic-embed-text-v2', which is not one of "
+                       r"nomic-embed-text-v1\.5, nomic-embed-vision-v1\.5, siglip2-base-patch16-224; fix the sidecar"):
+        get_model_spec(str(folder), "text")
