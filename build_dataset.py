@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "latest version when pushing, else the existing --out folder)")
     parser.add_argument("--umap-epochs", type=int, default=None, help="UMAP n_epochs (default 5000, the article's)")
     parser.add_argument("--seed", type=int, default=None, help="UMAP random seed (default 42)")
-    parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache")
+    parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache, and ask again for artwork that answered 404")
     parser.add_argument("--push", metavar="REPO_ID", default=None, help="publish to this Hub dataset repo")
     parser.add_argument("--space", metavar="SPACE_ID", default=None,
                         help="with --push: then deploy this Space serving the pushed tag (created if missing)")

@@ -1,13 +1,17 @@
 """Official artwork per Pokémon: fetched or read, composited on white, 224x224 RGB, cached on disk.
 
 The source is either a URL template containing ``{id}`` (PokéAPI's sprites repository by default) or a local folder
-of ``{id}.png`` files. A missing artwork (HTTP 404, absent file) is reported as missing, never replaced by a blank
-image; a file that does not decode is logged, counted in ``corrupt`` and also treated as missing.
+of ``{id}.png`` files. A missing artwork (HTTP 404, absent file, anything in the folder that is not a regular file)
+is reported as missing, never replaced by a blank image; a file that does not decode, or whose header claims more
+than ``MAX_ARTWORK_PIXELS``, is logged, counted in ``corrupt`` and also treated as missing. Downloads follow
+pokembed's one HTTP policy (``pokembed.http``): retries, Retry-After and a total deadline per image.
 
 Cache layout (``cache_dir/artwork/<key>/``, ``<key>`` = short sha256 of the template or the absolute folder):
-``<id>.png`` the preprocessed image, ``<id>.missing`` / ``<id>.corrupt`` markers for URL sources so that a rebuild
-makes no request at all. For folder sources the file system is cheap to ask, so only images are cached and a cached
-image is reused only while it is newer than its source file.
+``<id>.png`` the preprocessed image; for URL sources ``<id>.missing`` marks a 404 for ``MISSING_TTL_S`` seconds
+(``refresh=True`` asks again at once). A failure is never remembered: an answer that does not decode is asked for
+again on the next run. For folder sources the file system is cheap to ask, so only images are cached and a cached
+image is reused only while it is newer than its source file. A cache that cannot be written (full disk, read-only)
+is warned about once and the build goes on without it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import io
 import logging
 import operator
 import os
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -27,6 +33,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.errors import describe_os_error as _os_problem
+from pokembed import http as pokembed_http
+from pokembed.http import DEFAULT_POLICY, HttpError, HttpPolicy
 
 if TYPE_CHECKING:
     import requests
@@ -40,8 +49,11 @@ DEFAULT_ARTWORK_URL = (
 IMAGE_SIZE = 224
 PNG_COMPRESS_LEVEL = 6  # fixed so that encode_png gives the same bytes for the same pixels
 
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-_MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is capped
+MAX_ARTWORK_PIXELS = 4096 * 4096  # larger images are refused from their header, before any pixel is decoded
+DECODE_PIXEL_BUDGET = 2 * MAX_ARTWORK_PIXELS  # pixels decoded at once by all workers together (~20 bytes each)
+MAX_ARTWORK_BYTES = 64 << 20  # a larger file or download is refused
+MISSING_TTL_S = 24 * 3600  # how long a 404 is remembered for a URL source
+ARTWORK_DEADLINE = 60.0  # seconds per image: the request, its retries and the whole body
 
 
 @dataclass(frozen=True)
@@ -67,31 +79,140 @@ class _Outcome:
     status: str  # "image" | "missing" | "corrupt"
     image: Image.Image | None = None
     png: bytes | None = None
+    not_found: bool = False  # missing because the URL answered 404 (now or within MISSING_TTL_S)
 
 
-def preprocess_artwork(data: bytes) -> Image.Image:
+class _PixelBudget:
+    """Bounds the pixels being decoded at once across threads, so concurrent decodes cannot exhaust memory."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._free = limit
+        self._cond = threading.Condition()
+
+    def acquire(self, pixels: int) -> int:
+        pixels = min(pixels, self._limit)  # one image larger than the budget still goes, alone
+        with self._cond:
+            self._cond.wait_for(lambda: self._free >= pixels)
+            self._free -= pixels
+        return pixels
+
+    def release(self, pixels: int) -> None:
+        with self._cond:
+            self._free += pixels
+            self._cond.notify_all()
+
+
+class _CacheWriter:
+    """Writes cache files; after the first failure (full disk, read-only folder) it warns once and stops."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def write(self, name: str, data: bytes) -> None:
+        if self.folder is None or self._failed:
+            return
+        try:
+            _write_atomic(self.folder / name, data)
+        except OSError as exc:
+            with self._lock:
+                if not self._failed:
+                    self._failed = True
+                    logger.warning(
+                        "cannot write the artwork cache %s (%s); going on without caching artwork, so the next "
+                        "build fetches it again: free space or pass a writable --cache-dir",
+                        self.folder, _os_problem(exc),
+                    )
+
+
+def preprocess_artwork(data: bytes, *, max_pixels: int = MAX_ARTWORK_PIXELS, budget: _PixelBudget | None = None
+                       ) -> Image.Image:
     """Decode an image, composite it onto opaque white, resize to 224x224 (LANCZOS) and return it as RGB.
 
     Compositing comes before resizing so that anti-aliased edges blend towards white and the colour hidden under
-    fully transparent pixels never shows. Palette images with a transparent index, LA, L and RGB all work.
-    Raises BadInputError if the bytes are not a decodable image.
+    fully transparent pixels never shows. Every Pillow mode is converted by its meaning: palette with a
+    transparent index, 1, L, LA, La, P, PA, RGB(A/a/X), CMYK, YCbCr, HSV, LAB, and 16/32-bit grayscale (I;16*, I,
+    F, scaled to 8 bits rather than clipped to white). The header's size is checked against ``max_pixels`` before
+    any pixel is decoded. Raises BadInputError if the bytes are not a decodable image or are too large.
     """
     from PIL import Image
 
     try:
         with Image.open(io.BytesIO(data)) as opened:
-            opened.load()
-            rgba = opened.convert("RGBA")
+            width, height = opened.size
+            if width * height > max_pixels:
+                raise BadInputError(
+                    f"artwork of {width}x{height} pixels is larger than the {max_pixels} pixels allowed; "
+                    "replace it with a smaller image or remove it so the Pokémon counts as missing"
+                )
+            held = budget.acquire(width * height) if budget is not None else 0
+            try:
+                opened.load()
+                rgba = _to_rgba(opened)
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                # Every pixel is opaque after compositing, so dropping alpha before resizing gives the same pixels
+                # as resizing RGBA first (checked in the tests) and resamples three channels instead of four.
+                flat = Image.alpha_composite(white, rgba).convert("RGB")
+                del rgba, white
+                return flat.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
+            finally:
+                if budget is not None:
+                    budget.release(held)
+    except BadInputError:
+        raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadInputError(
             f"artwork does not decode as an image ({type(exc).__name__}: {_one_line(exc)}); "
             "replace the file with a valid PNG or remove it so the Pokémon counts as missing"
         ) from None
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    # Every pixel is opaque after compositing, so dropping alpha before resizing gives the same pixels as
-    # resizing RGBA first (checked in the tests) and resamples three channels instead of four.
-    flat = Image.alpha_composite(white, rgba).convert("RGB")
-    return flat.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
+
+
+def _to_rgba(image: Image.Image) -> Image.Image:
+    """RGBA pixels of any Pillow mode, by what the mode means (Pillow's own convert clips or misreads a few)."""
+    from PIL import Image
+
+    mode = image.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _deep_grey_to_rgba(image)
+    if mode == "La":  # premultiplied: divide the grey by alpha
+        import numpy as np
+
+        pixels = np.asarray(image, dtype=np.float64)
+        grey, alpha = pixels[..., 0], pixels[..., 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            straight = np.where(alpha > 0, np.clip(grey * 255.0 / alpha, 0, 255), 0)
+        la = np.stack([np.rint(straight), alpha], axis=-1).astype(np.uint8)
+        return Image.fromarray(la, "LA").convert("RGBA")
+    if mode == "LAB":
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(image, transform).convert("RGBA")
+    return image.convert("RGBA")
+
+
+def _deep_grey_to_rgba(image: Image.Image) -> Image.Image:
+    """16-bit (I;16*), 32-bit (I) or float (F) grayscale scaled to 8 bits; a tRNS grey value becomes transparent."""
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(image).astype(np.float64)
+    if image.mode == "F":
+        scaled = values * 255.0 if values.size and np.nanmax(values) <= 1.0 else values
+    elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
+        scaled = np.clip(values, 0, 65535) / 257.0  # 65535 -> 255
+    else:
+        scaled = values
+    grey = np.rint(np.clip(np.nan_to_num(scaled), 0, 255)).astype(np.uint8)
+    transparency = image.info.get("transparency")
+    if isinstance(transparency, int) and not isinstance(transparency, bool):
+        alpha = np.where(values == transparency, 0, 255).astype(np.uint8)
+        return Image.fromarray(np.stack([grey, alpha], axis=-1), "LA").convert("RGBA")
+    return Image.fromarray(grey, "L").convert("RGBA")
 
 
 def encode_png(image: Image.Image) -> bytes:
@@ -115,18 +236,20 @@ def load_artwork(
     *,
     cache_dir: Path | None = None,
     workers: int = 8,
-    retries: int = 3,
-    timeout: float = 30.0,
+    retries: int = DEFAULT_POLICY.retries,
+    timeout: float = ARTWORK_DEADLINE,
     progress: bool = True,
-    backoff: float = 0.5,
+    backoff: float = DEFAULT_POLICY.backoff,
+    refresh: bool = False,
 ) -> ArtworkSet:
     """Fetch (or read) and preprocess the artwork of every id, concurrently, reusing the cache.
 
     ``artwork`` is a URL template containing ``{id}`` or a local folder of ``{id}.png`` files. Downloads share one
-    pooled HTTP session and run on at most ``workers`` threads; connection errors, timeouts, 429 and 5xx are retried
-    up to ``retries`` times after the first attempt, waiting ``backoff * 2**attempt`` seconds (or the server's
-    Retry-After). A 404 is missing artwork; any other persistent failure raises SourceUnavailableError naming the
-    URL. ``cache_dir=None`` disables the cache. Results are ordered by id whatever order the work completes in.
+    pooled session from ``pokembed.http`` and run on at most ``workers`` threads; connection errors, timeouts, 429
+    and 5xx are retried up to ``retries`` times with exponential ``backoff`` (or the server's Retry-After), all
+    within ``timeout`` seconds per image. A 404 is missing artwork (warned, remembered for ``MISSING_TTL_S``, asked
+    again with ``refresh``); any other persistent failure raises SourceUnavailableError naming the URL.
+    ``cache_dir=None`` disables the cache. Results are ordered by id whatever order the work completes in.
     """
     source = _parse_source(artwork)
     wanted = _check_ids(ids)
@@ -134,20 +257,32 @@ def load_artwork(
         raise BadInputError(f"workers must be at least 1, got {workers}; pass workers=1 or more")
     if retries < 0:
         raise BadInputError(f"retries must be 0 or more, got {retries}; pass retries=0 to disable retrying")
+    if not timeout > 0:
+        raise BadInputError(f"timeout must be more than 0 seconds, got {timeout}")
     target = None if cache_dir is None else Path(cache_dir) / "artwork" / source.cache_key
     if target is not None:
-        target.mkdir(parents=True, exist_ok=True)
-
-    session = _make_session(workers) if source.kind == "url" else None
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            logger.warning("cannot create the artwork cache %s (%s); going on without it", target, _os_problem(exc))
+            target = None
+    cache = _CacheWriter(target)
+    budget = _PixelBudget(DECODE_PIXEL_BUDGET)
+    policy = HttpPolicy(
+        retries=retries, backoff=max(0.0, backoff), deadline=timeout,
+        connect_timeout=min(DEFAULT_POLICY.connect_timeout, timeout),
+        read_timeout=min(DEFAULT_POLICY.read_timeout, timeout),
+    )
+    session = pokembed_http.make_session(policy, pool_size=workers) if source.kind == "url" else None
     stop = threading.Event()
 
     def one(pokemon_id: int) -> _Outcome:
         if source.kind == "folder":
-            return _load_from_folder(pokemon_id, Path(source.location), target)
+            return _load_from_folder(pokemon_id, Path(source.location), cache, budget)
         assert session is not None
-        return _load_from_url(
-            pokemon_id, source.location, target, session, retries=retries, timeout=timeout, backoff=backoff, stop=stop
-        )
+        if stop.is_set():
+            raise SourceUnavailableError("artwork download cancelled after another download failed")
+        return _load_from_url(pokemon_id, source.location, cache, session, policy, budget, refresh=refresh)
 
     from tqdm.auto import tqdm
 
@@ -178,8 +313,14 @@ def load_artwork(
     png = {i: outcomes[i].png for i in images}
     missing = [i for i in wanted if outcomes[i].status != "image"]
     corrupt = [i for i in wanted if outcomes[i].status == "corrupt"]
+    not_found = [i for i in wanted if outcomes[i].not_found]
     if corrupt:
         logger.warning("%d artwork file(s) did not decode and count as missing: ids %s", len(corrupt), corrupt)
+    if not_found:
+        logger.warning(
+            "%d artwork URL(s) answered 404 Not Found and count as missing: ids %s (a 404 is remembered for %d h; "
+            "--refresh asks again)", len(not_found), _id_list(not_found), MISSING_TTL_S // 3600,
+        )
     return ArtworkSet(images=images, png=png, missing=missing, corrupt=corrupt)
 
 
@@ -230,160 +371,142 @@ def _check_ids(ids: Sequence[int]) -> list[int]:
         raise BadInputError("artwork ids must be integers (Pokémon ids); pass a sequence of ints") from None
 
 
-def _load_from_folder(pokemon_id: int, folder: Path, target: Path | None) -> _Outcome:
+def _load_from_folder(pokemon_id: int, folder: Path, cache: _CacheWriter, budget: _PixelBudget) -> _Outcome:
     path = folder / f"{pokemon_id}.png"
-    try:
-        source_mtime = path.stat().st_mtime_ns
-    except FileNotFoundError:
+    data = _read_regular_file(path)
+    if data is None:
         return _Outcome("missing")
-    if target is not None:
-        cached = target / f"{pokemon_id}.png"
+    source_mtime, body = data
+    if cache.folder is not None:
+        cached = cache.folder / f"{pokemon_id}.png"
         try:
             fresh = cached.stat().st_mtime_ns >= source_mtime
-        except FileNotFoundError:
+        except OSError:
             fresh = False
         if fresh and (outcome := _read_cached(cached)) is not None:
             return outcome
-    return _decode(pokemon_id, path.read_bytes(), str(path), target, cache_corrupt=False)
+    return _decode(pokemon_id, body, str(path), cache, budget)
+
+
+def _read_regular_file(path: Path) -> tuple[int, bytes] | None:
+    """``(mtime_ns, bytes)`` of a regular file; None (with a warning unless it is simply absent) for anything else.
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO never blocks and nothing can be swapped
+    between the check and the read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None  # absent, or a symlink to nothing
+    except OSError as exc:
+        logger.warning("artwork %s cannot be opened (%s); treating it as missing", path, _os_problem(exc))
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            logger.warning("artwork %s is not a regular file (%s); treating it as missing", path, _file_kind(info))
+            return None
+        if info.st_size > MAX_ARTWORK_BYTES:
+            logger.warning("artwork %s is %d bytes, more than the %d allowed; treating it as missing", path,
+                           info.st_size, MAX_ARTWORK_BYTES)
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return info.st_mtime_ns, handle.read(MAX_ARTWORK_BYTES + 1)
+    except OSError as exc:
+        logger.warning("artwork %s cannot be read (%s); treating it as missing", path, _os_problem(exc))
+        return None
+    finally:
+        os.close(fd)
 
 
 def _load_from_url(
     pokemon_id: int,
     template: str,
-    target: Path | None,
+    cache: _CacheWriter,
     session: requests.Session,
+    policy: HttpPolicy,
+    budget: _PixelBudget,
     *,
-    retries: int,
-    timeout: float,
-    backoff: float,
-    stop: threading.Event,
+    refresh: bool,
 ) -> _Outcome:
+    target = cache.folder
     if target is not None:
         cached = target / f"{pokemon_id}.png"
         if cached.exists() and (outcome := _read_cached(cached)) is not None:
             return outcome
-        if (target / f"{pokemon_id}.missing").exists():
-            return _Outcome("missing")
-        if (target / f"{pokemon_id}.corrupt").exists():
-            logger.warning(
-                "artwork for id %d did not decode on an earlier run (cached); treating it as missing", pokemon_id
-            )
-            return _Outcome("corrupt")
+        marker = target / f"{pokemon_id}.missing"
+        if not refresh and _younger_than(marker, MISSING_TTL_S):
+            return _Outcome("missing", not_found=True)
+        (target / f"{pokemon_id}.corrupt").unlink(missing_ok=True)  # left by pokembed < 0.2: never trusted
     url = template.replace("{id}", str(pokemon_id))
-    body = _download(url, session, retries=retries, timeout=timeout, backoff=backoff, stop=stop)
+    body = _download(url, session, policy)
     if body is None:
-        if target is not None:
-            _write_atomic(target / f"{pokemon_id}.missing", b"")
-        return _Outcome("missing")
-    return _decode(pokemon_id, body, url, target, cache_corrupt=True)
+        cache.write(f"{pokemon_id}.missing", b"")
+        return _Outcome("missing", not_found=True)
+    if target is not None:
+        (target / f"{pokemon_id}.missing").unlink(missing_ok=True)
+    return _decode(pokemon_id, body, url, cache, budget)
 
 
-def _decode(pokemon_id: int, data: bytes, origin: str, target: Path | None, *, cache_corrupt: bool) -> _Outcome:
+def _decode(pokemon_id: int, data: bytes, origin: str, cache: _CacheWriter, budget: _PixelBudget) -> _Outcome:
     try:
-        image = preprocess_artwork(data)
+        image = preprocess_artwork(data, budget=budget)
     except BadInputError as exc:
+        # Never cached: a server that answered an HTML page today may answer the PNG tomorrow.
         logger.warning("artwork %s for id %d: %s; treating it as missing", origin, pokemon_id, exc)
-        if target is not None and cache_corrupt:
-            _write_atomic(target / f"{pokemon_id}.corrupt", f"{origin}\n".encode())
         return _Outcome("corrupt")
     png = encode_png(image)
-    if target is not None:
-        _write_atomic(target / f"{pokemon_id}.png", png)
+    cache.write(f"{pokemon_id}.png", png)
     return _Outcome("image", image, png)
 
 
 def _read_cached(path: Path) -> _Outcome | None:
     """A cached preprocessed image with its PNG bytes, or None when the file is unusable."""
-    import io
-
     from PIL import Image
 
     try:
         data = path.read_bytes()
         with Image.open(io.BytesIO(data)) as opened:
+            if opened.size != (IMAGE_SIZE, IMAGE_SIZE):
+                logger.warning("ignoring cached artwork %s of size %s; preprocessing it again", path, opened.size)
+                return None
             image = opened.convert("RGB")
     except (OSError, SyntaxError, ValueError) as exc:
         logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, _one_line(exc))
         return None
-    if image.size != (IMAGE_SIZE, IMAGE_SIZE):
-        logger.warning("ignoring cached artwork %s of size %s; preprocessing it again", path, image.size)
-        return None
     return _Outcome("image", image, data)
+
+
+def _younger_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime < seconds
+    except OSError:
+        return False
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------------
 
 
-def _make_session(workers: int) -> requests.Session:
-    import requests
-    from requests.adapters import HTTPAdapter
-
-    from pokembed import __version__
-
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=workers, max_retries=0)  # we retry ourselves
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = f"pokembed/{__version__}"
-    return session
-
-
-def _download(
-    url: str,
-    session: requests.Session,
-    *,
-    retries: int,
-    timeout: float,
-    backoff: float,
-    stop: threading.Event,
-) -> bytes | None:
-    """The body of a 200 response, or None on 404; retries transient failures, raises SourceUnavailableError."""
-    import requests
-
-    transient = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
-    attempts = retries + 1
-    problem = ""
-    tried = 0
-    for attempt in range(attempts):
-        if stop.is_set():
-            raise SourceUnavailableError(f"artwork download of {url} cancelled after another download failed")
-        wait_s = backoff * 2**attempt
-        tried += 1
-        try:
-            response = session.get(url, timeout=timeout)
-        except requests.RequestException as exc:
-            problem = f"{type(exc).__name__}: {_one_line(exc)}"
-            if not isinstance(exc, transient):
-                break
-        else:
-            with response:
-                if response.status_code == 200:
-                    return response.content
-                if response.status_code == 404:
-                    return None
-                problem = f"HTTP {response.status_code} {response.reason or ''}".strip()
-                if response.status_code not in _RETRY_STATUS:
-                    break
-                wait_s = _retry_after(response.headers.get("Retry-After"), wait_s)
-        if attempt + 1 < attempts:
-            logger.info("artwork %s: %s; retrying in %.2fs (%d/%d)", url, problem, wait_s, attempt + 1, retries)
-            if stop.wait(wait_s):
-                raise SourceUnavailableError(f"artwork download of {url} cancelled after another download failed")
-    plural = "s" if tried != 1 else ""
-    raise SourceUnavailableError(
-        f"cannot download artwork {url}: {problem} after {tried} attempt{plural}; check the network or the URL "
-        "template, or pass a local folder of {id}.png files as the artwork source"
-    )
-
-
-def _retry_after(header: str | None, default: float) -> float:
-    if header is None:
-        return default
+def _download(url: str, session: requests.Session, policy: HttpPolicy) -> bytes | None:
+    """The body of a 200 response, or None on 404; raises SourceUnavailableError for anything else."""
     try:
-        seconds = float(header)
-    except ValueError:
-        return default
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+        result = pokembed_http.fetch(session, url, policy=policy, max_bytes=MAX_ARTWORK_BYTES)
+    except HttpError as exc:
+        tried = "" if exc.deadline_passed else f" after {exc.attempts} attempt{'s' if exc.attempts != 1 else ''}"
+        raise SourceUnavailableError(
+            f"cannot download artwork {url}: {exc.problem}{tried}; check the network or the URL template, or pass "
+            "a local folder of {id}.png files as the artwork source"
+        ) from None
+    if result.status == 200:
+        return result.content
+    if result.status == 404:
+        return None
+    attempts = f"{result.attempts} attempt{'s' if result.attempts != 1 else ''}"
+    raise SourceUnavailableError(
+        f"cannot download artwork {url}: HTTP {result.status} {result.reason}".rstrip()
+        + f" after {attempts}; check the network or the URL template, or pass a local folder of {{id}}.png files "
+        "as the artwork source"
+    )
 
 
 # --- small helpers -----------------------------------------------------------------------------------------------
@@ -395,6 +518,20 @@ def _short_sha(text: str) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _file_kind(info: os.stat_result) -> str:
+    mode = info.st_mode
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _id_list(ids: list[int], limit: int = 20) -> str:
+    shown = ", ".join(map(str, ids[:limit]))
+    return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

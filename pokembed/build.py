@@ -95,19 +95,34 @@ class PreviousVersion:
 
 
 def read_previous(folder: Path, version: str) -> PreviousVersion:
-    """The previous version in `folder` (an output folder of ours), or an empty PreviousVersion."""
+    """The previous version in `folder` (an output folder of ours), or an empty PreviousVersion.
+
+    A damaged previous output never blocks a rebuild: an unreadable marker or table is warned about and the
+    changelog keeps what the old card still says.
+    """
     from pokembed.card import facts_from_dict, parse_changelog
     from pokembed.dataset import read_marker, read_table
+    from pokembed.errors import PokembedError
 
-    marker = read_marker(folder) if folder.is_dir() else None
-    if marker is None:
+    if not folder.is_dir():
         return PreviousVersion()
-    facts = facts_from_dict(marker)
     readme = folder / "README.md"
-    changelog = parse_changelog(readme.read_text(encoding="utf-8")) if readme.is_file() else []
-    if facts.version == version:
-        return PreviousVersion(changelog=changelog, same_version_entry=list(facts.extra.get("changelog", [])))
-    return PreviousVersion(table=read_table(folder), facts=facts, changelog=changelog)
+    try:
+        changelog = parse_changelog(readme.read_text(encoding="utf-8")) if readme.is_file() else []
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        log.warning("cannot read the changelog of the previous card %s (%s); starting it afresh", readme, exc)
+        changelog = []
+    try:
+        marker = read_marker(folder)
+        if marker is None:
+            return PreviousVersion()
+        facts = facts_from_dict(marker)
+        if facts.version == version:
+            return PreviousVersion(changelog=changelog, same_version_entry=list(facts.extra.get("changelog", [])))
+        return PreviousVersion(table=read_table(folder), facts=facts, changelog=changelog)
+    except (PokembedError, KeyError, TypeError, ValueError) as exc:
+        log.warning("the previous output in %s is damaged (%s); the changelog cannot compare with it", folder, exc)
+        return PreviousVersion(changelog=changelog)
 
 
 def validate_config(config: BuildConfig) -> None:
@@ -185,7 +200,21 @@ def embed_cached(
 
 
 def build(config: BuildConfig) -> BuildResult:
-    """Run every stage and write the dataset folder to config.out (temp folder, then rename)."""
+    """Run every stage and write the dataset folder to config.out (temp folder, then swapped in whole).
+
+    Paths are checked before any work; the output folder's lock is held throughout, so a second build of the same
+    folder fails at once, and what an interrupted build left behind is finished or undone first.
+    """
+    from pokembed.output_folder import check_build_paths, output_lock, recover
+
+    validate_config(config)
+    check_build_paths(Path(config.out), Path(config.cache))
+    with output_lock(Path(config.out)):
+        recover(Path(config.out))
+        return _build_locked(config)
+
+
+def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.artwork import load_artwork
     from pokembed.card import BuildFacts, diff_versions, facts_to_json, render_card
     from pokembed.dataset import check_output_folder, dataset_features, rows_to_table, write_dataset_folder
@@ -196,7 +225,6 @@ def build(config: BuildConfig) -> BuildResult:
     from pokembed.sources import load_source
     from pokembed.vector_cache import VectorCache, content_hash, model_cache_key
 
-    validate_config(config)
     check_output_folder(Path(config.out))
     timer = StageTimer()
     text_spec = get_model_spec(config.text_model, "text")
@@ -218,7 +246,8 @@ def build(config: BuildConfig) -> BuildResult:
         ids = [meta.id for meta in metas]
 
     with timer.stage("artwork"):
-        artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress)
+        artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress,
+                               refresh=config.refresh)
         pngs = artwork.png
 
     previous_folder = Path(config.previous) if config.previous else Path(config.out)
@@ -370,6 +399,7 @@ def build(config: BuildConfig) -> BuildResult:
             metadata={"pokembed": facts_to_json(facts)},
             card_text=card,
             marker=facts,
+            lock_held=True,
         )
 
     return BuildResult(

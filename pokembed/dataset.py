@@ -6,8 +6,9 @@ The output folder is a Hub dataset repo::
     data/train-00000-of-00001.parquet    the table (schema metadata: "huggingface" features, "pokembed" build facts)
     .pokembed                            marker JSON (version, build facts): tells us the folder is ours
 
-It is written in a hidden sibling folder and renamed into place, so a failed build never leaves a half-written
-dataset, and a folder that lacks the marker is never replaced.
+It is written in a hidden sibling folder and swapped into place whole (``pokembed.output_folder``), so a failed or
+killed build never leaves a half-written dataset; the user's own files in the folder are kept, and a folder that
+lacks the marker is never replaced.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import json
 import logging
 import os
 import secrets
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,7 +164,14 @@ def read_table(out_dir: Path) -> "pa.Table":
     files = sorted((Path(out_dir) / "data").glob("*.parquet"))
     if not files:
         raise BadInputError(f"{out_dir} has no data/*.parquet; build the dataset into it first (build_dataset.py --out)")
-    tables = [pq.read_table(file) for file in files]
+    tables = []
+    for file in files:
+        try:
+            tables.append(pq.read_table(file))
+        except (OSError, pa.ArrowException) as exc:
+            raise BadInputError(
+                f"{file} is damaged ({type(exc).__name__}: {' '.join(str(exc).split())[:160]}); rebuild the dataset"
+            ) from None
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
@@ -182,16 +189,26 @@ def check_output_folder(out_dir: Path) -> None:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new --out")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MARKER).is_file():
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not os.path.lexists(out_dir / MARKER):
         raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new --out")
 
 
 def read_marker(out_dir: Path) -> dict | None:
-    """The `.pokembed` marker JSON of an output folder, or None when there is none."""
+    """The `.pokembed` marker JSON of an output folder, or None when there is none.
+
+    Raises BadInputError when the marker exists but is not a JSON object (damaged); callers that only want the
+    previous version's facts treat that as "unknown" (see ``build.read_previous``).
+    """
     marker = Path(out_dir) / MARKER
     if not marker.is_file():
         return None
-    return json.loads(marker.read_text(encoding="utf-8"))
+    try:
+        value = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BadInputError(f"the marker {marker} is damaged ({type(exc).__name__}); a rebuild replaces it") from None
+    if not isinstance(value, dict):
+        raise BadInputError(f"the marker {marker} is damaged (not a JSON object); a rebuild replaces it")
+    return value
 
 
 def write_dataset_folder(
@@ -201,52 +218,45 @@ def write_dataset_folder(
     metadata: Mapping[str, Any],
     card_text: str,
     marker: Any,
+    *,
+    lock_held: bool = False,
 ) -> None:
     """Write the Hub repo folder (README.md, the parquet, the `.pokembed` marker) and move it into place at once.
 
     `metadata` goes to `write_parquet`; `marker` (a JSON-like mapping, or a dataclass such as `BuildFacts`) is
     written as sorted, indented JSON to `.pokembed`.
 
-    Everything is written into a hidden sibling folder first; only a complete folder replaces `out_dir`. An existing
-    `out_dir` is replaced only when it is empty or carries our marker; on any failure the old folder is left intact.
+    Everything is written into a hidden sibling folder first; only a complete folder replaces `out_dir`, keeping
+    the user's own files in it (everything but README.md, .pokembed and data/*.parquet). An existing `out_dir` is
+    replaced only when it is empty or carries our marker; on any failure the old folder is left intact. The
+    folder's lock is taken unless the caller holds it (``lock_held``).
     """
+    from pokembed.output_folder import output_lock, recover, replace_folder
+
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".{out_dir.name}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
+        marker = dataclasses.asdict(marker)
     try:
-        (tmp / "README.md").write_text(card_text, encoding="utf-8", newline="\n")
-        write_parquet(rows, tmp / DATA_FILE, features=features, metadata=metadata)
-        if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
-            marker = dataclasses.asdict(marker)
-        try:
-            marker_text = json.dumps(marker, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-        except (TypeError, ValueError) as error:
-            raise BadInputError(f"the .pokembed marker is not JSON-serialisable: {error}; pass plain JSON values") from error
-        (tmp / MARKER).write_text(marker_text, encoding="utf-8", newline="\n")
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        marker_text = json.dumps(marker, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    except (TypeError, ValueError) as error:
+        raise BadInputError(f"the .pokembed marker is not JSON-serialisable: {error}; pass plain JSON values") from error
+
+    def write(folder: Path) -> None:
+        (folder / "README.md").write_text(card_text, encoding="utf-8", newline="\n")
+        write_parquet(rows, folder / DATA_FILE, features=features, metadata=metadata)
+
+    def is_ours(folder: Path) -> bool:
+        check_output_folder(folder)
+        return True
+
+    if lock_held:
+        replace_folder(out_dir, write, marker_text, is_ours=is_ours)
+    else:
+        with output_lock(out_dir):
+            recover(out_dir)
+            replace_folder(out_dir, write, marker_text, is_ours=is_ours)
     logger.info("dataset folder written to %s", out_dir)
-
-
-def _swap_into_place(new: Path, out_dir: Path) -> None:
-    """Rename `new` to `out_dir`, moving an existing `out_dir` aside first and deleting it only afterwards."""
-    if not out_dir.exists():
-        os.rename(new, out_dir)
-        return
-    check_output_folder(out_dir)  # again, right before touching it
-    old = out_dir.parent / f".{out_dir.name}.old-{secrets.token_hex(4)}"
-    os.rename(out_dir, old)
-    try:
-        os.rename(new, out_dir)
-    except BaseException:
-        os.rename(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _fixed_float_column(name: str, values: list, pa_type: "pa.DataType", rows: Sequence[Mapping]) -> "pa.Array":

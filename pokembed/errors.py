@@ -1,5 +1,7 @@
 """Errors of our own: the CLI and the Space turn them into one-line messages."""
 
+import errno
+
 
 class PokembedError(Exception):
     """Base class: a problem the user can fix; its message says what and how."""
@@ -27,3 +29,17 @@ class PublishError(PokembedError):
 
 class JobError(PokembedError):
     """A Hugging Face Job was refused or did not complete."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A few words for an OSError (full disk, read-only, permission...), with its path when it has one."""
+    words = {
+        errno.ENOSPC: "no space left on the device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ELOOP: "a symlink loop",
+        errno.ENOTDIR: "a file where a folder was expected",
+    }.get(exc.errno, exc.strerror or type(exc).__name__)
+    return f"{words}: {exc.filename}" if exc.filename else words

@@ -77,14 +77,15 @@ class HttpResult:
 
 
 class HttpError(SourceUnavailableError):
-    """A request that got no usable answer; ``problem`` says why in a few words, without the URL."""
+    """A request that got no usable answer. ``problem`` says why in a few words (no URL, no attempt count)."""
 
-    def __init__(self, url: str, problem: str, *, deadline_passed: bool = False, attempts: int = 1):
-        super().__init__(f"{url}: {problem}")
+    def __init__(self, url: str, problem: str, *, attempts: int = 1, deadline_passed: bool = False):
+        tried = "" if deadline_passed else f" after {_plural(attempts, 'attempt')}"
+        super().__init__(f"{url}: {problem}{tried}")
         self.url = url
         self.problem = problem
-        self.deadline_passed = deadline_passed
         self.attempts = attempts
+        self.deadline_passed = deadline_passed
 
 
 def make_session(policy: HttpPolicy = DEFAULT_POLICY, *, pool_size: int = 10) -> requests.Session:
@@ -129,9 +130,7 @@ def fetch(
             except requests.RequestException as exc:
                 if watch.expired or watch.remaining() <= 0:
                     raise _deadline_error(url, watch) from None
-                raise HttpError(
-                    url, f"{_describe(exc)} after {_plural(watch.sent, 'attempt')}", attempts=watch.sent
-                ) from None
+                raise HttpError(url, _describe(exc), attempts=watch.sent) from None
             with response:
                 try:
                     content = _read_body(response, watch, max_bytes, progress)
@@ -141,17 +140,14 @@ def fetch(
                     if watch.expired or watch.remaining() <= 0:
                         raise _deadline_error(url, watch) from None
                     if body_attempt == policy.retries:
-                        raise HttpError(
-                            url, f"the body broke off ({_describe(exc)}) after {_plural(watch.sent, 'attempt')}",
-                            attempts=watch.sent,
-                        ) from None
+                        raise HttpError(url, f"the body broke off ({_describe(exc)})", attempts=watch.sent) from None
                     _sleep_within(watch, min(policy.backoff_max, policy.backoff * 2 ** (body_attempt + 1)))
                     continue
                 return HttpResult(
                     url=url,
                     status=response.status_code,
                     reason=response.reason or "",
-                    headers=dict(response.headers),
+                    headers=response.headers,  # case-insensitive
                     content=content,
                     attempts=watch.sent,
                 )
@@ -251,7 +247,12 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 
 
 class _DeadlineRetry(Retry):
-    """urllib3's Retry that gives up instead of waiting past the current request's deadline."""
+    """urllib3's Retry that caps Retry-After and gives up instead of waiting past the current request's deadline."""
+
+    max_retry_after: float = DEFAULT_POLICY.max_retry_after  # set per policy by _retry_for
+
+    def parse_retry_after(self, retry_after: str) -> float:  # noqa: D102 (urllib3 API)
+        return min(super().parse_retry_after(retry_after), self.max_retry_after)
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         new = super().increment(method, url, response, error, _pool, _stacktrace)
@@ -292,7 +293,10 @@ def _use_watched_pools(manager) -> None:
 
 
 def _retry_for(policy: HttpPolicy) -> Retry:
-    return _DeadlineRetry(
+    # A subclass per policy carries the Retry-After cap through urllib3's Retry.new() copies (which pass only
+    # urllib3's own arguments); only recent urllib3 2.x releases take retry_after_max.
+    retry_class = type("PolicyRetry", (_DeadlineRetry,), {"max_retry_after": policy.max_retry_after})
+    return retry_class(
         total=policy.retries,
         connect=policy.retries,
         read=policy.retries,
@@ -302,7 +306,6 @@ def _retry_for(policy: HttpPolicy) -> Retry:
         status_forcelist=policy.retry_statuses,
         backoff_factor=policy.backoff,
         backoff_max=policy.backoff_max,
-        retry_after_max=policy.max_retry_after,
         respect_retry_after_header=True,
         raise_on_status=False,  # the last answer comes back to the caller, who names its status
         raise_on_redirect=False,
@@ -318,7 +321,8 @@ def _read_body(response, watch: _Watch, max_bytes: int | None, progress: str | N
     length = response.headers.get("Content-Length")
     total = int(length) if length and length.isdigit() and "Content-Encoding" not in response.headers else None
     if max_bytes is not None and total is not None and total > max_bytes:
-        raise HttpError(response.url, f"the body of {total} bytes is larger than the {max_bytes} allowed")
+        raise HttpError(response.url, f"the body of {total} bytes is larger than the {max_bytes} allowed",
+                        attempts=watch.sent)
     chunks: list[bytes] = []
     size = 0
     with tqdm(total=total, unit="B", unit_scale=True, desc=progress, disable=progress is None, leave=False) as bar:
@@ -327,7 +331,8 @@ def _read_body(response, watch: _Watch, max_bytes: int | None, progress: str | N
                 raise TimeoutError("the request's deadline passed during the body")
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
-                raise HttpError(response.url, f"the body is larger than the {max_bytes} bytes allowed")
+                raise HttpError(response.url, f"the body is larger than the {max_bytes} bytes allowed",
+                                attempts=watch.sent)
             chunks.append(chunk)
             bar.update(len(chunk))
     if watch.expired:
@@ -340,7 +345,7 @@ def _deadline_error(url: str, watch: _Watch) -> HttpError:
     attempts = max(watch.sent, 1)
     return HttpError(
         url, f"no complete answer within the {seconds:.3g} s deadline ({_plural(attempts, 'attempt')})",
-        deadline_passed=True, attempts=attempts,
+        attempts=attempts, deadline_passed=True,
     )
 
 

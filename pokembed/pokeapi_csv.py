@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.records import check_records
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,7 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
         con.execute(_MACROS)
         for name, needed in TABLES.items():
             _load_table(con, folder, name, needed)
+            _check_integer_cells(con, folder, name, needed)
         try:
             for name in _NAMED:
                 con.execute(f"CREATE TABLE {name} AS SELECT int_(id) AS id, text_(identifier) AS name FROM raw_{name}")
@@ -179,6 +181,9 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
     for row in tqdm(rows, desc="records", unit="pokemon", disable=not progress, leave=False):
         records.append(_record(row, relations))
         meta.append((row[0], row[5], row[6]))
+    table = folder / "pokemon.csv"
+    meta = check_records(records, meta, origin=f"CSV folder {folder}", fix=f"fix the row in {table}",
+                         error=BadInputError)
     return records, meta
 
 
@@ -258,13 +263,17 @@ def _area(encounter: dict) -> dict | None:
     return {"location": {"name": location, "region": _named(encounter["region"])}}
 
 
+#: Columns read as text; every other column the records read holds integers (empty = null).
+_TEXT_COLUMNS = frozenset({"identifier", "flavor_text"})
+_MAX_LINE_BYTES = 2 << 20  # DuckDB's own limit; a longer line is nearly always an unclosed quote
+
+
 def _load_table(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
     """Load ``name.csv`` as ``raw_<name>``: every column VARCHAR, file row order kept as ``rowid``."""
     import duckdb
 
     path = folder / f"{name}.csv"
-    with path.open(encoding="utf-8", newline="") as handle:
-        header = next(csv.reader(handle), None)
+    header = _read_header(path)
     if not header:
         raise BadInputError(f"table {path} is empty (no header row); {_HINT}")
     header[0] = header[0].removeprefix("\ufeff")
@@ -278,7 +287,83 @@ def _load_table(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
             f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
         )
     except duckdb.Error as exc:
-        raise BadInputError(f"table {path} is not a readable CSV ({_one_line(exc)}); {_HINT}") from None
+        reason = _quote_problem(path) or f"is not a readable CSV ({_one_line(exc)})"
+        raise BadInputError(f"table {path}{reason}; {_HINT}") from None
+
+
+def _read_header(path: Path) -> list[str] | None:
+    """The header row; BadInputError naming the file (and the line of the first bad byte) unless it is UTF-8."""
+    with path.open("rb") as handle:
+        start = handle.read(4)
+    if start.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise BadInputError(
+            f"table {path} is UTF-16; PokéAPI's tables are UTF-8: convert it to UTF-8 (e.g. iconv -f UTF-16 -t UTF-8) "
+            f"or {_HINT}"
+        )
+    _check_utf8(path)
+    with path.open(encoding="utf-8", newline="") as handle:
+        return next(csv.reader(handle), None)
+
+
+def _check_utf8(path: Path) -> None:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line, offset = 1, 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                bad = block[exc.start] if exc.start < len(block) else block[-1]
+                line += block.count(b"\n", 0, exc.start)
+                raise BadInputError(
+                    f"table {path} is not UTF-8 (byte 0x{bad:02x} on line {line}, offset {offset + exc.start}); "
+                    f"save it as UTF-8 or {_HINT}"
+                ) from None
+            line += block.count(b"\n")
+            offset += len(block)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise BadInputError(f"table {path} is not UTF-8 (it ends inside a character); save it as UTF-8 or "
+                                f"{_HINT}") from None
+
+
+def _quote_problem(path: Path) -> str | None:
+    """Why DuckDB could not read a UTF-8 table, in words: an unclosed quote or a line too long; None otherwise."""
+    opened_on, in_quotes, longest, longest_line = 0, False, 0, 0
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if len(raw) > longest:
+                longest, longest_line = len(raw), number
+            if raw.count(b'"') % 2:
+                in_quotes = not in_quotes
+                if in_quotes:
+                    opened_on = number
+    if in_quotes:
+        return f": a quoted cell opened on line {opened_on} never closes (a stray or missing \")"
+    if longest > _MAX_LINE_BYTES:
+        return f": line {longest_line} is {longest} bytes long, more than the {_MAX_LINE_BYTES} a line may have"
+    return None
+
+
+def _check_integer_cells(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
+    """Every integer column the records read holds integers or nothing; else name file, column, row and value."""
+    for column in needed:
+        if column in _TEXT_COLUMNS:
+            continue
+        quoted = '"' + column.replace('"', '""') + '"'
+        bad = con.execute(
+            f"SELECT rowid, {quoted} FROM raw_{name} WHERE NULLIF(trim({quoted}), '') IS NOT NULL "
+            f"AND TRY_CAST(trim({quoted}) AS BIGINT) IS NULL ORDER BY rowid LIMIT 1"
+        ).fetchone()
+        if bad is not None:
+            row, value = bad
+            raise BadInputError(
+                f"table {folder / (name + '.csv')}, column {column}, row {row + 1}: {_one_line(repr(value), 60)} is "
+                f"not an integer; fix the cell (an empty cell means null) or {_HINT}"
+            )
 
 
 def _git_commit(folder: Path, files: list[Path]) -> str | None:

@@ -7,14 +7,14 @@ import json
 import logging
 import os
 import re
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
 from pokembed.errors import SourceUnavailableError
+from pokembed.http import DEFAULT_POLICY
+from pokembed.records import check_records
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ RELATIONSHIPS = (
     "pokemoncolor", "pokemonevolutions", "evolutiontrigger", "pokemonmoves", "move",
 )
 _RELATIONSHIP_RE = re.compile(r"\b(" + "|".join(RELATIONSHIPS) + r")\b(?=\s*[({])")
+#: Total seconds for the POST, its retries and its whole body (the full response is tens of MB, served slowly).
+GRAPHQL_DEADLINE = 300.0
+MAX_RESPONSE_BYTES = 1 << 30
 _FALLBACK = "retry later or use the offline source csv:PATH (a folder of PokéAPI's data/v2/csv tables)"
 
 
@@ -66,9 +69,9 @@ def fetch_cached(
     *,
     cache_dir: Path | None = None,
     refresh: bool = False,
-    timeout: float = 120.0,
-    retries: int = 4,
-    backoff: float = 1.0,
+    timeout: float = GRAPHQL_DEADLINE,
+    retries: int = DEFAULT_POLICY.retries,
+    backoff: float = DEFAULT_POLICY.backoff,
     progress: bool = True,
 ) -> CachedResponse:
     """The response to ``query`` at ``url``: from ``cache_dir`` when cached for this URL and query, else one POST."""
@@ -76,6 +79,13 @@ def fetch_cached(
     path = cache_path(cache_dir, url) if cache_dir is not None else None
     if path is not None and not refresh:
         cached = _read_cache(path, url, query_sha)
+        if cached is not None:
+            try:
+                records_from_response(cached.body, url)
+            except SourceUnavailableError as exc:
+                logger.warning("ignoring the cached GraphQL response %s, which is not usable (%s); fetching again",
+                               path, exc)
+                cached = None
         if cached is not None:
             logger.info("using the GraphQL response cached at %s (fetched %s)", path, cached.fetched_at)
             return cached
@@ -88,43 +98,48 @@ def fetch_cached(
 
 
 def post_query(
-    url: str, query: str, *, timeout: float = 120.0, retries: int = 4, backoff: float = 1.0, progress: bool = True
+    url: str,
+    query: str,
+    *,
+    timeout: float = GRAPHQL_DEADLINE,
+    retries: int = DEFAULT_POLICY.retries,
+    backoff: float = DEFAULT_POLICY.backoff,
+    progress: bool = True,
 ) -> dict:
-    """POST ``query`` and return the parsed body; connection errors, 429 and 5xx are retried with exponential backoff.
+    """POST ``query`` and return the parsed body, by pokembed's one HTTP policy (``pokembed.http``).
 
-    A read timeout is not retried: the same heavy query would most likely time out again.
+    Connection errors, read timeouts, 429 and 5xx are retried ``retries`` times with exponential ``backoff`` or the
+    server's Retry-After; ``timeout`` is the total deadline of the whole exchange, retries and body included.
     """
-    import requests
+    from pokembed.http import HttpError, fetch, make_session
 
-    attempts = max(0, int(retries)) + 1
-    last_problem, retry_after = "", None
-    with requests.Session() as session:
-        for attempt in range(attempts):
-            if attempt:
-                delay = _retry_delay(backoff, attempt, retry_after)
-                logger.warning("%s: %s; retry %d/%d in %.1f s", url, last_problem, attempt, attempts - 1, delay)
-                time.sleep(delay)
-                retry_after = None
-            try:
-                status, headers, content = _post_once(session, url, query, timeout, progress)
-            except requests.exceptions.ReadTimeout:
+    policy = replace(DEFAULT_POLICY, retries=max(0, int(retries)), backoff=max(0.0, backoff), deadline=timeout)
+    headers = {"Accept": "application/json"}
+    with make_session(policy, pool_size=1) as session:
+        try:
+            result = fetch(
+                session, url, method="POST", json={"query": query}, headers=headers, policy=policy,
+                max_bytes=MAX_RESPONSE_BYTES, progress="PokéAPI GraphQL" if progress else None,
+            )
+        except HttpError as exc:
+            if exc.deadline_passed:
                 raise SourceUnavailableError(
                     f"{url} did not answer within {timeout:g} s; raise the timeout, {_FALLBACK}"
                 ) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-                last_problem = f"connection failed ({_one_line(exc, 160)})"
-                continue
-            if status == 429 or status >= 500:
-                last_problem = f"HTTP {status}"
-                retry_after = headers.get("Retry-After")
-                continue
-            if status >= 400:
-                raise SourceUnavailableError(
-                    f"{url} answered HTTP {status} ({_one_line(content.decode('utf-8', 'replace'), 160)}); check the "
-                    f"URL (PokéAPI's GraphQL endpoint is graphql:https://graphql.pokeapi.co/v1beta2) or {_FALLBACK}"
-                )
-            return _parse_body(url, content)
-    raise SourceUnavailableError(f"cannot reach {url} after {attempts} attempts, last: {last_problem}; {_FALLBACK}")
+            raise SourceUnavailableError(
+                f"cannot reach {url} after {_attempts(exc.attempts)}, last: {exc.problem}; {_FALLBACK}"
+            ) from None
+    status = result.status
+    if status == 429 or status >= 500:
+        raise SourceUnavailableError(
+            f"cannot reach {url} after {_attempts(result.attempts)}, last: HTTP {status}; {_FALLBACK}"
+        )
+    if status >= 400:
+        raise SourceUnavailableError(
+            f"{url} answered HTTP {status} ({_one_line(result.content.decode('utf-8', 'replace'), 160)}); check the "
+            f"URL (PokéAPI's GraphQL endpoint is graphql:https://graphql.pokeapi.co/v1beta2) or {_FALLBACK}"
+        )
+    return _parse_body(url, result.content)
 
 
 def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool]]]:
@@ -138,32 +153,10 @@ def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[
             f"{url} answered without data.pokemon and data.meta lists; check that it is PokéAPI's GraphQL "
             f"endpoint or {_FALLBACK}"
         )
-    try:
-        meta_rows = [(int(m["id"]), m["pokemon_species_id"], bool(m["is_default"])) for m in meta]
-        ids = [int(r["id"]) for r in records]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SourceUnavailableError(f"{url} answered records without {exc}; {_FALLBACK}") from None
-    if ids != [row[0] for row in meta_rows]:
-        raise SourceUnavailableError(f"{url} answered data.pokemon and data.meta with different ids; {_FALLBACK}")
+    meta_rows = check_records(
+        records, meta, origin=url, fix=f"fix the endpoint or {_FALLBACK}", error=SourceUnavailableError
+    )
     return records, meta_rows
-
-
-def _post_once(session, url: str, query: str, timeout: float, progress: bool) -> tuple[int, Mapping, bytes]:
-    from tqdm.auto import tqdm
-
-    from pokembed import __version__
-
-    headers = {"Accept": "application/json", "User-Agent": f"pokembed/{__version__}"}
-    with session.post(url, json={"query": query}, headers=headers, timeout=timeout, stream=True) as resp:
-        length = resp.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() and "Content-Encoding" not in resp.headers else None
-        chunks = []
-        with tqdm(total=total, unit="B", unit_scale=True, desc="PokéAPI GraphQL", disable=not progress,
-                  leave=False) as bar:
-            for chunk in resp.iter_content(chunk_size=1 << 16):
-                chunks.append(chunk)
-                bar.update(len(chunk))
-        return resp.status_code, resp.headers, b"".join(chunks)
 
 
 def _parse_body(url: str, content: bytes) -> dict:
@@ -188,11 +181,8 @@ def _parse_body(url: str, content: bytes) -> dict:
     return body
 
 
-def _retry_delay(backoff: float, attempt: int, retry_after: str | None) -> float:
-    delay = max(0.0, backoff) * 2 ** (attempt - 1)
-    if retry_after and retry_after.strip().isdigit():
-        delay = max(delay, min(float(retry_after), 60.0))
-    return delay
+def _attempts(count: int) -> str:
+    return f"{count} attempt{'' if count == 1 else 's'}"
 
 
 def _read_cache(path: Path, url: str, query_sha: str) -> CachedResponse | None:

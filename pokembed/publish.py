@@ -210,8 +210,19 @@ def _upload(api, out_dir: Path, plan: PushPlan, remote: _Remote, endpoint: str, 
         commit = api.create_commit(repo_id, operations, commit_message=plan.commit_message,
                                    commit_description=description, repo_type=REPO_TYPE, revision="main",
                                    parent_commit=remote.head if remote.exists else None)
-    with _hub_errors(f"tag {commit.oid[:8]} as {plan.tag} on", repo_id, endpoint, token, tag=plan.tag):
-        api.create_tag(repo_id, tag=plan.tag, revision=commit.oid, repo_type=REPO_TYPE, tag_message=plan.commit_message)
+    try:
+        with _hub_errors(f"tag {commit.oid[:8]} as {plan.tag} on", repo_id, endpoint, token, tag=plan.tag):
+            api.create_tag(repo_id, tag=plan.tag, revision=commit.oid, repo_type=REPO_TYPE,
+                           tag_message=plan.commit_message)
+    except PublishError as exc:  # half-finished: say what landed and the one command that finishes it
+        from huggingface_hub import constants
+
+        env = "" if endpoint == constants.ENDPOINT.rstrip("/") else f"HF_ENDPOINT={endpoint} "
+        raise PublishError(
+            f"the commit {commit.oid} landed on {repo_id} but the tag {plan.tag} was not created ({exc}); finish "
+            f"the push with: {env}hf repos tag create {repo_id} {plan.tag} --revision {commit.oid} --repo-type "
+            f"{REPO_TYPE}"
+        ) from None
     logger.info("pushed %s to %s as %s (%s)", out_dir, repo_id, plan.tag, commit.oid)
     return PushResult(plan, commit.commit_url, commit.oid, dry_run=False)
 

@@ -184,20 +184,20 @@ def load_source(
     *,
     cache_dir: Path | None = None,
     refresh: bool = False,
-    timeout: float = 120.0,
-    retries: int = 4,
+    timeout: float | None = None,
+    retries: int | None = None,
     progress: bool = True,
-    backoff: float = 1.0,
+    backoff: float | None = None,
     graphql_url: str | None = None,
     github: "GitHubEndpoints | None" = None,
 ) -> SourceData:
     """Load every Pokémon's record from ``auto``, ``graphql``, ``graphql:URL``, ``pokeapi:REF`` or ``csv:PATH``.
 
     The live response and the tables at a commit are cached under ``cache_dir/source/`` (the live response is
-    reused unless ``refresh``); ``timeout``, ``retries`` and ``backoff`` (seconds before the first retry, doubling
-    after each) apply to every request. ``auto`` asks ``graphql_url`` first (default: POKEMBED_GRAPHQL_URL, else
-    PokéAPI's endpoint); ``github`` overrides GitHub's URLs (default: POKEMBED_GITHUB_API_URL /
-    POKEMBED_GITHUB_RAW_URL, else GitHub's).
+    reused unless ``refresh``); ``timeout`` (total seconds per request), ``retries`` and ``backoff`` override
+    pokembed's one HTTP policy (``pokembed.http``) for every request. ``auto`` asks ``graphql_url`` first (default:
+    POKEMBED_GRAPHQL_URL, else PokéAPI's endpoint); ``github`` overrides GitHub's URLs (default:
+    POKEMBED_GITHUB_API_URL / POKEMBED_GITHUB_RAW_URL, else GitHub's).
     """
     kind, location = parse_source(source)
     net = {"timeout": timeout, "retries": retries, "backoff": backoff, "progress": progress}
@@ -231,10 +231,8 @@ def load_source(
         pokeapi_graphql.query_for_url(QUERY, location),
         cache_dir=cache_dir,
         refresh=refresh,
-        timeout=timeout,
-        retries=retries,
-        backoff=backoff,
         progress=progress,
+        **{k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None},
     )
     records, meta_rows = pokeapi_graphql.records_from_response(response.body, location)
     return SourceData(
@@ -261,16 +259,18 @@ def _load_csv_folder(folder: Path, *, progress: bool, source: str | None = None,
     )
 
 
-def _load_pokeapi_commit(ref: str, *, cache_dir: Path | None, github, timeout: float, retries: int, backoff: float,
-                         progress: bool) -> SourceData:
-    """The tables at ``ref`` (downloaded into the cache, or a temporary folder without one), read as ``csv:``."""
+def _load_pokeapi_commit(ref: str, *, cache_dir: Path | None, github, timeout: float | None, retries: int | None,
+                         backoff: float | None, progress: bool) -> SourceData:
+    """The tables at ``ref`` (downloaded into the cache, or a temporary folder without one), read as ``csv:``.
+
+    ``timeout``, ``retries`` and ``backoff`` left None keep pokeapi_github's defaults."""
     from pokembed import pokeapi_csv, pokeapi_github
 
+    overrides = {k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None}
     with tempfile.TemporaryDirectory(prefix="pokembed-pokeapi-") as scratch:
         commit, folder = pokeapi_github.fetch_tables(
             ref, cache_dir=Path(cache_dir) if cache_dir is not None else Path(scratch),
-            tables=list(pokeapi_csv.TABLES), endpoints=github, timeout=timeout, retries=retries, backoff=backoff,
-            progress=progress,
+            tables=list(pokeapi_csv.TABLES), endpoints=github, progress=progress, **overrides,
         )
         return _load_csv_folder(folder, progress=progress, source=f"pokeapi:{commit}", data_version=commit)
 

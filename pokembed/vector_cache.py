@@ -5,12 +5,19 @@ truncation). ``model_key`` comes from ``model_cache_key``: it names the model id
 folder, a fingerprint of its files) and every spec setting that changes the vectors, plus a caller's variant (the
 long-document mode), so a changed setting never reuses a stale vector. Each ``put_many`` is one committed
 transaction, so a build that stops part-way keeps every chunk it finished. Deleting the file costs only time.
+
+Damage is never fatal: an entry whose blob does not match its shape or holds NaN/inf is dropped with a warning and
+embedded again; a file SQLite reports as damaged is replaced by a fresh one (warned; its vectors are embedded again);
+a database that cannot be written (full disk, read-only) is warned about once and the build goes on with the
+vectors in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,6 +41,8 @@ CREATE TABLE IF NOT EXISTS vectors (
 ) WITHOUT ROWID
 """
 _QUERY_CHUNK = 500  # stays well under SQLite's bound-parameter limit
+
+logger = logging.getLogger(__name__)
 
 
 def content_hash(data: str | bytes) -> str:
@@ -87,48 +96,135 @@ def _plain(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is damaged (corrupt or not a database), not just unusable right now."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return any(words in str(exc) for words in ("malformed", "not a database"))
+
+
+def _decode_entry(shape: str, data: bytes, info: str) -> tuple[np.ndarray, dict] | None:
+    """(vector, info) of one row, or None when the row is damaged."""
+    try:
+        dims = json.loads(shape)
+        if not isinstance(dims, list) or not all(isinstance(d, int) and d > 0 for d in dims):
+            return None
+        if not isinstance(data, bytes) or len(data) != 4 * math.prod(dims):
+            return None
+        vector = np.frombuffer(data, dtype="<f4").reshape(dims).astype(np.float32)
+        if not np.isfinite(vector).all():
+            return None
+        facts = json.loads(info)
+        return (vector, facts) if isinstance(facts, dict) else None
+    except (TypeError, ValueError):
+        return None
+
+
 class VectorCache:
     """SQLite cache of vectors: ``get_many`` returns hits, ``put_many`` stores and commits a chunk."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._read_only = False
         try:
-            self._db = sqlite3.connect(self.path)
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise BadInputError(
+                    f"vector cache {self.path} cannot be opened ({exc}); pass a writable --cache-dir"
+                ) from None
+            self._start_afresh(exc)
+
+    def _open(self) -> None:
+        self._db = sqlite3.connect(self.path)
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
             self._db.commit()
-        except sqlite3.DatabaseError as exc:
+            self._db.execute("SELECT hash FROM vectors LIMIT 1").fetchall()
+        except sqlite3.DatabaseError:
+            self._db.close()
+            raise
+
+    def _start_afresh(self, exc: Exception) -> None:
+        logger.warning("vector cache %s is damaged (%s); replacing it with an empty one, so its vectors are "
+                       "embedded again", self.path, exc)
+        try:
+            self._db.close()
+        except (AttributeError, sqlite3.Error):
+            pass
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as again:
             raise BadInputError(
-                f"vector cache {self.path} is not a usable SQLite database ({exc}); delete it (it only costs time)"
-            ) from exc
+                f"vector cache {self.path} cannot be created ({again}); pass a writable --cache-dir"
+            ) from None
 
     def get_many(self, model_key: str, hashes: Sequence[str]) -> dict[str, tuple[np.ndarray, dict]]:
-        """The cached (vector, info) of every hash that has one; misses are simply absent."""
+        """The cached (vector, info) of every hash that has one; misses (and damaged entries) are absent."""
         found: dict[str, tuple[np.ndarray, dict]] = {}
+        bad: list[str] = []
         unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), _QUERY_CHUNK):
-            chunk = unique[start : start + _QUERY_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT hash, shape, data, info FROM vectors WHERE model_key = ? AND hash IN ({marks})",
-                [model_key, *chunk],
-            )
-            for digest, shape, data, info in rows:
-                vector = np.frombuffer(data, dtype="<f4").reshape(json.loads(shape)).astype(np.float32)
-                found[digest] = (vector, json.loads(info))
+        try:
+            for start in range(0, len(unique), _QUERY_CHUNK):
+                chunk = unique[start : start + _QUERY_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT hash, shape, data, info FROM vectors WHERE model_key = ? AND hash IN ({marks})",
+                    [model_key, *chunk],
+                ).fetchall()
+                for digest, shape, data, info in rows:
+                    entry = _decode_entry(shape, data, info)
+                    if entry is None:
+                        bad.append(digest)
+                    else:
+                        found[digest] = entry
+        except sqlite3.DatabaseError as exc:
+            if _is_damage(exc):
+                self._start_afresh(exc)
+            else:  # locked, I/O: nothing to repair; embed again this time
+                logger.warning("cannot read the vector cache %s (%s); embedding without it", self.path, exc)
+            return {}
+        if bad:
+            logger.warning("vector cache %s: dropping %d damaged entr%s (truncated, misshaped or not finite); they "
+                           "are embedded again", self.path, len(bad), "y" if len(bad) == 1 else "ies")
+            self._delete(model_key, bad)
         return found
 
     def put_many(self, model_key: str, items: Sequence[tuple[str, np.ndarray, dict]]) -> None:
-        """Store (hash, vector, info) items, replacing earlier ones, in one committed transaction."""
+        """Store (hash, vector, info) items, replacing earlier ones, in one committed transaction.
+
+        A database that cannot be written (full disk, read-only) is warned about once and no longer written; the
+        caller keeps its vectors in memory.
+        """
+        if self._read_only:
+            return
         rows = []
         for digest, vector, info in items:
             array = np.ascontiguousarray(vector, dtype="<f4")
             rows.append((model_key, digest, json.dumps(list(array.shape)), array.tobytes(), json.dumps(info or {}, sort_keys=True, default=_plain)))
-        with self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors (model_key, hash, shape, data, info) VALUES (?, ?, ?, ?, ?)", rows
-            )
+        try:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO vectors (model_key, hash, shape, data, info) VALUES (?, ?, ?, ?, ?)", rows
+                )
+        except sqlite3.DatabaseError as exc:
+            self._read_only = True
+            logger.warning("cannot write the vector cache %s (%s: %s); going on without caching vectors, so a "
+                           "rebuild embeds these again: free space or pass a writable --cache-dir",
+                           self.path, type(exc).__name__, exc)
+
+    def _delete(self, model_key: str, hashes: list[str]) -> None:
+        try:
+            with self._db:
+                self._db.executemany("DELETE FROM vectors WHERE model_key = ? AND hash = ?",
+                                     [(model_key, digest) for digest in hashes])
+        except sqlite3.DatabaseError:
+            pass  # they are re-embedded and replaced anyway
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

@@ -316,15 +316,16 @@ def test_url_source_retries_404_and_corrupt(tmp_path: Path, caplog):
     assert any("/art/5.png" in r.getMessage() for r in caplog.records)
 
 
-def test_url_cache_second_run_makes_no_requests(tmp_path: Path):
+def test_url_cache_second_run_asks_only_for_what_failed(tmp_path: Path):
     cache = tmp_path / "cache"
     with ArtServer(scripted()) as server:
         first = load_artwork([1, 2, 3, 4, 5], server.template, cache_dir=cache, backoff=0.0, progress=False)
-        hits = sum(server.hits.values())
+        hits = dict(server.hits)
         second = load_artwork([1, 2, 3, 4, 5], server.template, cache_dir=cache, backoff=0.0, progress=False)
-        assert sum(server.hits.values()) == hits
+        # Images and the 404 come from the cache; the answer that did not decode is asked for again.
+        assert {i: server.hits[i] - hits.get(i, 0) for i in server.hits} == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1}
     folder = artwork_cache_dir(cache, server.template)
-    assert sorted(p.name for p in folder.iterdir()) == ["1.png", "2.png", "3.png", "4.missing", "5.corrupt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["1.png", "2.png", "3.png", "4.missing"]
     assert (second.missing, second.corrupt) == (first.missing, first.corrupt) == ([4, 5], [5])
     assert list(second.images) == list(first.images) == [1, 2, 3]
     for i in first.images:
@@ -351,11 +352,11 @@ def test_403_is_not_retried():
 def test_timeout_and_refused_connection():
     with ArtServer({1: [(200, RED)]}) as server:
         server.delay = 1.0
-        with pytest.raises(SourceUnavailableError, match=r"/art/1\.png: .*Timeout.* after 2 attempts"):
+        with pytest.raises(SourceUnavailableError, match=r"/art/1\.png: no complete answer within the 0\.2 s deadline"):
             load_artwork([1], server.template, retries=1, timeout=0.2, backoff=0.0, progress=False)
         template = server.template
     # The server is closed now: nothing listens on that port.
-    with pytest.raises(SourceUnavailableError, match=r"cannot download artwork .*ConnectionError"):
+    with pytest.raises(SourceUnavailableError, match=r"cannot download artwork .*connection failed .*after 2 attempts"):
         load_artwork([1], template, retries=1, timeout=2.0, backoff=0.0, progress=False)
 
 

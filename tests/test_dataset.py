@@ -192,15 +192,13 @@ def test_a_failed_write_leaves_the_old_folder_intact(tmp_path: Path, monkeypatch
         monkeypatch.setattr(pq.ParquetWriter, "write_table", crash)
         expected = KeyboardInterrupt
     else:
-        real_rename = os.rename
+        import pokembed.output_folder
 
-        def rename(src, dst):
-            if ".tmp-" in str(src):
-                raise OSError("disk gone")
-            return real_rename(src, dst)
+        def exchange(src, dst):
+            raise OSError(5, "disk gone")
 
-        monkeypatch.setattr(os, "rename", rename)
-        expected = OSError
+        monkeypatch.setattr(pokembed.output_folder, "_exchange", exchange)  # the swap fails: one line, old intact
+        expected = BadInputError
     with pytest.raises(expected):
         write(out_dir, **overrides)
     assert snapshot(out_dir) == before

@@ -389,7 +389,7 @@ def test_csv_bad_integer_cell(fixture_dir, tmp_path):
     folder = copy_fixture(fixture_dir, tmp_path)
     with (folder / "pokemon_stats.csv").open("a", encoding="utf-8") as handle:
         handle.write("1,x,45,0\n")
-    with pytest.raises(BadInputError, match=r"CSV folder .*: .*x") as info:
+    with pytest.raises(BadInputError, match=r"pokemon_stats\.csv, column stat_id, row \d+: 'x' is not an integer") as info:
         load_records(f"csv:{folder}", progress=False)
     assert "\n" not in str(info.value)
 
