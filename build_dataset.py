@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pokembed.build import BuildConfig, build
     from pokembed.projection import UmapParams
     from pokembed.publish import push
-    from pokembed.space_deploy import check_deployable, deploy_space, print_result
+    from pokembed.space_deploy import check_deployable, deploy_space, print_result, push_failed
 
     if args.space:
         if not args.push:
@@ -169,7 +169,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     push_result = None
     if args.push:
-        push_result = push(args.out, args.push, result.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+        try:
+            push_result = push(args.out, args.push, result.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+        except PokembedError as error:
+            if not args.space:
+                raise
+            raise push_failed(error, args.space, args.push, result.version) from error
     print_summary(result, push_result)
     if args.space:  # only now: the Space keeps serving the previous tag until this one is pushed and tagged
         print_result(deploy_space(args.space, args.push, result.version, endpoint=args.hub_endpoint,

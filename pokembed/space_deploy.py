@@ -182,13 +182,21 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
     return _deploy(api, plan, head, endpoint, token, private)
 
 
-def finish_command(plan: SpacePlan) -> str:
-    """The command that runs (or finishes) this deploy on its own, without rebuilding the dataset."""
-    return (f"python -m pokembed.space_deploy {plan.space_id} --dataset {plan.dataset_id} "
-            f"--version {plan.tag[1:]}")
+def finish_command(space_id: str, dataset_id: str, version: str) -> str:
+    """The command that runs (or finishes) a deploy on its own, without rebuilding the dataset."""
+    version = version.removeprefix("v")
+    return f"python -m pokembed.space_deploy {space_id} --dataset {dataset_id} --version {version}"
 
 
-# ---- the steps --------------------------------------------------------------------------------------------------------
+def push_failed(error: PokembedError, space_id: str, dataset_id: str, version: str) -> PublishError:
+    """The dataset push before a deploy failed: its error, plus that the Space is untouched and how to deploy it once
+    the version is tagged (e.g. after finishing a push whose tag did not land)."""
+    command = finish_command(space_id, dataset_id, version)
+    return PublishError(f"{error}; the Space {space_id} was not touched and serves what it served: once the tag "
+                        f"v{version.removeprefix('v')} exists, deploy it with `{command}`")
+
+
+# ---- the steps ------------------------------------------------------------------------------------------------------
 _STEPS = {  # title -> the verb of "cannot VERB OWNER/NAME on ENDPOINT: ..."
     "create the Space": "create",
     "commit the Space files": "commit to",
@@ -239,7 +247,7 @@ def _step(plan: SpacePlan, title: str, done: list[str], endpoint: str, token: st
         raise PublishError(
             f"the Space deploy stopped at step {number} of {len(_STEPS)} ({title}): {error}. "
             f"Done: {'; '.join(done) or 'nothing yet'}. The dataset tag {plan.tag} is published; to finish, fix "
-            f"that and run `{finish_command(plan)}`") from None
+            f"that and run `{finish_command(plan.space_id, plan.dataset_id, plan.tag)}`") from None
 
 
 def _read_space(api, space_id: str, endpoint: str, token: str | None) -> tuple[str | None, list[str] | None]:
@@ -266,7 +274,7 @@ def _current_state(api, plan: SpacePlan, endpoint: str, token: str) -> list[str]
     return [*notes, f"the Space is now {stage}"]
 
 
-# ---- helpers ----------------------------------------------------------------------------------------------------------
+# ---- helpers --------------------------------------------------------------------------------------------------------
 def _shipped(relative: Path) -> bool:
     """Whether a path under space/ belongs in the Space: no hidden files, caches or logs of a local run."""
     parts = relative.parts

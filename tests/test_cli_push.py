@@ -102,7 +102,9 @@ def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture,
     code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "v2", "0.2.0", hub,
                               "--space", SPACE))
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("Error: cannot tag") and "Traceback" not in err
+    assert code == 1 and err.startswith("Error: the commit ") and "Traceback" not in err
+    assert f"the Space {SPACE} was not touched" in err
+    assert f"deploy it with `python -m pokembed.space_deploy {SPACE} --dataset {REPO} --version 0.2.0`" in err
     assert not [p for m, p in hub.requests[sent:] if m != "GET" and "/spaces/" in p]
     assert state.serving["POKEMBED_REVISION"] == "v0.1.0" and len(space.commits) == 2
 
