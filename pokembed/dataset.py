@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pokembed.errors import BadInputError
+from pokembed.errors import BadInputError, SourceUnavailableError
 
 if TYPE_CHECKING:
     import datasets
@@ -312,3 +312,20 @@ def _column_options(schema: "pa.Schema") -> dict:
         "use_dictionary": use_dictionary,
         "column_encoding": column_encoding,
     }
+
+
+# ---- reading a built dataset back ------------------------------------------------------------------------------
+def load_dataset_split(dataset: str | Path, revision: str | None = None, *, cache_dir: Path | None = None) -> Any:
+    """The train split via `datasets.load_dataset`: a local folder written by build_dataset.py, or a Hub id."""
+    import datasets
+
+    folder = Path(dataset)
+    cache = str(cache_dir) if cache_dir else None
+    try:
+        if folder.is_dir():
+            return datasets.load_dataset(str(folder.resolve()), split="train", cache_dir=cache)
+        return datasets.load_dataset(str(dataset), revision=revision, split="train", cache_dir=cache)
+    except Exception as exc:  # noqa: BLE001 - datasets raises many types; one message tells the user what to do
+        raise SourceUnavailableError(
+            f"could not load the dataset {str(dataset)!r} ({type(exc).__name__}: {exc}); set POKEMBED_DATASET to a "
+            "Hub dataset id or a folder written by build_dataset.py") from exc

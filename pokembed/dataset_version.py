@@ -1,7 +1,7 @@
 """Which dataset version a Space serves: its version, tag and build date from the build facts, as a page footer.
 
 The facts come from the dataset itself (the `.pokembed` marker, else the parquet metadata, else the card's YAML;
-see `pokembed.search.read_build_facts`), the tag from the revision the Space was started with (`POKEMBED_REVISION`,
+see `pokembed.facts.read_build_facts`), the tag from the revision the Space was started with (`POKEMBED_REVISION`,
 which a deploy sets to the tag it pushed). The footer links to the changelog on the dataset card.
 """
 
@@ -71,11 +71,3 @@ def version_footer(info: DatasetVersion, endpoint: str | None = None) -> str:
     url = info.changelog_url(endpoint)
     parts.append(f"[changelog]({url})" if url else f"changelog in `{Path(info.dataset) / 'README.md'}`")
     return " · ".join(parts)
-
-
-def served_version_footer(dataset: str | Path, revision: str | None = None) -> str:
-    """The footer for the dataset a Space serves, reading its build facts (one small download for a Hub id)."""
-    from pokembed.search import read_build_facts
-
-    return version_footer(dataset_version(dataset, revision, read_build_facts(dataset, revision)))
-

@@ -1,23 +1,23 @@
-"""The Space's logic: rankings, per-generation top-k and oddballs over a loaded pokembed dataset.
+"""The index and its rankings: similar Pokémon, per-generation top-k, artwork search and oddballs.
 
 Pure numpy over arrays held by one `PokedexIndex`; no web framework here. `space/app.py` only wires these
-functions to components, so everything the page shows can be tested without a browser.
+functions to components, so everything the page shows can be tested without a browser. Reading a dataset back
+lives in `pokembed.dataset`, its build facts in `pokembed.facts`, its artwork files in `pokembed.artwork`, and the
+checks of what a visitor sends in `pokembed.queries`.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.errors import BadInputError
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,6 @@ MODES = ("text", "image", "umap", "combined")
 MODALITIES = ("text", "image", "combined")
 SCORE_LABELS = {"text": "cosine", "image": "cosine", "combined": "cosine", "umap": "map distance"}
 """What the score of each ranking mode is: cosine similarity (higher is closer) or UMAP distance (lower is closer)."""
-
-MAX_QUESTION_CHARS = 500
-MAX_UPLOAD_BYTES = 10_000_000  # 10 MB
-MAX_UPLOAD_PIXELS = 16_000_000  # 16 megapixels (4000×4000)
 
 INDEX_COLUMNS = ("id", "name", "generation", "types", "text_embedding", "image_embedding",
                  "umap_2d_x", "umap_2d_y", "neighbors")
@@ -61,14 +57,6 @@ class Oddball(NamedTuple):
     id: int
     name: str
     median_similarity: float
-
-
-@dataclass(frozen=True)
-class DatasetModels:
-    """The models a dataset was built with, as recorded in its build facts (None when not recorded)."""
-
-    text_model: str | None
-    image_model: str | None
 
 
 def normalize_name(name: str) -> str:
@@ -386,184 +374,7 @@ def _column_matrix(column: Any) -> tuple[np.ndarray, np.ndarray]:
     return matrix, present
 
 
-# ---- input validation ------------------------------------------------------------------------------------------
-def validate_question(text: str | None, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    """The question stripped of surrounding space; empty or longer than `max_chars` -> BadInputError."""
-    question = " ".join((text or "").split())
-    if not question:
-        raise BadInputError("the question is empty; type what you are looking for, "
-                            "e.g. 'what looks like an ice cream cone?'")
-    if len(question) > max_chars:
-        raise BadInputError(f"the question is {len(question)} characters long; keep it under {max_chars}")
-    return question
-
-
-def validate_upload(path: str | Path | None, *, max_bytes: int = MAX_UPLOAD_BYTES,
-                    max_pixels: int = MAX_UPLOAD_PIXELS) -> "PIL.Image.Image":  # noqa: F821
-    """Open an uploaded picture as RGB (transparency composited on white), refusing non-images and huge files."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-
-    if path is None or not str(path):
-        raise BadInputError("no picture given; upload a PNG, JPEG or WebP image")
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError:
-        raise BadInputError("the uploaded file could not be read; upload it again") from None
-    if size > max_bytes:
-        raise BadInputError(f"the picture is {size / 1e6:.1f} MB; upload one under {max_bytes / 1e6:.0f} MB")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                width, height = opened.size
-                if width * height > max_pixels:
-                    raise BadInputError(f"the picture is {width}×{height} pixels; upload one under "
-                                        f"{max_pixels / 1e6:.0f} megapixels (e.g. resize it to 1024×1024)")
-                opened.load()
-                image = opened.copy()
-    except BadInputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise BadInputError(f"the picture has too many pixels; upload one under {max_pixels / 1e6:.0f} megapixels"
-                            ) from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise BadInputError("that file is not a picture we can read; upload a PNG, JPEG or WebP image") from None
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    return image.convert("RGB")
-
-
-# ---- the dataset and its models ---------------------------------------------------------------------------------
-_TEXT_KEYS = ("text_model_id", "text_model")
-_IMAGE_KEYS = ("image_model_id", "image_model")
-
-
-def _find_key(facts: Any, keys: Sequence[str]) -> str | None:
-    """The first model id found under any of `keys`, searching nested dicts breadth-first."""
-    queue = [facts]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, Mapping):
-            for key in keys:
-                value = node.get(key)
-                if isinstance(value, str) and value:
-                    return value
-                if isinstance(value, Mapping):
-                    for sub in ("model_id", "id", "name"):
-                        if isinstance(value.get(sub), str) and value[sub]:
-                            return value[sub]
-            queue.extend(v for v in node.values() if isinstance(v, (Mapping, list)))
-        elif isinstance(node, list):
-            queue.extend(v for v in node if isinstance(v, (Mapping, list)))
-    return None
-
-
-def models_from_facts(facts: Mapping | None) -> DatasetModels:
-    """The text and image model ids named by a dataset's build facts (any nesting; missing -> None)."""
-    return DatasetModels(_find_key(facts or {}, _TEXT_KEYS), _find_key(facts or {}, _IMAGE_KEYS))
-
-
-def _json(text: str | bytes | None) -> dict:
-    try:
-        value = json.loads(text) if text else {}
-    except (ValueError, TypeError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _card_yaml(card: str) -> dict:
-    """The `pokembed` facts in a dataset card's YAML header, read without a YAML parser (values on one line)."""
-    match = re.match(r"^---\s*\n(.*?)\n---", card, re.S)
-    facts: dict[str, str] = {}
-    for line in (match.group(1) if match else "").splitlines():
-        found = re.match(r"^\s*(text_model_id|image_model_id|text_model|image_model)\s*:\s*['\"]?([^'\"#]+?)['\"]?\s*$",
-                         line)
-        if found:
-            facts.setdefault(found.group(1), found.group(2))
-    return facts
-
-
-def read_build_facts(dataset: str | Path, revision: str | None = None) -> dict:
-    """Build facts of a dataset folder or Hub dataset: the `.pokembed` marker, else parquet metadata, else the card."""
-    folder = Path(dataset)
-    if folder.is_dir():
-        marker = folder / ".pokembed"
-        facts = _json(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
-        if not any(models_from_facts(facts).__dict__.values()):
-            import pyarrow.parquet as pq
-
-            for parquet in sorted(folder.glob("data/*.parquet")):
-                metadata = pq.read_schema(parquet).metadata or {}
-                facts = _json(metadata.get(b"pokembed")) or facts
-                break
-        if not any(models_from_facts(facts).__dict__.values()) and (folder / "README.md").is_file():
-            facts = _card_yaml((folder / "README.md").read_text(encoding="utf-8")) or facts
-        return facts
-    from huggingface_hub import hf_hub_download
-
-    for filename, parse in ((".pokembed", _json), ("README.md", _card_yaml)):
-        try:
-            path = hf_hub_download(str(dataset), filename, repo_type="dataset", revision=revision)
-        except Exception as exc:  # noqa: BLE001 - a missing marker is not fatal; the card may have the facts
-            logger.info("no %s in %s: %s", filename, dataset, exc)
-            continue
-        facts = parse(Path(path).read_text(encoding="utf-8"))
-        if any(models_from_facts(facts).__dict__.values()):
-            return facts
-    return {}
-
-
-def models_from_dataset(dataset: str | Path, revision: str | None = None) -> DatasetModels:
-    """The text and image models a dataset (local folder or Hub id) was built with, from its build facts."""
-    return models_from_facts(read_build_facts(dataset, revision))
-
-
-def load_dataset_split(dataset: str | Path, revision: str | None = None, *, cache_dir: Path | None = None) -> Any:
-    """The train split via `datasets.load_dataset`: a local folder written by build_dataset.py, or a Hub id."""
-    import datasets
-
-    folder = Path(dataset)
-    cache = str(cache_dir) if cache_dir else None
-    try:
-        if folder.is_dir():
-            return datasets.load_dataset(str(folder.resolve()), split="train", cache_dir=cache)
-        return datasets.load_dataset(str(dataset), revision=revision, split="train", cache_dir=cache)
-    except Exception as exc:  # noqa: BLE001 - datasets raises many types; one message tells the user what to do
-        raise SourceUnavailableError(
-            f"could not load the dataset {str(dataset)!r} ({type(exc).__name__}: {exc}); set POKEMBED_DATASET to a "
-            "Hub dataset id or a folder written by build_dataset.py") from exc
-
-
-def export_artwork(ds: Any, folder: Path) -> dict[int, Path]:
-    """Write each row's stored artwork (PNG bytes as stored) to `folder/<id>.png`; rows without art are left out."""
-    import datasets
-    import pyarrow as pa
-
-    if "image" not in ds.column_names:
-        return {}
-    folder.mkdir(parents=True, exist_ok=True)
-    table: pa.Table = (ds.select_columns(["id", "image"]).cast_column("image", datasets.Image(decode=False))
-                       .with_format("arrow")[:])
-    paths: dict[int, Path] = {}
-    for pokemon_id, image in zip(table.column("id").to_pylist(), table.column("image").to_pylist()):
-        data = (image or {}).get("bytes")
-        if not data and (image or {}).get("path") and Path(image["path"]).is_file():
-            data = Path(image["path"]).read_bytes()
-        if data:
-            path = folder / f"{int(pokemon_id)}.png"
-            path.write_bytes(data)
-            paths[int(pokemon_id)] = path
-    return paths
-
-
 __all__ = [
-    "MODES", "MODALITIES", "SCORE_LABELS", "MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS",
-    "Match", "GenerationMatch", "Oddball", "DatasetModels", "PokedexIndex", "normalize_name", "generation_sort_key",
-    "validate_question", "validate_upload", "models_from_facts", "read_build_facts", "models_from_dataset",
-    "load_dataset_split", "export_artwork",
+    "MODES", "MODALITIES", "SCORE_LABELS", "Match", "GenerationMatch", "Oddball", "PokedexIndex", "normalize_name",
+    "generation_sort_key",
 ]

@@ -99,7 +99,8 @@ def space_files(root: Path | None = None) -> dict[str, Path]:
     if not (space / "app.py").is_file() or not (package / "__init__.py").is_file():
         raise BadInputError(f"{root} has no {SPACE_DIR}/app.py or {PACKAGE}/__init__.py; "
                             "deploy from a pokembed checkout")
-    files = {p.relative_to(space).as_posix(): p for p in sorted(space.rglob("*")) if _shipped(p.relative_to(space))}
+    files = {p.relative_to(space).as_posix(): p for p in sorted(space.rglob("*"))
+             if p.is_file() and _shipped(p.relative_to(space))}
     if CARD not in files:
         raise BadInputError(f"{space / CARD} is missing: the Space needs its card (sdk, app_file)")
     modules = _imported_modules([p for p in files.values() if p.suffix == ".py"], package)

@@ -1,29 +1,38 @@
 """pokembed's Hugging Face Space: similar Pokémon, text-to-image search, search by picture, the map and the oddballs.
 
-The dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder written by
-build_dataset.py) loads once, when this module is imported: it *is* the app, and a Space imports this file to start.
-Models load lazily, once, on the first question or picture. All ranking logic lives in `pokembed.search`; this file
-only wires it to Gradio components. Run locally with `POKEMBED_DATASET=build/smoke python space/app.py`.
+`make_demo(load_space(config))` builds the page; importing this file loads nothing. `python space/app.py` (what a
+Space runs) reads the dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder
+written by build_dataset.py), starts warming the query models in the background, and serves the page at once.
+Rankings live in `pokembed.search`; HTML in `pokedex_html.py`; this file wires them to Gradio. Run locally with
+`POKEMBED_DATASET=build/smoke python space/app.py`.
 """
 
-from __future__ import annotations
-
-import atexit
 import functools
+import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
-from dataclasses import dataclass, replace
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import gradio as gr
+import numpy as np
 
-from pokembed import search
-from pokembed.dataset_version import served_version_footer
-from pokembed.errors import ModelLoadError, PokembedError
+from pokembed import queries, search
+from pokembed.errors import BadInputError, ModelLoadError, PokembedError
+from pokembed.names import display_names, generation_label
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the Space's folder: pokedex_html.py sits beside this file however it is loaded
+    sys.path.insert(0, str(HERE))
+
+import pokedex_html as html  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +44,23 @@ EXAMPLE_QUESTIONS = (
     "a dragon made of fire",
     "a grumpy purple ghost",
 )
-MODE_CHOICES = [("Text (document cosine)", "text"), ("Image (artwork cosine)", "image"),
-                ("UMAP (map distance)", "umap"), ("Combined (text + image)", "combined")]
-MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined")]
-TYPE_COLOURS = {
-    "normal": "#A8A77A", "fire": "#EE8130", "water": "#6390F0", "electric": "#F7D02C", "grass": "#7AC74C",
-    "ice": "#96D9D6", "fighting": "#C22E28", "poison": "#A33EA1", "ground": "#E2BF65", "flying": "#A98FF3",
-    "psychic": "#F95587", "bug": "#A6B91A", "rock": "#B6A136", "ghost": "#735797", "dragon": "#6F35FC",
-    "dark": "#705746", "steel": "#B7B7CE", "fairy": "#D685AD", "stellar": "#40B5A5", "unknown": "#68A090",
+Mode = Literal["text", "image", "umap", "combined"]
+Modality = Literal["text", "image", "combined"]
+MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
+MODE_EXPLANATIONS = {
+    "text": "cosine similarity of their PokéAPI records' text embeddings (1 = same direction)",
+    "image": "cosine similarity of their official artwork's image embeddings (1 = same direction)",
+    "umap": "distance on the 2-D UMAP map (lower is closer)",
+    "combined": "the mean of the text and image cosines (text alone where a Pokémon has no artwork)",
 }
-GENERATION_COLOURS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3", "#FF6692", "#B6E880",
-                      "#FF97FF", "#FECB52")
+MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined")]
+GENERATION_COLOURS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324",
+                      "#469990", "#808000", "#000075", "#a9a9a9")
+"""Nine generations told apart at a glance (Trubetskoy's distinct colours), then spares; "unknown" takes the next."""
+THUMB_SIZE = 128   # px: the tiles show at most 96 CSS px
+CARD_SIZE = 224    # px: the chosen Pokémon's card, the dataset's own size
+MAP_NEIGHBOURS = 10
+ASSETS = HERE / "assets"
 
 
 @dataclass(frozen=True)
@@ -59,16 +74,16 @@ class SpaceConfig:
     device: str = "auto"
     torch_threads: int = 1           # CPU threads per query (0: torch's default); README explains why 1
     gallery_size: int = 12
-    max_question_chars: int = search.MAX_QUESTION_CHARS
-    max_upload_bytes: int = search.MAX_UPLOAD_BYTES
-    max_upload_pixels: int = search.MAX_UPLOAD_PIXELS
+    max_question_chars: int = queries.MAX_QUESTION_CHARS
+    max_upload_bytes: int = queries.MAX_UPLOAD_BYTES
+    max_upload_pixels: int = queries.MAX_UPLOAD_PIXELS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "SpaceConfig":
         """POKEMBED_DATASET, _REVISION, _TEXT_MODEL, _IMAGE_MODEL, _DEVICE and _TORCH_THREADS."""
         threads = environ.get("POKEMBED_TORCH_THREADS") or "1"
         if not threads.isdigit():
-            raise search.BadInputError(f"POKEMBED_TORCH_THREADS must be a whole number, got {threads!r}; use e.g. 1")
+            raise BadInputError(f"POKEMBED_TORCH_THREADS must be a whole number, got {threads!r}; use e.g. 1")
         return cls(
             dataset=environ.get("POKEMBED_DATASET") or DEFAULT_DATASET,
             revision=environ.get("POKEMBED_REVISION") or None,
@@ -79,8 +94,9 @@ class SpaceConfig:
         )
 
 
+# ---- models ---------------------------------------------------------------------------------------------------------
 class QueryModels:
-    """The query-side encoders, each loaded on first use and then kept (thread-safe)."""
+    """The query-side encoders, each loaded once (thread-safe): on first use, or ahead of it by `warm_up`."""
 
     def __init__(self, image_model: str, text_model: str | None, device: str,
                  recorded_text_model: str | None = None, torch_threads: int = 0) -> None:
@@ -89,9 +105,20 @@ class QueryModels:
         self.text_model = text_model                    # an explicit override (POKEMBED_TEXT_MODEL)
         self.recorded_text_model = recorded_text_model  # the dataset's text model: used if the image spec names none
         self.device = device
-        self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
+        self._image_lock = threading.Lock()
         self._query: Any = None
         self._image: Any = None
+
+    @property
+    def query_ready(self) -> bool:
+        """Whether the question model is loaded (a question is then answered without waiting for a load)."""
+        return self._query is not None
+
+    @property
+    def image_ready(self) -> bool:
+        """Whether the picture model is loaded."""
+        return self._image is not None
 
     def _image_spec(self) -> Any:
         from pokembed.models import get_model_spec
@@ -104,14 +131,14 @@ class QueryModels:
 
     def query_encoder(self) -> Any:
         """The text encoder that embeds questions into the image space (`search_query: ` prompt)."""
-        with self._lock:
+        with self._query_lock:
             if self._query is None:
                 self._query = _loading(self._load_query, "POKEMBED_TEXT_MODEL")
             return self._query
 
     def image_encoder(self) -> Any:
         """The image encoder for uploaded pictures."""
-        with self._lock:
+        with self._image_lock:
             if self._image is None:
                 self._image = _loading(self._load_image, "POKEMBED_IMAGE_MODEL")
             return self._image
@@ -146,15 +173,46 @@ def _loading(load: Callable[[], Any], variable: str) -> Any:
                              f"set {variable} to a model id or folder that loads") from exc
 
 
+# ---- what the Space serves ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArtworkFiles:
+    """The dataset's artwork as files the page links to: thumbnails for tiles, card-sized for the chosen Pokémon."""
+
+    folder: Path
+    thumbs: Mapping[int, Path]
+    cards: Mapping[int, Path]
+    placeholder: Path
+
+    def url(self, pokemon_id: int, size: str = "thumb") -> str:
+        """Relative URL of a Pokémon's artwork ("thumb" or "full"), or of the placeholder when it has none."""
+        files = self.cards if size == "full" else self.thumbs
+        return "gradio_api/file=" + files.get(int(pokemon_id), self.placeholder).as_posix()
+
+
 @dataclass(frozen=True, eq=False)
 class Space:
-    """What the app serves: the index, artwork files by Pokémon id, the lazily loaded models, the limits."""
+    """What the app serves: the index, display names, artwork files, the query models, the limits."""
 
     index: search.PokedexIndex
-    artwork: Mapping[int, Path]
-    placeholder: Path
+    display: tuple[str, ...]
+    art: ArtworkFiles
     models: QueryModels
     config: SpaceConfig
+    answers: dict[str, Any] = field(default_factory=dict)  # the warm-up's first answer, keyed by question
+    version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.dataset_version)
+
+    @property
+    def artwork_count(self) -> int:
+        """How many Pokémon have artwork (and so can be found by a question or a picture)."""
+        return int(self.index.has_image.sum())
+
+    @property
+    def k_max(self) -> int:
+        return max(1, min(50, len(self.index) - 1))
+
+    @property
+    def k_default(self) -> int:
+        return min(self.config.gallery_size, self.k_max)
 
 
 def single_threaded_numpy() -> None:
@@ -168,303 +226,594 @@ def single_threaded_numpy() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def load_space(config: SpaceConfig) -> Space:
-    """Load the dataset once: the index, its artwork written to a temporary folder, and the model names."""
+def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
+    """Load the dataset once: the index, display names, artwork files (in `workdir`, else a temporary folder removed
+    when the Space is garbage-collected or the process exits) and the model names."""
+    from pokembed.artwork import export_artwork, write_thumbnails
+    from pokembed.dataset import load_dataset_split
+    from pokembed.dataset_version import dataset_version, version_footer
+    from pokembed.facts import models_from_facts, read_build_facts
+
     single_threaded_numpy()
-    ds = search.load_dataset_split(config.dataset, config.revision)
+    ds = load_dataset_split(config.dataset, config.revision)
     index = search.PokedexIndex.from_dataset(ds)
-    folder = Path(tempfile.mkdtemp(prefix="pokembed-art-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    artwork = search.export_artwork(ds, folder)
-    recorded = search.models_from_dataset(config.dataset, config.revision)
+    species = ds["species_id"] if "species_id" in ds.column_names else None
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
+    stored = export_artwork(ds, folder / "png")
+    art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
+                       write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))
+    shutil.rmtree(folder / "png", ignore_errors=True)
+    facts = read_build_facts(config.dataset, config.revision)
+    recorded = models_from_facts(facts)
     image_model = config.image_model or recorded.image_model
     if image_model is None:
         from pokembed.models import DEFAULT_IMAGE_MODEL
 
         image_model = DEFAULT_IMAGE_MODEL
     logger.info("loaded %d Pokémon from %s (%d with artwork); image model %s", len(index), config.dataset,
-                len(artwork), image_model)
+                len(art.thumbs), image_model)
     models = QueryModels(image_model, config.text_model, config.device, recorded.text_model, config.torch_threads)
-    return Space(index, artwork, _placeholder(folder), models, config)
+    footer = version_footer(dataset_version(config.dataset, config.revision, facts))
+    space = Space(index, tuple(display_names(index.names, species)), art, models, config, version_footer=footer)
+    if workdir is None:
+        weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
+    return space
 
 
 def _placeholder(folder: Path) -> Path:
     """A grey tile with a question mark for Pokémon without artwork."""
     from PIL import Image, ImageDraw
 
-    path = folder / "no-artwork.png"
-    image = Image.new("RGB", (224, 224), (235, 235, 235))
-    ImageDraw.Draw(image).text((104, 100), "?", fill=(120, 120, 120), font_size=40)
-    image.save(path)
+    path = folder / "no-artwork.webp"
+    image = Image.new("RGB", (THUMB_SIZE, THUMB_SIZE), (236, 236, 236))
+    ImageDraw.Draw(image).text((THUMB_SIZE / 2, THUMB_SIZE / 2), "?", fill=(130, 130, 130), font_size=48,
+                               anchor="mm")
+    image.save(path, "WEBP", quality=80)
     return path
 
 
-# ---- handlers: plain functions of (space, inputs) -> outputs ---------------------------------------------------------
-def _tile(space: Space, pokemon_id: int, caption: str) -> tuple[str, str]:
-    return str(space.artwork.get(pokemon_id, space.placeholder)), caption
+def start_warm_up(space: Space) -> threading.Thread:
+    """Load the question model in the background and answer the first example (the Ask tab opens with it), then
+    load the picture model; the page is served meanwhile. Failures are logged; a request then retries the load."""
+
+    def warm() -> None:
+        try:
+            space.answers[EXAMPLE_QUESTIONS[0]] = ask_result(space, EXAMPLE_QUESTIONS[0], space.k_default)
+            logger.info("question model ready")
+            from PIL import Image
+
+            space.models.image_encoder().embed_images([Image.new("RGB", (CARD_SIZE, CARD_SIZE), "white")])
+            logger.info("picture model ready")
+        except Exception:  # noqa: BLE001 - a failed warm-up only means the first request loads the model itself
+            logger.exception("warm-up failed; the first question or picture will load the model")
+
+    thread = threading.Thread(target=warm, name="pokembed-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
-def _gallery(space: Space, matches: Sequence[search.Match], mode: str = "text") -> list[tuple[str, str]]:
-    label = "d" if mode == "umap" else ""
-    return [_tile(space, m.id, f"{m.name} · {label}{m.score:.3f}") for m in matches]
-
-
-def similar_view(space: Space, name: str, mode: str = "text", k: float = 12) -> tuple[list, Any, str]:
-    """Gallery of the k most similar Pokémon, the best-per-generation table, and a one-line summary."""
-    import pandas as pd
-
-    row = space.index.find(name)
-    matches = space.index.similar(name, by=mode, k=int(k))
-    table = pd.DataFrame([(g.generation, g.rank, g.name, round(g.score, 4))
-                          for g in space.index.best_per_generation(name, by=mode, k=3)],
-                         columns=["generation", "rank", "name", search.SCORE_LABELS[mode]])
-    summary = (f"**{space.index.names[row]}** · {' / '.join(space.index.types[row]) or 'no types'} · "
-               f"{space.index.generations[row] or 'unknown generation'} — {len(matches)} nearest by {mode} "
-               f"({search.SCORE_LABELS[mode]})")
-    return _gallery(space, matches, mode), table, summary
-
-
-def ask_view(space: Space, question: str, k: float = 12) -> tuple[list, str]:
-    """Gallery of the Pokémon whose artwork best matches a text question."""
-    text = search.validate_question(question, space.config.max_question_chars)
-    vector = space.models.query_encoder().embed_queries([text])[0]
-    matches = space.index.search_images(vector, k=int(k))
-    return _gallery(space, matches), f"Artwork closest to *{text}* (cosine)"
-
-
-def picture_view(space: Space, upload: Any, k: float = 12) -> tuple[list, str]:
-    """Gallery of the Pokémon whose artwork is closest to an uploaded picture."""
-    path = upload.get("path") if isinstance(upload, Mapping) else upload
-    image = search.validate_upload(path, max_bytes=space.config.max_upload_bytes,
-                                   max_pixels=space.config.max_upload_pixels)
-    vector = space.models.image_encoder().embed_images([image])[0]
-    matches = space.index.search_images(vector, k=int(k))
-    return _gallery(space, matches), f"Artwork closest to your {image.width}×{image.height} picture (cosine)"
-
-
-def map_figure(space: Space, color_by: str = "generation", name: str | None = None) -> Any:
-    """Plotly scatter of the UMAP coordinates coloured by generation or primary type; `name` and neighbours marked."""
-    import plotly.graph_objects as go
-
-    if color_by not in ("generation", "type"):
-        raise search.BadInputError(f"cannot colour the map by {color_by!r}; use generation or type")
+# ---- results: the JSON the API returns and the page renders --------------------------------------------------------
+def pokemon_facts(space: Space, row: int) -> dict[str, Any]:
+    """One Pokémon as the results describe it."""
     index = space.index
-    if color_by == "generation":
-        groups = [g or "unknown" for g in index.generations]
-        order = sorted(set(groups), key=search.generation_sort_key)
-        colours = {g: GENERATION_COLOURS[i % len(GENERATION_COLOURS)] for i, g in enumerate(order)}
-    else:
-        groups = [t[0] if t else "unknown" for t in index.types]
-        order = sorted(set(groups))
-        colours = {t: TYPE_COLOURS.get(t, "#888888") for t in order}
-    hover = [f"<b>{n}</b><br>{' / '.join(t)}<br>{g or ''}" for n, t, g in
-             zip(index.names, index.types, index.generations)]
-    fig = go.Figure()
-    for group in order:
-        rows = [i for i, g in enumerate(groups) if g == group]
-        fig.add_trace(go.Scatter(
-            x=index.umap[rows, 0].tolist(), y=index.umap[rows, 1].tolist(), mode="markers", name=group,
-            marker={"size": 7, "color": colours[group], "opacity": 0.75, "line": {"width": 0}},
-            text=[hover[i] for i in rows], hovertemplate="%{text}<extra></extra>"))
-    if name:
-        row = index.find(name)
-        near = index.neighbor_rows(row) or [index.row_of_id(m.id) for m in index.similar(name, by="combined", k=10)]
-        fig.add_trace(go.Scatter(
-            x=index.umap[near, 0].tolist(), y=index.umap[near, 1].tolist(), mode="markers+text", name="neighbours",
-            text=[index.names[i] for i in near], textposition="top center", hovertext=[hover[i] for i in near],
-            hovertemplate="%{hovertext}<extra>neighbour</extra>",
-            marker={"size": 13, "color": "rgba(0,0,0,0)", "line": {"width": 2.5, "color": "#222"}}))
-        fig.add_trace(go.Scatter(
-            x=index.umap[[row], 0].tolist(), y=index.umap[[row], 1].tolist(), mode="markers+text",
-            name=index.names[row],
-            text=[index.names[row]], textposition="bottom center", hovertext=[hover[row]],
-            hovertemplate="%{hovertext}<extra>chosen</extra>",
-            marker={"size": 20, "symbol": "star", "color": "#FFD700", "line": {"width": 1.5, "color": "#222"}}))
-    fig.update_layout(
-        template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        title=f"{len(index)} Pokémon on the UMAP map, coloured by {color_by}", legend={"itemsizing": "constant"},
-        xaxis={"showticklabels": False, "title": None}, yaxis={"showticklabels": False, "title": None})
-    return fig
+    return {"id": int(index.ids[row]), "name": index.names[row], "display_name": space.display[row],
+            "generation": index.generations[row], "generation_label": generation_label(index.generations[row]),
+            "types": list(index.types[row]), "has_artwork": bool(index.has_image[row])}
 
 
-def oddballs_view(space: Space, modality: str = "text") -> Any:
+def _entry(space: Space, pokemon_id: int, score: float, **extra: Any) -> dict[str, Any]:
+    row = space.index.row_of_id(pokemon_id)
+    return {**extra, "id": int(pokemon_id), "name": space.index.names[row], "display_name": space.display[row],
+            "score": round(float(score), 6)}
+
+
+def _matches(space: Space, matches: Sequence[search.Match]) -> list[dict[str, Any]]:
+    return [_entry(space, m.id, m.score, rank=rank) for rank, m in enumerate(matches, start=1)]
+
+
+def similar_result(space: Space, name: str, mode: str = "text", k: int = 12) -> dict[str, Any]:
+    """The chosen Pokémon, its k nearest by `mode`, and the best 3 in each generation."""
+    if mode not in search.MODES:
+        raise BadInputError(f"unknown ranking mode {mode!r}; use one of {', '.join(search.MODES)}")
+    row = space.index.find(name)
+    slug = space.index.names[row]
+    per_generation = [
+        _entry(space, g.id, g.score, generation=g.generation, generation_label=generation_label(g.generation),
+               rank=g.rank)
+        for g in space.index.best_per_generation(slug, by=mode, k=3)]
+    return {"pokemon": pokemon_facts(space, row), "mode": mode, "score": search.SCORE_LABELS[mode],
+            "higher_is_closer": mode != "umap",
+            "matches": _matches(space, space.index.similar(slug, by=mode, k=k)), "per_generation": per_generation}
+
+
+def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
+    """The Pokémon whose artwork best matches a question (search_query embedding against image embeddings)."""
+    text = queries.validate_question(question, space.config.max_question_chars)
+    search._check_k(k)
+    vector = space.models.query_encoder().embed_queries([text])[0]
+    return {"question": text, "score": "cosine", "searched": space.artwork_count,
+            "matches": _matches(space, space.index.search_images(vector, k=k))}
+
+
+def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[str, Any]:
+    """The Pokémon whose artwork is closest to a picture file."""
+    image = queries.validate_upload(path, max_bytes=space.config.max_upload_bytes,
+                                    max_pixels=space.config.max_upload_pixels)
+    search._check_k(k)
+    vector = space.models.image_encoder().embed_images([image])[0]
+    return {"width": image.width, "height": image.height, "score": "cosine", "searched": space.artwork_count,
+            "matches": _matches(space, space.index.search_images(vector, k=k))}
+
+
+def oddballs_result(space: Space, modality: str = "text") -> dict[str, Any]:
     """Per generation, the Pokémon with the lowest median cosine similarity to the others of its generation."""
-    import pandas as pd
-
     rows = space.index.oddballs(modality, per_generation=1)
-    return pd.DataFrame([(o.generation, o.name, ", ".join(space.index.types[space.index.row_of_id(o.id)]),
-                          round(o.median_similarity, 4)) for o in rows],
-                        columns=["generation", "name", "types", f"median {modality} cosine"])
+    return {"modality": modality, "score": "median cosine", "oddballs": [
+        {**_entry(space, o.id, o.median_similarity, generation=o.generation,
+                  generation_label=generation_label(o.generation)),
+         "types": list(space.index.types[space.index.row_of_id(o.id)]),
+         "median_similarity": round(o.median_similarity, 6)} for o in rows]}
 
 
-# ---- the page --------------------------------------------------------------------------------------------------------
-def friendly(fn: Callable) -> Callable:
-    """Turn our errors into a short message in the page; anything unexpected is logged and reported in one line."""
+def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[int]:
+    """The dataset's stored nearest neighbours of a row (nearest first); by map distance if none are stored."""
+    stored = space.index.neighbor_rows(row)
+    if stored:
+        return stored[:k]
+    return [space.index.row_of_id(m.id) for m in space.index.similar(space.index.names[row], by="umap", k=k)]
+
+
+def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS) -> dict[str, Any]:
+    """Every Pokémon's map coordinates; with a name, that Pokémon and its stored nearest neighbours."""
+    index = space.index
+    points = [{"id": int(i), "name": n, "x": round(float(x), 4), "y": round(float(y), 4), "generation": g}
+              for i, n, (x, y), g in zip(index.ids, index.names, index.umap, index.generations)]
+    result: dict[str, Any] = {"points": points, "pokemon": None, "neighbors": []}
+    if name is not None and str(name).strip():
+        row = index.find(name)
+        k = search._check_k(k)
+        result["pokemon"] = pokemon_facts(space, row)
+        result["neighbors"] = [_entry(space, int(index.ids[r]), float(np.linalg.norm(index.umap[r] - index.umap[row])),
+                                      rank=rank) for rank, r in enumerate(map_neighbours(space, row, k), start=1)]
+    return result
+
+
+def map_view_data(space: Space) -> dict[str, Any]:
+    """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours."""
+    index = space.index
+    gens = [g or "unknown" for g in index.generations]
+    gen_order = sorted(set(gens), key=lambda g: search.generation_sort_key(None if g == "unknown" else g))
+    primary = [t[0] if t else "unknown" for t in index.types]
+    type_order = sorted(set(primary))
+    return {
+        "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
+        "id": [int(i) for i in index.ids], "name": list(index.names), "label": list(space.display),
+        "gen": [gen_order.index(g) for g in gens], "gens": [generation_label(g) for g in gen_order],
+        "gen_colours": [GENERATION_COLOURS[i % len(GENERATION_COLOURS)] for i in range(len(gen_order))],
+        "type": [type_order.index(t) for t in primary], "types": type_order,
+        "type_colours": [html.TYPE_COLOURS.get(t, "#888888") for t in type_order],
+        "type_names": [" / ".join(t) or "unknown" for t in index.types],
+        "art": [int(bool(a)) for a in index.has_image],
+        "nb": [map_neighbours(space, r) for r in range(len(index))],
+        "thumb_base": "gradio_api/file=" + (space.art.folder / "thumb").as_posix() + "/",
+        "placeholder": space.art.url(-1),
+    }
+
+
+def map_view(space: Space, start: str | None = None) -> dict[str, Any]:
+    """What the map's tab receives when it opens: where to fetch its data (a JSON file beside the artwork, written
+    once, so the browser gets it compressed and cached) and which row to start on (-1: none)."""
+    path = space.art.folder / "map.json"
+    if not path.exists():
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")  # two first visitors at once write apart
+        tmp.write_text(json.dumps(map_view_data(space), separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+    try:
+        row = space.index.find(start) if start else -1
+    except BadInputError:
+        row = -1
+    return {"url": "gradio_api/file=" + path.as_posix(), "start": row}
+
+
+# ---- the page: one function per tab ---------------------------------------------------------------------------------
+TILES_JS = (ASSETS / "tiles.js").read_text(encoding="utf-8")
+MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
+MAP_TEMPLATE = """
+<div class="pk-map">
+  <form class="pk-map-controls" autocomplete="off">
+    <label>Colour by <select class="pk-map-colour"><option value="generation">Generation</option>
+      <option value="type">Primary type</option></select></label>
+    <label>Find <input class="pk-map-find" list="pk-map-names" placeholder="e.g. Pikachu" size="14"></label>
+    <button type="submit">Show</button>
+    <span class="pk-map-message" role="alert"></span>
+    <datalist id="pk-map-names"></datalist>
+  </form>
+  <div class="pk-map-body">
+    <div class="pk-map-plot"><canvas class="pk-map-canvas" role="img"
+      aria-label="Every Pokémon on the UMAP map; hover for artwork, click to select"></canvas>
+      <div class="pk-map-tip" hidden></div><div class="pk-map-legend"></div></div>
+    <aside class="pk-map-side"><p class="pk-heading">Loading the map…</p></aside>
+  </div>
+</div>
+"""
+
+
+def friendly(fn: Callable[..., tuple]) -> Callable[..., tuple]:
+    """For page events: a bad input leaves every result on screen as it was (gr.skip) and puts its message in the
+    last output, the message box next to the input; success clears the message."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> tuple:
         try:
-            return fn(*args, **kwargs)
+            return (*fn(*args, **kwargs), "")
         except PokembedError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except gr.Error:
-            raise
-        except Exception:  # noqa: BLE001 - never show a traceback in the page
+            text = str(exc)
+        except Exception:  # noqa: BLE001 - never a traceback in the page
             logger.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error("something went wrong on our side; try again or try another input",
-                           print_exception=False) from None
+            text = "something went wrong on our side; try again or try another input"
+        outputs = getattr(wrapper, "outputs", 1)
+        return (*[gr.skip()] * outputs, html.message(text))
 
     return wrapper
 
 
-def build_demo(space: Space) -> gr.Blocks:
-    """The Blocks page over a loaded `Space`; every function has a named API endpoint."""
+def with_outputs(n: int) -> Callable[[Callable], Callable]:
+    """`friendly`, for a handler whose results fill `n` components before the message."""
+
+    def decorate(fn: Callable) -> Callable:
+        wrapped = friendly(fn)
+        wrapped.outputs = n
+        return wrapped
+
+    return decorate
+
+
+def while_loading(ready: Callable[[], bool], what: str, handler: Callable[..., tuple]) -> Callable[..., Iterator]:
+    """A page handler that, while its model is still loading, first says so next to the input (keeping the results
+    on screen), then gives the handler's outputs."""
+
+    @functools.wraps(handler)
+    def run(*args: Any) -> Iterator[tuple]:
+        if not ready():
+            yield (*[gr.skip()] * getattr(handler, "outputs", 1), loading_note(what))
+        yield handler(*args)
+
+    return run
+
+
+def loading_note(what: str) -> str:
+    return html.message(f"Loading the {what} model: the first answer after a restart takes a few seconds…",
+                        kind="info")
+
+
+def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
+    """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
-    names = list(index.names)
-    first = "pikachu" if "pikachu" in names else names[0]
-    k_max = max(1, min(50, len(index) - 1))
-    k_default = min(space.config.gallery_size, k_max)
+    first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
 
-    @friendly
-    def similar(name: str, mode: str, k: float) -> tuple[list, Any, str]:
-        """Find the Pokémon most similar to one Pokémon: by its PokéAPI text, its artwork, the map, or both combined.
+    @with_outputs(1)
+    def show(name: str, mode: str, k: float) -> tuple[str]:
+        result = similar_result(space, name, mode, int(k))
+        return (html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]),)
+
+    with gr.Tab("Similar", id="similar"):
+        with gr.Row(elem_id="similar-controls", equal_height=True):
+            name = gr.Dropdown(list(zip(space.display, index.names)), value=first, label="Pokémon",
+                               allow_custom_value=True, filterable=True, elem_id="pokemon-name", scale=2,
+                               min_width=180)
+            mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
+                            min_width=240)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+    return name, view
+
+
+def ask_tab(space: Space) -> gr.HTML:
+    """Ask the Pokédex: a question against the artwork, opening with the first example's answer."""
+    first = EXAMPLE_QUESTIONS[0]
+
+    @with_outputs(1)
+    def answer(question: str, k: float) -> tuple[str]:
+        result = ask_result(space, question, int(k))
+        heading = (f"Artwork closest to <b>{html.escape(result['question'])}</b> (cosine of the question's text "
+                   "embedding with each artwork's image embedding; click a picture to explore that Pokémon)")
+        return (html.results_page(result["matches"], space.art.url, heading),)
+
+    ask = while_loading(lambda: space.models.query_ready, "question", answer)
+
+    def opened(shown: bool, k: float) -> Iterator[tuple]:
+        if shown:
+            yield gr.skip(), gr.skip(), True
+            return
+        result = space.answers.get(first)
+        if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
+            for view, message in ask(first, k):
+                yield view, message, True
+            return
+        heading = f"Artwork closest to <b>{html.escape(first)}</b> (cosine; click a picture to explore that Pokémon)"
+        yield html.results_page(result["matches"][:int(k)], space.art.url, heading), "", True
+
+    def example(question: str) -> Iterator[tuple]:
+        yield from ask(question, space.k_default)
+
+    with gr.Tab("Ask", id="ask") as tab:
+        gr.Markdown(f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
+                    f"`search_query: ` prompt into the image space and compared with the official artwork of "
+                    f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
+                    f"the {len(space.index):,} have none, so a question cannot find them).")
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
+                                  min_width=220)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Search the artwork", variant="primary", elem_id="ask-button")
+        message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], outputs=[view, message],
+                    fn=example, run_on_click=True, cache_examples=False,
+                    label="Try one (click to ask)", api_visibility="private", elem_id="ask-examples")
+        view.render()
+        shown = gr.State(False)
+        tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
+        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
+    return view
+
+
+def picture_tab(space: Space) -> gr.HTML:
+    """Search by picture: an uploaded picture's image embedding against the artwork."""
+
+    @with_outputs(1)
+    def look_up(upload: Any, k: float) -> tuple[str]:
+        path = upload.get("path") if isinstance(upload, Mapping) else upload
+        result = picture_result(space, path, int(k))
+        heading = (f"Artwork closest to your {result['width']}×{result['height']} picture (cosine of image "
+                   "embeddings; click a picture to explore that Pokémon)")
+        return (html.results_page(result["matches"], space.art.url, heading),)
+
+    with gr.Tab("By picture", id="picture"):
+        gr.Markdown(f"Upload a drawing or a photo: its image embedding is compared with the artwork of the "
+                    f"{space.artwork_count:,} Pokémon that have it (PNG, JPEG or WebP, under "
+                    f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
+        with gr.Row(equal_height=True):
+            upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
+                              image_mode=None, height=260, elem_id="upload", scale=2, min_width=220)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
+        message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
+        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
+              [upload, k], [view, message], preprocess=False,
+              api_visibility="private")
+    return view
+
+
+def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
+    """The map: every Pokémon placed by UMAP; its data is sent when the tab first opens, not with the page."""
+
+    def opened(loaded: bool, chosen: str) -> tuple:
+        if loaded:
+            return gr.skip(), True
+        return map_view(space, chosen), True
+
+    with gr.Tab("Map", id="map") as tab:
+        gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "
+                    "on the map have similar records and artwork. Hover for artwork; click a dot (or find a name) "
+                    "to list its nearest neighbours.")
+        view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
+        loaded = gr.State(False)
+        tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
+    return view
+
+
+def oddballs_tab(space: Space) -> gr.HTML:
+    """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
+
+    @with_outputs(1)
+    def show(modality: str) -> tuple[str]:
+        return (html.oddballs_page(oddballs_result(space, modality), space.art.url),)
+
+    def opened(loaded: bool, modality: str) -> tuple:
+        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality), True)
+
+    with gr.Tab("Oddballs", id="oddballs") as tab:
+        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
+        message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        loaded = gr.State(False)
+        tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
+        modality.change(show, [modality], [view, message], api_visibility="private")
+    return view
+
+
+def choose_on_click(views: Sequence[gr.HTML], name: gr.Dropdown, tabs: gr.Tabs) -> None:
+    """A click on any picture tile (or the map's "Similar Pokémon" button) makes that Pokémon the chosen one."""
+
+    def choose(evt: gr.EventData) -> tuple:
+        picked = getattr(evt, "_data", None) or {}
+        if not isinstance(picked, Mapping) or not picked.get("name"):
+            return gr.skip(), gr.skip()
+        return str(picked["name"]), gr.Tabs(selected="similar")
+
+    for view in views:
+        view.click(choose, None, [name, tabs], show_progress="hidden", api_visibility="private")
+
+
+# ---- the API: JSON results, one documented function per endpoint ----------------------------------------------------
+def api_endpoints(space: Space) -> None:
+    """/similar, /ask, /search_by_picture, /map and /oddballs: names as plain strings, JSON results with ids."""
+
+    def as_api(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except PokembedError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            except gr.Error:
+                raise
+            except Exception:  # noqa: BLE001 - never a traceback to a caller
+                logger.exception("unexpected error in /%s", fn.__name__)
+                raise gr.Error("something went wrong on our side; try again", print_exception=False) from None
+
+        dependency = gr.api(wrapper, api_name=fn.__name__)
+        _describe_parameters(dependency, fn)
+        return wrapper
+
+    @as_api
+    def similar(name: str, mode: Mode = "text", k: int = 12) -> dict:
+        """The k Pokémon most like one Pokémon, and the best 3 of each generation. Returns JSON: `pokemon` (id, name,
+        display_name, generation, types, has_artwork), `score` (what the scores are), `matches` and `per_generation`
+        (lists of rank, id, name, display_name, score; per_generation rows also carry generation).
 
         Args:
-            name: the Pokémon's PokéAPI name, lower-case with hyphens, e.g. "pikachu", "mr-mime", "charizard-mega-x"
-            mode: "text", "image" (needs artwork), "umap" (2-D map distance, smaller is closer) or "combined"
-            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
-
-        Returns:
-            gallery: the k matches, best first, each an artwork file captioned "name · score"
-            table: the 3 best matches in each generation (generation, rank, name, score)
-            summary: one line with the Pokémon's types and generation and what the scores mean
+            name: a Pokémon's name, as PokéAPI spells it ("mr-mime") or as people write it ("Mr. Mime"); case, spaces, hyphens and accents are ignored.
+            mode: what "like" means: "text" (cosine of record embeddings), "image" (cosine of artwork embeddings; the Pokémon needs artwork), "umap" (distance on the 2-D map, lower is closer) or "combined" (mean of text and image cosines).
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
-        return similar_view(space, name, mode, k)
+        return similar_result(space, name, mode, k)
 
-    @friendly
-    def ask(question: str, k: float) -> tuple[list, str]:
-        """Text-to-image search: the Pokémon whose official artwork best matches a description of how it looks.
+    @as_api
+    def ask(question: str, k: int = 12) -> dict:
+        """Pokémon whose official artwork best matches a text question (the question's search_query embedding against
+        the image embeddings). Returns JSON: `question`, `searched` (how many Pokémon have artwork), `matches` (rank,
+        id, name, display_name, score = cosine).
 
         Args:
-            question: what the Pokémon looks like, in English, e.g. "a pink balloon with big eyes"; 1-500 characters
-            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
-
-        Returns:
-            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine"
-            status: one line repeating the question (Pokémon without artwork are never returned)
+            question: what to look for, in words, e.g. "what looks like an ice cream cone?" (at most 500 characters).
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
-        return ask_view(space, question, k)
+        return ask_result(space, question, k)
 
-    @friendly
-    def search_by_picture(image: Any, k: float) -> tuple[list, str]:
-        """Search by picture: the Pokémon whose official artwork looks most like a given picture.
+    @as_api
+    def search_by_picture(image: gr.FileData, k: int = 12) -> dict:
+        """Pokémon whose official artwork is closest to a picture (image embeddings, cosine). Returns JSON: `width`,
+        `height`, `searched`, `matches` (rank, id, name, display_name, score).
 
         Args:
-            image: a PNG, JPEG or WebP picture, at most 10 MB and 16 megapixels; transparency is shown on white
-            k: how many Pokémon to return, from 1 to the slider's maximum (50 at most)
-
-        Returns:
-            gallery: the k Pokémon with the closest artwork, best first, captioned "name · cosine"
-            status: one line with the picture's size
+            image: a PNG, JPEG or WebP picture under 10 MB and 16 megapixels (with gradio_client: handle_file(path)).
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
         """
-        return picture_view(space, image, k)
+        return picture_result(space, _uploaded_path(image), k)
 
-    @friendly
-    def pokemon_map(color_by: str, name: str | None) -> Any:
-        """The 2-D UMAP map of every Pokémon (text and artwork embeddings), optionally marking one and its neighbours.
+    @as_api
+    def oddballs(modality: Modality = "text") -> dict:
+        """In each generation, the Pokémon with the lowest median cosine similarity to the others of its generation.
+        Returns JSON: `oddballs` (generation, id, name, display_name, types, median_similarity).
 
         Args:
-            color_by: "generation" or "type" (the primary type) colours the points
-            name: a Pokémon's PokéAPI name to mark with its 10 nearest neighbours, e.g. "magikarp"; empty for none
-
-        Returns:
-            plot: a Plotly figure (JSON) with one scatter trace per generation or type, points named by Pokémon
+            modality: which embeddings to compare: "text", "image" or "combined".
         """
-        return map_figure(space, color_by, name)
+        if modality not in search.MODALITIES:
+            raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(search.MODALITIES)}")
+        return oddballs_result(space, modality)
 
-    @friendly
-    def oddballs(modality: str) -> Any:
-        """The oddball of each generation: the Pokémon least like the others of its generation.
+    @as_api
+    def map(name: str | None = None, k: int = MAP_NEIGHBOURS) -> dict:  # noqa: A001 - the endpoint's name
+        """Every Pokémon's 2-D UMAP coordinates; with a name, that Pokémon and its nearest neighbours as stored in the
+        dataset's neighbors column. Returns JSON: `points` (id, name, x, y, generation), `pokemon`, `neighbors` (rank,
+        id, name, display_name, score = distance on the map).
 
         Args:
-            modality: "text", "image" or "combined" embeddings decide the cosine similarities
-
-        Returns:
-            table: one row per generation (generation, name, types, median cosine to the others; lower is odder)
+            name: optional; a Pokémon to highlight, spelled as for /similar.
+            k: how many neighbours to return with a name, 1 to 1000 (at most as many as the dataset stores).
         """
-        return oddballs_view(space, modality)
+        return map_result(space, name, k)
 
+
+def _describe_parameters(dependency: Any, fn: Callable) -> None:
+    """Put each parameter's docstring description (the `Args:` lines) into the API info, where clients read it."""
+    from gradio.context import get_blocks_context
+    from gradio.utils import get_function_description
+
+    _, described, _ = get_function_description(fn)
+    blocks = get_blocks_context()
+    for component_id, (parameter, text) in zip(dependency["inputs"], described.items()):
+        component = blocks.blocks[component_id]
+        component.label = parameter
+        component._api_info = {**component._api_info, "description": text, "additional_description": text}
+
+
+def _uploaded_path(image: Any) -> str:
+    """The server-side path of a file sent to the API, refused unless Gradio's upload route put it there."""
+    from gradio.utils import get_upload_folder, is_in_or_equal
+
+    path = image.get("path") if isinstance(image, Mapping) else getattr(image, "path", image)
+    if not path:
+        raise BadInputError("no picture given; send one with handle_file(path)")
+    if not is_in_or_equal(str(path), get_upload_folder()):
+        raise BadInputError("the picture must be uploaded with the request; send it with handle_file(path)")
+    return str(path)
+
+
+def make_demo(space: Space) -> gr.Blocks:
+    """The page over a loaded `Space`: a header, one tab per function, and the JSON API."""
+    index = space.index
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
-        gr.Markdown(
-            f"# pokembed · Pokémon embeddings\n"
-            f"{len(index)} Pokémon from `{space.config.dataset}`: text embeddings of their PokéAPI records, image "
-            "embeddings of their official artwork, and a UMAP map of both.")
-        with gr.Tabs():
-            with gr.Tab("Similar Pokémon", id="similar"):
-                with gr.Row():
-                    pokemon = gr.Dropdown(names, value=first, label="Pokémon", allow_custom_value=True,
-                                          filterable=True, elem_id="pokemon-name", scale=2)
-                    mode = gr.Radio(MODE_CHOICES, value="text", label="Rank by", elem_id="rank-mode", scale=3)
-                    k = gr.Slider(1, k_max, value=k_default, step=1, label="How many", scale=1)
-                summary = gr.Markdown(label="Summary", elem_id="similar-summary")
-                similar_gallery = gr.Gallery(label="Most similar", columns=6, height="auto", object_fit="contain",
-                                             elem_id="similar-gallery")
-                per_generation = gr.Dataframe(label="Best matches per generation (top 3 in each)", interactive=False,
-                                              elem_id="per-generation")
-                gr.on([demo.load, pokemon.change, mode.change, k.release], similar, [pokemon, mode, k],
-                      [similar_gallery, per_generation, summary], api_name="similar")
-            with gr.Tab("Ask the Pokédex", id="ask"):
-                with gr.Row():
-                    question = gr.Textbox(label="Describe a Pokémon", placeholder=EXAMPLE_QUESTIONS[0],
-                                          max_lines=3, scale=4, elem_id="question")
-                    ask_k = gr.Slider(1, k_max, value=k_default, step=1, label="How many", scale=1)
-                ask_button = gr.Button("Search the artwork", variant="primary", elem_id="ask-button")
-                gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], label="Try")
-                ask_status = gr.Markdown(label="Status", elem_id="ask-status")
-                ask_gallery = gr.Gallery(label="Closest artwork", columns=6, height="auto", object_fit="contain",
-                                         elem_id="ask-gallery")
-                gr.on([ask_button.click, question.submit], ask, [question, ask_k], [ask_gallery, ask_status],
-                      api_name="ask")
-            with gr.Tab("Search by picture", id="picture"):
-                with gr.Row():
-                    upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
-                                      image_mode=None, height=300, elem_id="upload", scale=2)
-                    picture_k = gr.Slider(1, k_max, value=k_default, step=1, label="How many", scale=1)
-                picture_button = gr.Button("Find look-alikes", variant="primary")
-                picture_status = gr.Markdown(label="Status")
-                picture_gallery = gr.Gallery(label="Closest artwork", columns=6, height="auto",
-                                             object_fit="contain", elem_id="picture-gallery")
-                # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-                gr.on([picture_button.click, upload.upload], search_by_picture, [upload, picture_k],
-                      [picture_gallery, picture_status], api_name="search_by_picture", preprocess=False)
-            with gr.Tab("Map", id="map"):
-                with gr.Row():
-                    color_by = gr.Radio([("Generation", "generation"), ("Type", "type")], value="generation",
-                                        label="Colour by", elem_id="color-by")
-                    highlight = gr.Dropdown(names, value=None, label="Highlight a Pokémon and its neighbours",
-                                            allow_custom_value=True, filterable=True, elem_id="map-pokemon")
-                plot = gr.Plot(value=map_figure(space), label="UMAP map", elem_id="map-plot")
-                gr.on([color_by.change, highlight.change], pokemon_map, [color_by, highlight], [plot], api_name="map")
-            with gr.Tab("Oddballs", id="oddballs"):
-                gr.Markdown("The Pokémon with the lowest median cosine similarity to the others of its generation "
-                            "(the article's Magikarp finding).")
-                modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
-                oddball_table = gr.Dataframe(value=oddballs_view(space, "text"), interactive=False, label="Oddballs",
-                                             elem_id="oddballs-table")
-                modality.change(oddballs, [modality], [oddball_table], api_name="oddballs")
-        gr.Markdown(served_version_footer(space.config.dataset, space.config.revision), elem_id="dataset-version")
+        gr.Markdown(f"# pokembed · Pokémon embeddings\n{len(index):,} Pokémon from `{space.config.dataset}`: text "
+                    "embeddings of their PokéAPI records, image embeddings of their official artwork "
+                    f"({space.artwork_count:,} have it), and a map of both.", elem_id="pk-header")
+        api_endpoints(space)  # first, so the endpoints own their names
+        with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
+            name, similar_view = similar_tab(space)
+            ask_view = ask_tab(space)
+            picture_view = picture_tab(space)
+            map_view = map_tab(space, name)
+            oddballs_view = oddballs_tab(space)
+        choose_on_click([similar_view, ask_view, picture_view, map_view, oddballs_view], name, tabs)
+        gr.Markdown(space.version_footer, elem_id="dataset-version")
     return demo
 
 
-def launch(demo: gr.Blocks, config: SpaceConfig) -> None:
-    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them), refusing uploads far over our cap; every
-    named endpoint is also an MCP tool at /gradio_api/mcp/ (its docstring is the tool's description)."""
-    demo.queue(default_concurrency_limit=4).launch(max_file_size=4 * config.max_upload_bytes, mcp_server=True)
+class CompressPages:
+    """gzip for the responses Gradio's own brotli middleware leaves alone because their paths have no file
+    extension: the page itself ("/", its components' config inline), /config and /gradio_api/info. Event streams and
+    already-encoded responses pass through untouched (Starlette's GZip rules)."""
+
+    def __init__(self, app: Any) -> None:
+        from starlette.middleware.gzip import GZipMiddleware
+
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=1000)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and "." not in scope.get("path", "").rsplit("/", 1)[-1]:
+            await self.gzip(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
-logging.basicConfig(level=os.environ.get("POKEMBED_LOG_LEVEL", "INFO"))
-space = load_space(SpaceConfig.from_env())
-demo = build_demo(space)
+SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"]
+
+
+def launch_options(space: Space) -> dict[str, Any]:
+    """What `launch` needs beyond the Blocks: the stylesheet, a theme on the system's fonts (no font downloads),
+    the artwork folder, the upload cap, and compressed pages."""
+    from starlette.middleware import Middleware
+
+    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
+    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "allowed_paths": [str(space.art.folder)],
+            "max_file_size": 4 * space.config.max_upload_bytes,
+            "app_kwargs": {"middleware": [Middleware(CompressPages)]}}
+
+
+def serve(demo: gr.Blocks, space: Space, **launch: Any) -> Any:
+    """Serve on GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio reads them); launch options can be added (an MCP
+    server, a port) by keyword."""
+    return demo.queue(default_concurrency_limit=4).launch(**{**launch_options(space), **launch})
+
+
+def main() -> None:
+    """What the Space runs: load the dataset, warm the models in the background, serve the page and, at
+    /gradio_api/mcp/, the API endpoints as MCP tools for LLM agents (their docstrings are the tools' descriptions)."""
+    logging.basicConfig(level=os.environ.get("POKEMBED_LOG_LEVEL", "INFO"))
+    space = load_space(SpaceConfig.from_env())
+    start_warm_up(space)
+    serve(make_demo(space), space, mcp_server=True)
+
 
 if __name__ == "__main__":
-    launch(demo, SpaceConfig.from_env())
+    main()

@@ -9,18 +9,11 @@ import pytest
 from PIL import Image
 
 from pokembed.errors import BadInputError
-from pokembed.search import (
-    DatasetModels,
-    PokedexIndex,
-    export_artwork,
-    generation_sort_key,
-    load_dataset_split,
-    models_from_dataset,
-    models_from_facts,
-    normalize_name,
-    validate_question,
-    validate_upload,
-)
+from pokembed.artwork import export_artwork
+from pokembed.dataset import load_dataset_split
+from pokembed.facts import DatasetModels, models_from_dataset, models_from_facts
+from pokembed.queries import validate_question, validate_upload
+from pokembed.search import PokedexIndex, generation_sort_key, normalize_name
 
 E = np.eye(5, dtype=np.float32)
 NO_IMAGE = np.zeros(5, dtype=np.float32)

@@ -1,9 +1,10 @@
-"""space/app.py as a real server on 127.0.0.1, every endpoint called with gradio_client (valid and bad inputs)."""
+"""space/app.py as a real server on 127.0.0.1, every endpoint called with gradio_client (valid and bad inputs): JSON
+results with ids, names and scores, plain-string names, integer k, optional parameters, a small documented schema."""
 
 from __future__ import annotations
 
-import json
 import re
+import urllib.request
 
 import pytest
 from PIL import Image
@@ -11,7 +12,7 @@ from PIL import Image
 from space_server import running_space
 
 EXPECTED_ENDPOINTS = {"/similar", "/ask", "/search_by_picture", "/map", "/oddballs"}
-CAPTION = re.compile(r"^[a-z0-9-]+ · d?-?\d+\.\d{3}$")
+MATCH_KEYS = {"rank", "id", "name", "display_name", "score"}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,8 @@ def rows(built_dataset) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def with_art(rows) -> str:
-    return next(r["name"] for r in rows if r["image_embedding"] is not None)
+def with_art(rows) -> dict:
+    return next(r for r in rows if r["image_embedding"] is not None)
 
 
 def expect_error(match: str, call, *args, api_name: str):
@@ -51,40 +52,67 @@ def expect_error(match: str, call, *args, api_name: str):
     return message
 
 
-def captions(gallery: list[dict]) -> list[str]:
-    return [item["caption"] for item in gallery]
+def check_matches(matches: list[dict], rows: list[dict], k: int, *, descending: bool = True) -> None:
+    by_id = {r["id"]: r["name"] for r in rows}
+    assert len(matches) == k and all(set(m) == MATCH_KEYS for m in matches)
+    assert [m["rank"] for m in matches] == list(range(1, k + 1))
+    assert all(by_id[m["id"]] == m["name"] for m in matches)
+    scores = [m["score"] for m in matches]
+    assert scores == sorted(scores, reverse=descending) and all(isinstance(s, float) for s in scores)
 
 
-def test_every_function_has_a_named_endpoint(client):
+def test_schema_is_small_and_documented(server, client):
+    with urllib.request.urlopen(server + "gradio_api/info", timeout=30) as response:
+        size = len(response.read())
+    assert size < 30_000, f"/gradio_api/info is {size} bytes"
     info = client.view_api(print_info=False, return_format="dict")
-    assert set(info["named_endpoints"]) == EXPECTED_ENDPOINTS
-    assert not info["unnamed_endpoints"]
+    assert set(info["named_endpoints"]) == EXPECTED_ENDPOINTS and not info["unnamed_endpoints"]
+    for name, endpoint in info["named_endpoints"].items():
+        assert endpoint["description"], name
+        for parameter in endpoint["parameters"]:
+            assert parameter["python_type"]["description"], (name, parameter["parameter_name"])
+            if parameter["parameter_name"] == "k":
+                assert parameter["type"]["type"] == "integer"
+            if parameter["parameter_name"] == "name":
+                assert parameter["type"].get("enum") is None  # a plain string, checked by the handler
+
+
+def test_page_is_light(server):
+    request = urllib.request.Request(server, headers={"Accept-Encoding": "gzip, br"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+        assert response.headers.get("Content-Encoding") in ("br", "gzip")
+    assert len(body) < 60_000, f"the first page's HTML is {len(body)} bytes compressed"
 
 
 @pytest.mark.parametrize("mode", ["text", "image", "umap", "combined"])
-def test_similar(client, with_art, mode):
-    gallery, table, summary = client.predict(with_art, mode, 5, api_name="/similar")
-    assert len(gallery) == 5
-    assert all(CAPTION.match(c) for c in captions(gallery)), captions(gallery)
-    assert with_art not in [c.split(" · ")[0] for c in captions(gallery)]
-    assert all(item["image"] for item in gallery)
-    assert table["headers"][:3] == ["generation", "rank", "name"]
-    assert table["data"] and all(1 <= r[1] <= 3 for r in table["data"])
-    assert with_art in summary and mode in summary
+def test_similar(client, rows, with_art, mode):
+    result = client.predict(with_art["name"], mode, 5, api_name="/similar")
+    assert result["pokemon"]["id"] == with_art["id"] and result["pokemon"]["name"] == with_art["name"]
+    assert result["mode"] == mode
+    check_matches(result["matches"], rows, 5, descending=mode != "umap")
+    assert with_art["id"] not in [m["id"] for m in result["matches"]]
+    per_generation = result["per_generation"]
+    assert per_generation and all(1 <= g["rank"] <= 3 for g in per_generation)
+    assert {g["generation"] for g in per_generation} <= {r["generation"] for r in rows}
 
 
-def test_similar_accepts_loose_names(client, with_art):
-    loose = "  " + with_art.upper().replace("-", " ") + " "
-    _, _, summary = client.predict(loose, "text", 3, api_name="/similar")
-    assert f"**{with_art}**" in summary
+def test_similar_defaults_and_loose_names(client, with_art):
+    loose = "  " + with_art["name"].upper().replace("-", " ") + " "
+    result = client.predict(loose, api_name="/similar")  # mode and k left out
+    assert result["pokemon"]["name"] == with_art["name"] and result["mode"] == "text"
+    assert len(result["matches"]) == 12
 
 
 def test_similar_unknown_name_suggests(client, with_art):
-    typo = with_art[:-1] + ("x" if with_art[-1] != "x" else "y")
-    expect_error(rf"no Pokémon named '{re.escape(typo)}'; did you mean .*{re.escape(with_art)}",
+    name = with_art["name"]
+    typo = name[:-1] + ("x" if name[-1] != "x" else "y")
+    expect_error(rf"no Pokémon named '{re.escape(typo)}'; did you mean .*{re.escape(name)}",
                  client.predict, typo, "text", 5, api_name="/similar")
     expect_error("no Pokémon named 'not-a-pokemon-at-all'", client.predict, "not-a-pokemon-at-all", "text", 5,
                  api_name="/similar")
+    expect_error("k must be between 1 and 1000", client.predict, name, "text", 0, api_name="/similar")
+    expect_error("unknown ranking mode 'colour'", client.predict, name, "colour", 5, api_name="/similar")
 
 
 def test_similar_by_image_without_artwork(client, rows):
@@ -93,16 +121,15 @@ def test_similar_by_image_without_artwork(client, rows):
         pytest.skip("the fixture build has artwork for every Pokémon")
     expect_error(rf"{re.escape(missing[0])} has no artwork, so it has no image embedding", client.predict,
                  missing[0], "image", 5, api_name="/similar")
-    gallery, _, _ = client.predict(missing[0], "text", 3, api_name="/similar")
-    assert len(gallery) == 3
+    assert len(client.predict(missing[0], "text", 3, api_name="/similar")["matches"]) == 3
 
 
 def test_ask(client, rows):
-    gallery, status = client.predict("what looks like an ice cream cone?", 4, api_name="/ask")
-    assert len(gallery) == 4 and all(CAPTION.match(c) for c in captions(gallery))
-    with_images = {r["name"] for r in rows if r["image_embedding"] is not None}
-    assert {c.split(" · ")[0] for c in captions(gallery)} <= with_images
-    assert "ice cream cone" in status
+    result = client.predict("what looks like an ice cream cone?", 4, api_name="/ask")
+    with_images = [r for r in rows if r["image_embedding"] is not None]
+    check_matches(result["matches"], rows, 4)
+    assert {m["id"] for m in result["matches"]} <= {r["id"] for r in with_images}
+    assert result["question"] == "what looks like an ice cream cone?" and result["searched"] == len(with_images)
 
 
 def test_ask_bad_questions(client):
@@ -116,9 +143,9 @@ def test_search_by_picture(client, rows, tmp_path):
 
     picture = tmp_path / "drawing.png"
     Image.new("RGBA", (300, 200), (255, 120, 0, 255)).save(picture)
-    gallery, status = client.predict(handle_file(str(picture)), 3, api_name="/search_by_picture")
-    assert len(gallery) == 3 and all(CAPTION.match(c) for c in captions(gallery))
-    assert "300×200" in status
+    result = client.predict(handle_file(str(picture)), 3, api_name="/search_by_picture")
+    check_matches(result["matches"], rows, 3)
+    assert (result["width"], result["height"]) == (300, 200)
 
 
 def test_search_by_picture_bad_files(client, tmp_path):
@@ -140,33 +167,47 @@ def test_search_by_picture_bad_files(client, tmp_path):
                  api_name="/search_by_picture")
 
 
-def test_map(client, with_art, rows):
-    plot = client.predict("type", with_art, api_name="/map")
-    figure = json.loads(plot["plot"])
-    traces = {trace.get("name"): trace for trace in figure["data"]}
-    assert with_art in traces and "neighbours" in traces
-    row = next(r for r in rows if r["name"] == with_art)
-    stored = [rows[i]["name"] for i in row["neighbors"]["ids"]]  # zero-based row indices, nearest first
-    assert traces["neighbours"]["text"] == stored and with_art not in stored
-    plotted = sum(len(t["x"]) for t in figure["data"] if t.get("name") not in (with_art, "neighbours"))
-    assert plotted == len(rows)
-    plain = json.loads(client.predict("generation", None, api_name="/map")["plot"])
-    assert {t["name"] for t in plain["data"]} == {r["generation"] for r in rows}
+def test_search_by_picture_refuses_server_paths(server):
+    """A caller naming a file on the server instead of uploading one gets an error, never a ranking of that file."""
+    import httpx
+
+    with httpx.Client(base_url=server, timeout=30) as rest:
+        data = [{"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}}, 3]
+        event = rest.post("/gradio_api/call/search_by_picture", json={"data": data}).raise_for_status().json()
+        body = rest.get(f"/gradio_api/call/search_by_picture/{event['event_id']}").text
+    assert "event: error" in body and "event: complete" not in body
+
+
+def test_map(client, rows):
+    plain = client.predict(api_name="/map")  # the name is optional
+    assert plain["pokemon"] is None and plain["neighbors"] == []
+    assert sorted(p["id"] for p in plain["points"]) == sorted(r["id"] for r in rows)
+    chosen = next(r for r in rows if r["neighbors"]["ids"])
+    result = client.predict(chosen["name"], 5, api_name="/map")
+    stored = [rows[i]["id"] for i in chosen["neighbors"]["ids"]][:5]  # zero-based row indices, nearest first
+    assert result["pokemon"]["id"] == chosen["id"]
+    assert [n["id"] for n in result["neighbors"]] == stored and chosen["id"] not in stored
+    point = {p["id"]: p for p in result["points"]}
+    first = result["neighbors"][0]
+    distance = ((point[first["id"]]["x"] - point[chosen["id"]]["x"]) ** 2 +
+                (point[first["id"]]["y"] - point[chosen["id"]]["y"]) ** 2) ** 0.5
+    assert first["score"] == pytest.approx(distance, abs=1e-3)
 
 
 def test_map_unknown_name(client):
-    expect_error("no Pokémon named 'missingno'", client.predict, "generation", "missingno", api_name="/map")
+    expect_error("no Pokémon named 'missingno'", client.predict, "missingno", api_name="/map")
 
 
 @pytest.mark.parametrize("modality", ["text", "image", "combined"])
 def test_oddballs(client, rows, modality):
-    table = client.predict(modality, api_name="/oddballs")
-    assert table["headers"] == ["generation", "name", "types", f"median {modality} cosine"]
-    names = {r["name"] for r in rows}
-    assert table["data"] and all(row[1] in names for row in table["data"])
-    generations = [row[0] for row in table["data"]]
+    result = client.predict(modality, api_name="/oddballs")
+    names = {r["id"]: r["name"] for r in rows}
+    oddballs = result["oddballs"]
+    assert oddballs and all(names[o["id"]] == o["name"] for o in oddballs)
+    assert all(-1.0 <= o["median_similarity"] <= 1.0 for o in oddballs)
+    generations = [o["generation"] for o in oddballs]
     assert len(generations) == len(set(generations))  # one oddball per generation
 
 
 def test_oddballs_bad_modality(client):
-    expect_error("not in the list of choices", client.predict, "colour", api_name="/oddballs")
+    expect_error("unknown modality 'colour'", client.predict, "colour", api_name="/oddballs")

@@ -1,8 +1,10 @@
-"""The Space driven in real headless Chromium (Debian's package, through Playwright's executable_path)."""
+"""The Space driven in real headless Chromium (Debian's package, through Playwright's executable_path), at a desktop
+width (1280 px) and a phone width (390 px): what a first-time visitor sees and can do."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from space_server import running_space
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = [
     pytest.mark.browser,
@@ -28,85 +31,200 @@ def server(built_dataset, tiny_models, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def names(built_dataset) -> list[str]:
+def rows(built_dataset) -> list[dict]:
     import pyarrow.parquet as pq
 
     parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
-    return pq.read_table(parquet, columns=["name"]).column("name").to_pylist()
+    return pq.read_table(parquet, columns=["name", "generation", "image_embedding"]).to_pylist()
 
 
-@pytest.fixture()
-def page(server):
+@pytest.fixture(scope="module")
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1000})
-            page = context.new_page()
-            page.set_default_timeout(60_000)
-            page.goto(server, wait_until="domcontentloaded")
-            yield page
+            yield browser
         finally:
             browser.close()
 
 
-def gallery_captions(page, gallery: str) -> list[str]:
-    return [t.strip() for t in page.locator(f"{gallery} .caption-label").all_inner_texts()]
+@pytest.fixture(params=list(VIEWPORTS))
+def page(request, browser, server):
+    context = browser.new_context(viewport=VIEWPORTS[request.param], is_mobile=request.param == "phone",
+                                  has_touch=request.param == "phone")
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server, wait_until="domcontentloaded")
+    page.viewport_name = request.param
+    yield page
+    context.close()
 
 
-def test_pick_ask_map_screenshot(page, names, tmp_path):
-    from playwright.sync_api import expect
+def images_loaded(page, selector: str) -> list[bool]:
+    """For each <img> under `selector`: scrolled into view, has it loaded a picture (naturalWidth > 0)?"""
+    images = page.locator(f"{selector} img")
+    loaded = []
+    for i in range(images.count()):
+        image = images.nth(i)
+        image.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete", arg=image.element_handle())
+        loaded.append(image.evaluate("img => img.naturalWidth > 0"))
+    return loaded
 
-    expect.set_options(timeout=60_000)  # the first question loads the models
-    # the first tab fills itself on load; pick another Pokémon by typing its name
-    expect(page.locator("#similar-gallery img").first).to_be_visible()
-    chosen = names[3]
-    name_box = page.locator("#pokemon-name input")
-    name_box.click()
-    name_box.press("Control+a")
-    name_box.press_sequentially(chosen[:5], delay=50)  # type-ahead: the list narrows to matching names
-    option = page.get_by_role("option", name=chosen, exact=True)
-    expect(option).to_be_visible()
-    option.click()
-    expect(page.locator("#similar-summary")).to_contain_text(f"{chosen} ·")
-    expect(page.locator("#similar-gallery img").first).to_be_visible()
-    shown = gallery_captions(page, "#similar-gallery")
-    assert shown and all(" · " in c for c in shown) and not any(c.startswith(f"{chosen} ·") for c in shown)
-    expect(page.locator("#per-generation")).to_contain_text("generation-")
 
-    # ask a question
-    page.get_by_role("tab", name="Ask the Pokédex").click()
-    page.locator("#question textarea").fill("what looks like an ice cream cone?")
-    page.locator("#ask-button").click()
-    expect(page.locator("#ask-status")).to_contain_text("ice cream cone")
-    expect(page.locator("#ask-gallery img").first).to_be_visible()
-    assert all(" · " in c for c in gallery_captions(page, "#ask-gallery"))
+def too_wide(page) -> list[str]:
+    """Visible elements that stick out past the right edge of the viewport (or make the page scroll sideways)."""
+    return page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const out = [];
+        if (document.documentElement.scrollWidth > width + 1) out.push('page scrolls sideways: ' +
+            document.documentElement.scrollWidth + ' > ' + width);
+        for (const el of document.querySelectorAll('body *')) {
+            const box = el.getBoundingClientRect();
+            if (!box.width || !box.height || getComputedStyle(el).visibility === 'hidden') continue;
+            let clipped = false;
+            for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+                const style = getComputedStyle(p);
+                if (['auto', 'scroll', 'hidden', 'clip'].includes(style.overflowX)) {
+                    if (p.getBoundingClientRect().right <= width + 1) { clipped = true; break; }
+                }
+            }
+            if (!clipped && (box.right > width + 1 || box.left < -1)) {
+                out.push(`${el.tagName.toLowerCase()}#${el.id}.${String(el.className).slice(0, 40)} ` +
+                         `[${Math.round(box.left)}, ${Math.round(box.right)}]`);
+            }
+        }
+        return out.slice(0, 10);
+    }""")
 
-    # a bad question shows a short message, not a traceback
-    page.locator("#question textarea").fill("   ")
-    page.locator("#ask-button").click()
-    toast = page.get_by_text("the question is empty")
-    expect(toast.first).to_be_visible()
-    assert page.get_by_text("Traceback").count() == 0
-    page.locator(".toast-close").first.click()
 
-    # open the map and highlight the chosen Pokémon
-    page.get_by_role("tab", name="Map").click()
-    expect(page.locator("#map-plot .js-plotly-plot").first).to_be_visible()
-    highlight = page.locator("#map-pokemon input")
-    highlight.click()
-    highlight.fill(chosen)
-    highlight.press("Enter")
-    expect(page.locator("#map-plot .legend")).to_contain_text("neighbours")
-    assert page.locator("#map-plot .scatterlayer .point").count() >= len(names)
-
-    shot = tmp_path / "space.png"
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    """A full-page screenshot, kept in POKEMBED_SCREENSHOT_DIR when set, and checked not blank."""
+    shot = tmp_path / f"{name}-{page.viewport_name}.png"
     page.screenshot(path=str(shot), full_page=True)
     if os.environ.get("POKEMBED_SCREENSHOT_DIR"):  # keep a copy to look at by eye
         shutil.copy(shot, Path(os.environ["POKEMBED_SCREENSHOT_DIR"]) / shot.name)
     with Image.open(shot) as image:
         rgb = image.convert("RGB")
         colours = rgb.getcolors(maxcolors=1 << 24) or []
-        assert rgb.width >= 1000 and rgb.height >= 600
+        assert rgb.width >= VIEWPORTS[page.viewport_name]["width"] - 20 and rgb.height >= 600
     assert len(colours) > 200, f"the screenshot looks blank: {len(colours)} distinct colours"
+    return shot
+
+
+def test_similar_pokemon(page, rows, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    view = page.locator("#similar-view")
+    expect(view.locator(".pk-chosen h2")).to_contain_text("Pikachu" if "pikachu" in [r["name"] for r in rows]
+                                                          else rows[0]["name"][:3].title())
+    # every tab label is on screen, none hidden behind a "..." menu
+    for label in ("Similar", "Ask", "By picture", "Map", "Oddballs"):
+        expect(page.get_by_role("tab", name=label)).to_be_visible()
+    # the chosen Pokémon's artwork, its results, and the generations × top-3 grid, all with pictures
+    assert all(images_loaded(page, "#similar-view .pk-chosen"))
+    assert len(images_loaded(page, "#similar-view .pk-results")) == 12
+    generations = sorted({r["generation"] for r in rows})
+    grid = images_loaded(page, "#similar-view .pk-gen-grid")
+    assert len(grid) == 3 * len(generations) and all(grid)
+    assert view.locator(".pk-gen h4").all_inner_texts() == [f"Generation {g.split('-')[1].upper()}"
+                                                            for g in generations]
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "similar")
+
+    # a click on a result makes it the chosen Pokémon
+    first = view.locator(".pk-results .pk-tile").first
+    picked = first.locator(".pk-name").inner_text()
+    first.click()
+    expect(view.locator(".pk-chosen h2")).to_contain_text(picked)
+    # a click in the per-generation grid too
+    cell = view.locator(".pk-gen .pk-tile").last
+    picked = cell.locator(".pk-name").inner_text()
+    cell.click()
+    expect(view.locator(".pk-chosen h2")).to_contain_text(picked)
+    page.evaluate("window.scrollTo(0, 0)")
+
+    # a typo keeps the results on screen and says what went wrong next to the box
+    shown = view.locator(".pk-results").inner_html()
+    box = page.locator("#pokemon-name input")
+    box.click()
+    box.fill("pikachuu")
+    box.press("Enter")
+    message = page.locator("#similar-message")
+    expect(message).to_contain_text("no Pokémon named 'pikachuu'")
+    expect(message).to_be_visible()
+    assert view.locator(".pk-results").inner_html() == shown
+    expect(view.locator(".pk-chosen h2")).to_contain_text(picked)
+    assert page.get_by_text("Traceback").count() == 0 and page.locator(".toast-body").count() == 0
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "typo")
+
+
+def test_ask_map_and_oddballs(page, rows, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    expect(page.locator("#similar-view .pk-chosen")).to_be_visible()
+    # the Ask tab opens with the first example answered
+    page.get_by_role("tab", name="Ask").click()
+    expect(page.locator("#ask-view")).to_contain_text("ice cream cone")
+    assert all(images_loaded(page, "#ask-view")) and page.locator("#ask-view .pk-tile").count() == 12
+    # an example chip runs its question
+    page.locator("#ask-examples").get_by_text("a grumpy purple ghost").click()
+    expect(page.locator("#ask-view .pk-heading")).to_contain_text("a grumpy purple ghost")
+    # an empty question: a message next to the box, the answer stays
+    page.locator("#question textarea").fill("   ")
+    page.locator("#ask-button").click()
+    expect(page.locator("#ask-message")).to_contain_text("the question is empty")
+    expect(page.locator("#ask-view .pk-heading")).to_contain_text("a grumpy purple ghost")
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "ask")
+
+    # the map: drawn when the tab opens, artwork on hover, a click selects a Pokémon and lists its neighbours
+    page.get_by_role("tab", name="Map").click()
+    canvas = page.locator("#map-view canvas")
+    expect(canvas).to_be_visible()
+    expect(page.locator("#map-view .pk-map-legend")).to_contain_text("Generation I")
+    expect(page.locator("#map-view .pk-map-chosen")).to_be_visible()  # starts on the Similar tab's Pokémon
+    point = page.evaluate("""() => { let e = document.querySelector('#map-view canvas');
+        while (e && !e.pkMapPoints) e = e.parentElement; return e.pkMapPoints[e.pkMapPoints.length - 1]; }""")
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + point[0], box["y"] + point[1])
+    if page.viewport_name == "desktop":
+        expect(page.locator("#map-view .pk-map-tip img")).to_be_visible()
+    canvas.click(position={"x": point[0], "y": point[1]})
+    expect(page.locator("#map-view .pk-map-chosen b")).to_have_text(re.compile(".+"))
+    assert page.locator("#map-view .pk-map-list li").count() >= 1
+    page.locator("#map-view .pk-map-find").fill("missingno")
+    page.locator("#map-view .pk-map-find").press("Enter")
+    expect(page.locator("#map-view .pk-map-message")).to_contain_text("No Pokémon named “missingno”")
+    expect(page.locator("#map-view .pk-map-chosen")).to_be_visible()
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "map")
+    # "Similar Pokémon →" takes the map's choice to the first tab
+    chosen = page.locator("#map-view .pk-map-chosen b").inner_text()
+    page.locator("#map-view .pk-map-open").click()
+    expect(page.locator("#similar-view .pk-chosen h2")).to_contain_text(chosen)
+
+    page.get_by_role("tab", name="Oddballs").click()
+    expect(page.locator("#oddballs-view .pk-tile").first).to_be_visible()
+    assert all(images_loaded(page, "#oddballs-view"))
+    assert not too_wide(page), too_wide(page)
+
+
+def test_search_by_picture(page, tmp_path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    expect(page.locator("#similar-view .pk-chosen")).to_be_visible()
+    page.get_by_role("tab", name="By picture").click()
+    picture = tmp_path / "drawing.png"
+    Image.new("RGB", (300, 200), (250, 180, 200)).save(picture)
+    page.locator("#upload input[type=file]").set_input_files(str(picture))
+    expect(page.locator("#picture-view .pk-heading")).to_contain_text("300×200")
+    assert page.locator("#picture-view .pk-tile").count() == 12 and all(images_loaded(page, "#picture-view"))
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "picture")

@@ -44,7 +44,7 @@ def expected_files(dataset: str = DATASET) -> dict[str, bytes]:
     return files
 
 
-# ---- which files ------------------------------------------------------------------------------------------------------
+# ---- which files ----------------------------------------------------------------------------------------------------
 def test_space_files_are_the_app_and_the_modules_it_imports():
     files = space_files(ROOT)
     assert {"app.py", "README.md", "requirements.txt"} <= set(files)
@@ -53,15 +53,18 @@ def test_space_files_are_the_app_and_the_modules_it_imports():
     assert {"pokembed/__init__.py", "pokembed/search.py", "pokembed/errors.py"} <= modules
     assert "pokembed/tiny_models.py" not in modules and "pokembed/space_deploy.py" not in modules  # not imported
     assert not [p for p in files if p.startswith("tests/") or "__pycache__" in p or p.endswith(".pyc")]
+    assert all(local.is_file() for local in files.values()), "files only, no folders"
 
 
 def test_space_files_follow_lazy_and_relative_imports_and_skip_caches(tmp_path):
     space, package = tmp_path / "space", tmp_path / "pokembed"
-    for folder in (space / "__pycache__", space / ".gradio", space / "flagged", package / "__pycache__"):
+    for folder in (space / "__pycache__", space / ".gradio", space / "flagged", space / "assets",
+                   package / "__pycache__"):
         folder.mkdir(parents=True)
     (space / "app.py").write_text("import os\nfrom pokembed import search\n\ndef f():\n    import pokembed.lazy\n")
     (space / "README.md").write_text("---\nsdk: gradio\ndatasets:\n  - someone/else\n---\n# Space\n")
     (space / "requirements.txt").write_text("numpy\n")
+    (space / "assets" / "style.css").write_text("body {}\n")
     (space / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
     (space / ".gradio" / "certificate.pem").write_text("x")
     (space / "flagged" / "log.csv").write_text("x")
@@ -73,7 +76,8 @@ def test_space_files_follow_lazy_and_relative_imports_and_skip_caches(tmp_path):
     (package / "models.py").write_text("x = 1\n")
     (package / "unused.py").write_text("import pokembed.search\n")
     (package / "__pycache__" / "search.cpython-311.pyc").write_bytes(b"\0")
-    assert list(space_files(tmp_path)) == ["README.md", "app.py", "pokembed/__init__.py", "pokembed/errors.py",
+    assert list(space_files(tmp_path)) == ["README.md", "app.py", "assets/style.css", "pokembed/__init__.py",
+                                           "pokembed/errors.py",
                                            "pokembed/lazy.py", "pokembed/models.py", "pokembed/search.py",
                                            "requirements.txt"]
     plan = plan_space(SPACE, "me/data", "1.2.3", root=tmp_path,

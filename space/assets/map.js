@@ -1,0 +1,252 @@
+// The UMAP map (js_on_load of the map's gr.HTML): a canvas of every Pokémon, artwork on hover, a click selects a
+// Pokémon and lists its stored nearest neighbours beside the plot. When the tab first opens, props.value names the
+// data's URL (a JSON file the server compresses and the browser caches) and the row to start on; colouring,
+// finding and selecting then happen here, with no round trip to the server.
+// Globals given by Gradio: element, props, trigger, watch.
+const state = { data: null, url: null, selected: -1, colourBy: "generation", points: null };
+
+function $(selector) { return element.querySelector(selector); }
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function fold(text) {
+  return String(text).normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase().replace(/[^a-z0-9]/g, "");
+}
+
+function thumb(row) {
+  const d = state.data;
+  return d.art[row] ? d.thumb_base + d.id[row] + ".webp" : d.placeholder;
+}
+
+function groupOf(row) {
+  const d = state.data;
+  return state.colourBy === "type" ? d.type[row] : d.gen[row];
+}
+
+function colours() {
+  const d = state.data;
+  return state.colourBy === "type" ? d.type_colours : d.gen_colours;
+}
+
+function labels() {
+  const d = state.data;
+  return state.colourBy === "type" ? d.types : d.gens;
+}
+
+function layout() {
+  const canvas = $("canvas.pk-map-canvas");
+  if (!canvas || !state.data) return null;
+  const box = canvas.parentElement.getBoundingClientRect();
+  const width = Math.max(200, Math.floor(box.width));
+  const height = Math.round(Math.min(640, Math.max(280, width * 0.72)));
+  const ratio = window.devicePixelRatio || 1;
+  canvas.width = width * ratio;
+  canvas.height = height * ratio;
+  canvas.style.width = width + "px";
+  canvas.style.height = height + "px";
+  const d = state.data;
+  const pad = 14;
+  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  for (let i = 0; i < d.x.length; i++) {
+    minX = Math.min(minX, d.x[i]); maxX = Math.max(maxX, d.x[i]);
+    minY = Math.min(minY, d.y[i]); maxY = Math.max(maxY, d.y[i]);
+  }
+  const scale = Math.min((width - 2 * pad) / (maxX - minX || 1), (height - 2 * pad) / (maxY - minY || 1));
+  const offX = (width - scale * (maxX - minX)) / 2, offY = (height - scale * (maxY - minY)) / 2;
+  state.points = d.x.map((x, i) => [offX + (x - minX) * scale, height - (offY + (d.y[i] - minY) * scale)]);
+  element.pkMapPoints = state.points;  // for the browser test: where each Pokémon is drawn
+  return { canvas, ratio, width, height };
+}
+
+function draw() {
+  const view = layout();
+  if (!view) return;
+  const { canvas, ratio, width, height } = view;
+  const ctx = canvas.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, width, height);
+  const palette = colours();
+  const near = new Set(state.selected >= 0 ? state.data.nb[state.selected] : []);
+  const dim = state.selected >= 0;
+  state.points.forEach(([x, y], i) => {
+    ctx.globalAlpha = dim && i !== state.selected && !near.has(i) ? 0.35 : 0.85;
+    ctx.fillStyle = palette[groupOf(i)];
+    ctx.beginPath();
+    ctx.arc(x, y, 3.2, 0, 2 * Math.PI);
+    ctx.fill();
+  });
+  ctx.globalAlpha = 1;
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#1f2937";
+  near.forEach((i) => {
+    const [x, y] = state.points[i];
+    ctx.beginPath();
+    ctx.arc(x, y, 6.5, 0, 2 * Math.PI);
+    ctx.stroke();
+  });
+  if (state.selected >= 0) {
+    const [x, y] = state.points[state.selected];
+    ctx.fillStyle = "#facc15";
+    ctx.beginPath();
+    ctx.arc(x, y, 8.5, 0, 2 * Math.PI);
+    ctx.fill();
+    ctx.stroke();
+    const text = state.data.label[state.selected];
+    ctx.font = "600 13px system-ui, sans-serif";
+    const w = ctx.measureText(text).width;
+    const tx = Math.min(Math.max(x - w / 2, 4), width - w - 4), ty = y > 28 ? y - 14 : y + 24;
+    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillRect(tx - 3, ty - 12, w + 6, 16);
+    ctx.fillStyle = "#111827";
+    ctx.fillText(text, tx, ty);
+  }
+  legend();
+}
+
+function legend() {
+  const box = $(".pk-map-legend");
+  if (!box) return;
+  const palette = colours();
+  const shown = new Set(state.data.x.map((_, i) => groupOf(i)));
+  box.innerHTML = labels().map((label, g) => shown.has(g)
+    ? `<span class="pk-legend-item"><i style="background:${palette[g]}"></i>${escapeHtml(label)}</span>` : "").join("");
+}
+
+function nearest(clientX, clientY, radius) {
+  const canvas = $("canvas.pk-map-canvas");
+  if (!canvas || !state.points) return -1;
+  const rect = canvas.getBoundingClientRect();
+  const px = clientX - rect.left, py = clientY - rect.top;
+  let best = -1, bestDist = radius * radius;
+  state.points.forEach(([x, y], i) => {
+    const dist = (x - px) ** 2 + (y - py) ** 2;
+    if (dist <= bestDist) { best = i; bestDist = dist; }
+  });
+  return best;
+}
+
+function tooltip(row, clientX, clientY) {
+  const tip = $(".pk-map-tip");
+  if (!tip) return;
+  if (row < 0) { tip.hidden = true; return; }
+  const d = state.data;
+  tip.innerHTML = `<img src="${thumb(row)}" alt="" width="96" height="96"><b>${escapeHtml(d.label[row])}</b>` +
+    `<span>${escapeHtml(d.gens[d.gen[row]])} · ${escapeHtml(d.type_names[row])}</span>`;
+  tip.hidden = false;
+  const host = $(".pk-map-plot").getBoundingClientRect();
+  const left = Math.min(clientX - host.left + 14, host.width - 150);
+  const top = clientY - host.top + 14;
+  tip.style.left = Math.max(0, left) + "px";
+  tip.style.top = Math.min(top, host.height - 150) + "px";
+}
+
+function distance(a, b) {
+  const d = state.data;
+  return Math.hypot(d.x[a] - d.x[b], d.y[a] - d.y[b]);
+}
+
+function side() {
+  const panel = $(".pk-map-side");
+  if (!panel) return;
+  const d = state.data;
+  if (state.selected < 0) {
+    panel.innerHTML = `<p class="pk-heading">Hover a point to see its artwork; click one (or find it by name) to ` +
+      `list its nearest neighbours here.</p>`;
+    return;
+  }
+  const row = state.selected;
+  const items = d.nb[row].map((i) =>
+    `<li><button type="button" class="pk-map-pick" data-row="${i}"><img src="${thumb(i)}" alt="" width="40" ` +
+    `height="40" loading="lazy"><span>${escapeHtml(d.label[i])}</span><small>dist ${distance(row, i).toFixed(2)}</small>` +
+    `</button></li>`).join("");
+  panel.innerHTML = `<div class="pk-map-chosen"><img src="${thumb(row)}" alt="" width="96" height="96">` +
+    `<div><b>${escapeHtml(d.label[row])}</b><span>${escapeHtml(d.gens[d.gen[row]])}<br>${escapeHtml(d.type_names[row])}` +
+    `</span><button type="button" class="pk-map-open" data-name="${escapeHtml(d.name[row])}">Similar Pokémon →</button>` +
+    `</div></div><p class="pk-heading">Nearest neighbours (the dataset's <code>neighbors</code>; ` +
+    `distance on this map)</p><ol class="pk-map-list">${items}</ol>`;
+}
+
+function select(row) {
+  state.selected = row;
+  const msg = $(".pk-map-message");
+  if (msg) msg.textContent = "";
+  draw();
+  side();
+}
+
+function find(text) {
+  const d = state.data;
+  const key = fold(text);
+  const msg = $(".pk-map-message");
+  if (!key) return;
+  let row = d.name.findIndex((n, i) => fold(n) === key || fold(d.label[i]) === key);
+  if (row < 0) row = d.name.findIndex((n, i) => fold(d.label[i]).startsWith(key));
+  if (row < 0) {
+    if (msg) msg.textContent = `No Pokémon named “${text.trim()}” on the map; pick a name from the list.`;
+    return;
+  }
+  select(row);
+}
+
+function show(d, start) {
+  state.data = d;
+  const list = $("datalist");
+  if (list && !list.children.length) {
+    list.innerHTML = d.label.map((l) => `<option value="${escapeHtml(l)}"></option>`).join("");
+  }
+  if (state.selected < 0 && start >= 0) state.selected = start;
+  draw();
+  side();
+}
+
+function fill() {
+  const v = props.value;
+  if (!v || !v.url) return;
+  if (state.data && state.url === v.url) { show(state.data, v.start); return; }  // re-rendered: draw again
+  if (state.url === v.url) return;  // already on its way
+  state.url = v.url;
+  fetch(v.url)
+    .then((response) => { if (!response.ok) throw new Error(response.status); return response.json(); })
+    .then((d) => show(d, v.start))
+    .catch(() => {
+      state.url = null;
+      const panel = $(".pk-map-side");
+      if (panel) panel.innerHTML = '<p class="pk-heading">The map could not be loaded; reload the page to try again.</p>';
+    });
+}
+
+element.addEventListener("mousemove", (event) => {
+  if (!state.data || !event.target.matches("canvas.pk-map-canvas")) return;
+  const row = nearest(event.clientX, event.clientY, 10);
+  event.target.style.cursor = row >= 0 ? "pointer" : "default";
+  tooltip(row, event.clientX, event.clientY);
+});
+element.addEventListener("mouseleave", () => tooltip(-1));
+element.addEventListener("click", (event) => {
+  if (!state.data) return;
+  if (event.target.matches("canvas.pk-map-canvas")) {
+    const row = nearest(event.clientX, event.clientY, 14);
+    if (row >= 0) { select(row); tooltip(row, event.clientX, event.clientY); }
+    return;
+  }
+  const pick = event.target.closest(".pk-map-pick");
+  if (pick) { select(Number(pick.dataset.row)); return; }
+  const open = event.target.closest(".pk-map-open");
+  if (open) trigger("click", { name: open.dataset.name });
+});
+element.addEventListener("change", (event) => {
+  if (event.target.matches("select.pk-map-colour")) { state.colourBy = event.target.value; draw(); }
+});
+element.addEventListener("keydown", (event) => {
+  if (event.target.matches("input.pk-map-find") && event.key === "Enter") { event.preventDefault(); find(event.target.value); }
+});
+element.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("input.pk-map-find");
+  if (input) find(input.value);
+});
+new ResizeObserver(() => { if (state.data) draw(); }).observe(element);
+watch("value", fill);
+fill();

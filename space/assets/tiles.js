@@ -1,0 +1,13 @@
+// Click on any picture tile (js_on_load of a results gr.HTML): choose that Pokémon. The Python listener sets the
+// Pokémon box and opens the Similar Pokémon tab; the view scrolls back up to the chosen Pokémon's card.
+// Globals given by Gradio: element, trigger.
+element.addEventListener("click", (event) => {
+  const tile = event.target.closest("[data-name]");
+  if (!tile || !element.contains(tile)) return;
+  event.preventDefault();
+  trigger("click", { name: tile.dataset.name });
+  setTimeout(() => {
+    const view = document.getElementById("similar-controls");
+    if (view && view.getBoundingClientRect().top < 0) view.scrollIntoView({ behavior: "smooth", block: "start" });
+  }, 200);
+});

@@ -1,0 +1,125 @@
+"""The Space's HTML views: the chosen Pokémon's card, picture tiles, the per-generation grid, oddballs and messages.
+
+Plain functions from the JSON results that `app.py` computes (the same dicts the API returns) to HTML strings that
+`gr.HTML` components show. Every tile is a button carrying its Pokémon's name in `data-name`; `assets/tiles.js`
+turns a click on one into a choice of that Pokémon. Nothing here ranks or loads anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from typing import Any
+
+TYPE_COLOURS = {
+    "normal": "#A8A77A", "fire": "#EE8130", "water": "#6390F0", "electric": "#F7D02C", "grass": "#7AC74C",
+    "ice": "#96D9D6", "fighting": "#C22E28", "poison": "#A33EA1", "ground": "#E2BF65", "flying": "#A98FF3",
+    "psychic": "#F95587", "bug": "#A6B91A", "rock": "#B6A136", "ghost": "#735797", "dragon": "#6F35FC",
+    "dark": "#705746", "steel": "#B7B7CE", "fairy": "#D685AD", "stellar": "#40B5A5", "unknown": "#68A090",
+}
+DARK_TEXT_TYPES = frozenset({"electric", "ice", "ground", "steel", "normal", "bug", "grass", "rock", "fairy"})
+
+ArtUrl = Callable[[int, str], str]
+"""(Pokémon id, "thumb" or "full") -> the URL of its artwork (a placeholder when it has none)."""
+
+
+def type_chips(types: Sequence[str]) -> str:
+    """Coloured chips for a Pokémon's types, in slot order."""
+    chips = []
+    for t in types or ("unknown",):
+        colour = TYPE_COLOURS.get(t, "#888888")
+        ink = "#1b1b1b" if t in DARK_TEXT_TYPES else "#ffffff"
+        chips.append(f'<span class="pk-type" style="background:{colour};color:{ink}">{escape(t)}</span>')
+    return "".join(chips)
+
+
+def format_score(score: float, kind: str) -> str:
+    """'cos 0.912' for cosines, 'dist 1.23' for map distances."""
+    if kind == "map distance":
+        return f"dist {score:.2f}"
+    return f"cos {score:.3f}"
+
+
+def tile(item: Mapping[str, Any], art: ArtUrl, kind: str, *, eager: bool = False, note: str = "") -> str:
+    """One clickable picture tile: artwork, display name, and the score under it."""
+    name, shown = item["name"], item["display_name"]
+    score = format_score(item["score"], kind) if "score" in item else note
+    loading = "eager" if eager else "lazy"
+    return (f'<button type="button" class="pk-tile" data-name="{escape(name)}" '
+            f'title="{escape(shown)}: show the Pokémon most like it">'
+            f'<img src="{escape(art(item["id"], "thumb"))}" alt="" width="96" height="96" loading="{loading}" '
+            f'decoding="async"><span class="pk-name">{escape(shown)}</span>'
+            f'<span class="pk-score">{escape(score)}</span></button>')
+
+
+def tiles(items: Sequence[Mapping[str, Any]], art: ArtUrl, kind: str, *, eager: int = 0) -> str:
+    """A grid of tiles that reflows to the width of the page."""
+    return ('<div class="pk-tiles">' + "".join(tile(item, art, kind, eager=i < eager) for i, item in enumerate(items))
+            + "</div>")
+
+
+def chosen_card(pokemon: Mapping[str, Any], art: ArtUrl, blurb: str) -> str:
+    """The chosen Pokémon: its artwork, name, number, types, generation and what the results beside it are."""
+    artwork = ("" if pokemon["has_artwork"] else
+               '<p class="pk-note">No official artwork: ranked by its record only.</p>')
+    return (f'<section class="pk-chosen" aria-label="chosen Pokémon">'
+            f'<img class="pk-chosen-art" src="{escape(art(pokemon["id"], "full"))}" alt="{escape(pokemon["display_name"])}" '
+            f'width="224" height="224" fetchpriority="high">'
+            f'<div class="pk-chosen-facts"><h2>{escape(pokemon["display_name"])} '
+            f'<span class="pk-number">#{int(pokemon["id"])}</span></h2>'
+            f'<div class="pk-types">{type_chips(pokemon["types"])}</div>'
+            f'<p class="pk-generation">{escape(pokemon["generation_label"])}</p>{artwork}'
+            f'<p class="pk-blurb">{blurb}</p></div></section>')
+
+
+def similar_page(result: Mapping[str, Any], art: ArtUrl, explanation: str) -> str:
+    """The Similar Pokémon view: the chosen card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
+    kind = result["score"]
+    pokemon = result["pokemon"]
+    blurb = (f"Its {len(result['matches'])} nearest Pokémon by {escape(explanation)}. "
+             "Click any picture to explore that Pokémon.")
+    grid = generation_grid(result["per_generation"], art, kind)
+    return (f'<div class="pk-similar">{chosen_card(pokemon, art, blurb)}'
+            f'<section class="pk-results" aria-label="most similar">{tiles(result["matches"], art, kind, eager=12)}'
+            f'</section></div>'
+            f'<section class="pk-generations" aria-label="best matches per generation">'
+            f'<h3>Best matches in each generation <small>(top 3, {escape(kind)})</small></h3>'
+            f"{grid}</section>")
+
+
+def generation_grid(rows: Sequence[Mapping[str, Any]], art: ArtUrl, kind: str) -> str:
+    """Generations side by side (one column each, best first) on a wide page; one row each on a phone."""
+    columns: dict[str, list[Mapping[str, Any]]] = {}
+    labels: dict[str, str] = {}
+    for row in rows:
+        columns.setdefault(row["generation"], []).append(row)
+        labels[row["generation"]] = row["generation_label"]
+    cells = []
+    for generation, members in columns.items():
+        cells.append(f'<div class="pk-gen"><h4>{escape(labels[generation])}</h4>'
+                     + "".join(tile(m, art, kind) for m in members) + "</div>")
+    return f'<div class="pk-gen-grid" style="--pk-gens:{max(1, len(columns))}">' + "".join(cells) + "</div>"
+
+
+def results_page(matches: Sequence[Mapping[str, Any]], art: ArtUrl, heading: str) -> str:
+    """A heading and a grid of picture tiles (Ask the Pokédex, Search by picture)."""
+    return f'<p class="pk-heading">{heading}</p>{tiles(matches, art, "cosine", eager=12)}'
+
+
+def oddballs_page(result: Mapping[str, Any], art: ArtUrl) -> str:
+    """One tile per generation: the Pokémon least like the others of its generation, with its median cosine."""
+    cells = []
+    for row in result["oddballs"]:
+        item = {**row, "score": row["median_similarity"]}
+        cells.append(f'<div class="pk-odd"><h4>{escape(row["generation_label"])}</h4>'
+                     f'{tile(item, art, "cosine", note="")}</div>')
+    return ('<p class="pk-heading">Lowest median cosine similarity to the others of their generation, by '
+            f'{escape(result["modality"])} embeddings.</p><div class="pk-odd-grid">' + "".join(cells) + "</div>")
+
+
+def message(text: str, *, kind: str = "error") -> str:
+    """A short message shown next to the input it is about ('' clears it)."""
+    if not text:
+        return ""
+    role = "alert" if kind == "error" else "status"
+    return f'<div class="pk-message pk-{kind}" role="{role}">{escape(text)}</div>'
