@@ -234,3 +234,49 @@ def test_token_is_never_printed_logged_written_or_sent_to_the_space(hub, hub_env
     for path in hub_env.rglob("*") if hub_env.exists() else []:
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), f"token written to {path}"
+
+
+def test_the_space_requirements_cover_every_package_its_files_import():
+    """What the deploy ships must run there: every third-party module its Python files import (at the top or inside a
+    function) comes from space/requirements.txt or gradio (the SDK), directly or as one of their dependencies."""
+    import ast
+    import importlib.metadata as metadata
+    import sys
+
+    files = space_files(ROOT)
+    local = {Path(path).stem for path in files if path.endswith(".py") and "/" not in path}
+    imported: dict[str, str] = {}
+    for path, source in files.items():
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))) if path.endswith(".py") else ():
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for top in {name.split(".")[0] for name in names} - local - {"pokembed"}:
+                if top not in sys.stdlib_module_names:
+                    imported.setdefault(top, path)
+
+    def canonical(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    wanted = {"gradio"}
+    for line in (ROOT / "space" / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            wanted.add(canonical(re.split(r"[<>=!~\[ ;]", line)[0]))
+    installed, queue = set(), list(wanted)  # the requirements and what they pull in, as installed here
+    while queue:
+        name = queue.pop()
+        if name in installed:
+            continue
+        installed.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        queue += [canonical(re.split(r"[<>=!~\[ ;(]", r)[0]) for r in requires if "extra ==" not in r]
+    providers = metadata.packages_distributions()
+    missing = {module: path for module, path in imported.items()
+               if not {canonical(d) for d in providers.get(module, [module])} & installed}
+    assert not missing, f"space/requirements.txt lacks the packages of these imports: {missing}"
