@@ -6,8 +6,9 @@ Starts `python space/app.py` as a real server (what a Space runs) on a dataset a
                          headless Chromium (or, without Chromium, to the page's HTML answering)
   first question         /ask's latency once the page has been up --settle seconds (the warm-up loads the question
                          model in the background meanwhile); target < 1 s after 30 s
-  endpoints              p50/p95 of /similar (each mode), /ask, /search_by_picture, /map and /oddballs through
-                         gradio_client, --repeats calls each
+  endpoints              p50/p95 of /similar (each mode), /ask, /ask_records, /arithmetic (text and image),
+                         /search_by_picture, /map (UMAP and PCA) and /oddballs through gradio_client, --repeats
+                         calls each
   first page             bytes transferred (compressed, as the browser received them) and requests for the first
                          page with its pictures, in Chromium; target < 600 kB
   memory                 the server's resident memory (now and peak) with both query models loaded
@@ -46,8 +47,18 @@ QUESTIONS = (
     "a turtle with cannons on its shell", "a blue bird made of ice", "something that looks like a rock with arms",
     "a cute fluffy sheep with electric wool",
 )
+RECORD_QUESTIONS = (
+    "a ghost type that evolves by trading", "learns surf and fly", "a legendary bird of ice", "the heaviest pokemon",
+    "evolves with a water stone", "a bug that becomes a butterfly",
+)
 TARGETS = {"first question (s)": 1.0, "first page (kB)": 600.0}
 FULL_DIM = 768
+
+
+def expression(names: Sequence[str], i: int) -> str:
+    """An arithmetic expression of three different Pokémon and a generation centroid, e.g. a + (b - c) - gen:1."""
+    a, b, c = (names[(i + step) % len(names)] for step in (0, 7, 13))
+    return f"{a} + ({b} - {c}) - generation:i"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -256,6 +267,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "/search_by_picture": lambda i: client.predict(handle_file(str(picture)), args.k,
                                                                api_name="/search_by_picture"),
                 "/map (a name)": lambda i: client.predict(names[i % len(names)], api_name="/map"),
+                "/map pca (a name)": lambda i: client.predict(names[i % len(names)], 10, "pca", api_name="/map"),
+                "/ask_records": lambda i: client.predict(RECORD_QUESTIONS[i % len(RECORD_QUESTIONS)], args.k,
+                                                         api_name="/ask_records"),
+                "/arithmetic text": lambda i: client.predict(expression(names, i), "text", args.k,
+                                                             api_name="/arithmetic"),
+                "/arithmetic image": lambda i: client.predict(expression(with_art, i), "image", args.k,
+                                                              api_name="/arithmetic"),
                 "/oddballs": lambda i: client.predict(("text", "image", "combined")[i % 3], api_name="/oddballs"),
             }
             for name, call in calls.items():

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""UMAP time: pokembed.projection.combined_distances + project_2d with the article's parameters.
+"""UMAP time: pokembed.projection.combined_distances + project_2d with the article's parameters (and pca_2d beside).
 
 Input: 1,351 seeded random unit text vectors and 1,351 image vectors (768 each, i.e. 1,351 x 1,536 concatenated), or
 the real vectors of a built dataset folder (--dataset DIR, rows without artwork stay without). Parameters: the
@@ -84,7 +84,7 @@ def dataset_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, s
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    from pokembed.projection import UmapParams, combined_distances, project_2d
+    from pokembed.projection import UmapParams, combined_distances, pca_2d, project_2d
 
     if args.dataset is not None:
         text, image, has_image, what = dataset_vectors(args.dataset)
@@ -111,6 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         coordinates = project_2d(distances, params, progress=not args.no_progress)
         umap_seconds.append(time.perf_counter() - start)
     assert coordinates.shape == (len(text), 2)
+    start = time.perf_counter()
+    pca = pca_2d(text, image, has_image)
+    pca_seconds = time.perf_counter() - start
 
     print()
     print(f"{'step':<44}{'seconds':>9}")
@@ -119,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(umap_seconds) > 1:
         warm = umap_seconds[1:]
         print(f"{'project_2d, warm (median of ' + str(len(warm)) + ')':<44}{statistics.median(warm):>9.2f}")
+    ratios = ", ".join(f"{r:.2%}" for r in pca.explained_variance_ratio)
+    print(f"{'pca_2d (variance ratios ' + ratios + ')':<44}{pca_seconds:>9.2f}")
     return 0
 
 

@@ -221,7 +221,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.documents import document_text, row_metadata
     from pokembed.encoders import load_image_encoder, load_text_encoder
     from pokembed.models import get_model_spec
-    from pokembed.projection import combined_distances, nearest_neighbors, project_2d
+    from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources import load_source
     from pokembed.vector_cache import VectorCache, content_hash, model_cache_key
 
@@ -319,6 +319,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
                 image_matrix[row] = image_by_id[pokemon_id]
         distances = combined_distances(text_vectors, image_matrix, has_image)
         coords = project_2d(distances, config.umap, progress=config.progress)
+        pca = pca_2d(text_vectors, image_matrix, has_image)
         neighbors = nearest_neighbors(distances, list(range(len(ids))), k=min(config.neighbors, max(len(ids) - 1, 1)))
 
     with timer.stage("table and card"):
@@ -342,6 +343,8 @@ def _build_locked(config: BuildConfig) -> BuildResult:
                     "image_embedding": image_by_id.get(meta.id),
                     "umap_2d_x": float(coords[n, 0]),
                     "umap_2d_y": float(coords[n, 1]),
+                    "pca_2d_x": float(pca.coordinates[n, 0]),
+                    "pca_2d_y": float(pca.coordinates[n, 1]),
                     "image": {"bytes": png, "path": None} if png is not None else None,
                     "neighbors": neighbors[n],
                 }
@@ -369,6 +372,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
             neighbors=config.neighbors,
             artwork=config.artwork,
             query_spec=query_spec,
+            pca=pca,
             counts={k: v for k, v in counts.items() if not k.endswith("_now")},
             missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in image_by_id],
             truncated=truncated_names,

@@ -43,6 +43,9 @@ COLUMN_DOCS: dict[str, str] = {
     "image_embedding": "Unit-norm embedding of the artwork by `{image_model_id}`; null when there is no artwork.",
     "umap_2d_x": "UMAP x coordinate (every row has one, with or without artwork).",
     "umap_2d_y": "UMAP y coordinate.",
+    "pca_2d_x": "PCA x coordinate: the first principal component of the same `[text, image]` input as the UMAP map "
+    "({pca_x_variance} of the variance; every row has one).",
+    "pca_2d_y": "PCA y coordinate: the second principal component ({pca_y_variance} of the variance).",
     "image": "The official artwork as embedded: composited on white, 224×224 RGB PNG; null when there is none.",
     "neighbors": "The {neighbors_k} nearest Pokémon: `ids` (zero-based row indices, nearest first, the format "
     "embedding-atlas reads; map them to Pokémon with the `id` column) and their `distances`.",
@@ -86,10 +89,11 @@ class BuildFacts:
     artwork: str | None = None  # artwork URL template or folder
     neighbors_k: int | None = None  # neighbours per row in the `neighbors` column
     query_model: Mapping[str, Any] | None = None  # model embedding text queries into the image space
+    pca: Mapping[str, Any] | None = None  # the PCA map: {"explained_variance_ratio": [x, y]}
     extra: Mapping[str, Any] = field(default_factory=dict)  # anything else worth recording (JSON values)
 
     def __post_init__(self) -> None:
-        for name in ("text_model", "image_model", "umap", "query_model"):
+        for name in ("text_model", "image_model", "umap", "query_model", "pca"):
             value = getattr(self, name)
             if value is not None:
                 value = _plain(value)
@@ -117,10 +121,12 @@ class BuildFacts:
         neighbors: int | None = None,
         artwork: str | None = None,
         query_spec: Any = None,
+        pca: Any = None,
         built_at: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> "BuildFacts":
-        """Facts from the build's own objects: a `SourceData` (or a source string), `ModelSpec`s, `UmapParams`.
+        """Facts from the build's own objects: a `SourceData` (or a source string), `ModelSpec`s, `UmapParams`,
+        a `PcaProjection` (its explained variance ratios are kept, rounded to 6 places so machines agree).
 
         `built_at` defaults to the date of the source's fetch time (None for a CSV source): from the data, not now.
         """
@@ -143,6 +149,7 @@ class BuildFacts:
             artwork=artwork,
             neighbors_k=neighbors,
             query_model=query_spec,
+            pca=_pca_facts(pca),
             extra=extra or {},
         )
 
@@ -226,6 +233,8 @@ def render_card(
         ),
         "image_model_id": _public_model_id(image_model),
         "neighbors_k": neighbors_k,
+        "pca_x_variance": _pca_share(facts, 0),
+        "pca_y_variance": _pca_share(facts, 1),
     }
     n_rows = table.num_rows
     defaults = rows.get("is_default", [])
@@ -256,6 +265,7 @@ def render_card(
         "umap_metric": umap.get("metric"),
         "umap_seed": umap.get("seed"),
         "distance_description": DISTANCE_DESCRIPTION,
+        "pca_description": _pca_description(facts),
         "neighbors_k": neighbors_k,
         "built_at": facts.built_at or "not recorded",
         "counts_table": _counts_table(rows, facts, with_image),
@@ -347,6 +357,36 @@ DISTANCE_DESCRIPTION = (
     "a pair where either Pokémon has no artwork, the distance is the text cosine distance alone: no image vector is "
     "invented for them, and they still get map coordinates and neighbours."
 )
+
+
+PCA_DESCRIPTION = (
+    "a 2-D PCA of the same concatenated `[text, image]` vectors, in `pca_2d_x` and `pca_2d_y`. The axes are fitted "
+    "on the Pokémon with artwork (numpy's SVD of their centred vectors); a Pokémon without artwork is placed on them "
+    "by its text vector, its image part taken as the average artwork's, so no image vector is invented and none "
+    "shifts the axes. No parameters and no seed: the same vectors give the same coordinates. The sign of each axis "
+    "is fixed: the Pokémon farthest from the centre along it has a positive coordinate (the first in row order "
+    "among equally far ones), so the map does not mirror between builds."
+)
+
+
+def _pca_facts(pca: Any) -> dict | None:
+    """The PCA facts kept: the explained variance ratio of each axis, rounded to 6 places."""
+    if pca is None:
+        return None
+    ratios = pca.get("explained_variance_ratio") if isinstance(pca, Mapping) else pca.explained_variance_ratio
+    return {"explained_variance_ratio": [round(float(r), 6) for r in ratios]}
+
+
+def _pca_share(facts: BuildFacts, axis: int) -> str:
+    ratios = list((facts.pca or {}).get("explained_variance_ratio") or [])
+    return f"{ratios[axis]:.1%}" if len(ratios) > axis else "a share not recorded"
+
+
+def _pca_description(facts: BuildFacts) -> str:
+    if not (facts.pca or {}).get("explained_variance_ratio"):
+        return PCA_DESCRIPTION
+    return (f"{PCA_DESCRIPTION} The x axis explains {_pca_share(facts, 0)} of the variance, the y axis "
+            f"{_pca_share(facts, 1)}.")
 
 
 def _plain(value: Any) -> Any:

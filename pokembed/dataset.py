@@ -65,6 +65,8 @@ def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
             "image_embedding": List(Value("float32"), length=image_dim),
             "umap_2d_x": Value("float32"),
             "umap_2d_y": Value("float32"),
+            "pca_2d_x": Value("float32"),
+            "pca_2d_y": Value("float32"),
             "image": Image(),
             "neighbors": {"ids": List(Value("int32")), "distances": List(Value("float32"))},
         }

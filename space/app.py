@@ -1,4 +1,5 @@
-"""pokembed's Hugging Face Space: similar Pokémon, text-to-image search, search by picture, the map and the oddballs.
+"""pokembed's Hugging Face Space: similar Pokémon, questions to the artwork and the records, search by picture,
+embedding arithmetic, the map (UMAP or PCA) and the oddballs.
 
 `make_demo(load_space(config))` builds the page; importing this file loads nothing. `python space/app.py` (what a
 Space runs) reads the dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder
@@ -15,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,7 +46,17 @@ EXAMPLE_QUESTIONS = (
     "a dragon made of fire",
     "a grumpy purple ghost",
 )
+RECORD_QUESTIONS = (
+    "a ghost type that evolves by trading",
+    "learns surf and fly",
+    "a legendary bird of ice",
+    "the heaviest pokemon",
+)
+"""Questions the records (PokéAPI JSON) can answer and the artwork cannot: nomic's retrieval use."""
 Mode = Literal["text", "image", "umap", "combined"]
+EmbeddingSpace = Literal["text", "image"]
+Projection = Literal["umap", "pca"]
+ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
 Modality = Literal["text", "image", "combined"]
 MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
 MODE_EXPLANATIONS = {
@@ -107,8 +119,10 @@ class QueryModels:
         self.device = device
         self._query_lock = threading.Lock()
         self._image_lock = threading.Lock()
+        self._records_lock = threading.Lock()
         self._query: Any = None
         self._image: Any = None
+        self._records: Any = None
 
     @property
     def query_ready(self) -> bool:
@@ -135,6 +149,39 @@ class QueryModels:
             if self._query is None:
                 self._query = _loading(self._load_query, "POKEMBED_TEXT_MODEL")
             return self._query
+
+    @property
+    def records_model(self) -> str:
+        """The text model whose query prompt asks the records: POKEMBED_TEXT_MODEL, else the dataset's own."""
+        from pokembed.models import DEFAULT_TEXT_MODEL
+
+        return self.text_model or self.recorded_text_model or DEFAULT_TEXT_MODEL
+
+    def records_encoder(self) -> Any:
+        """The text encoder that embeds questions (`search_query: `) against the records' text embeddings; the
+        question model itself when that is the same model (nomic's text model serves both spaces)."""
+        if self._records_is_query():
+            return self.query_encoder()
+        with self._records_lock:
+            if self._records is None:
+                self._records = _loading(self._load_records, "POKEMBED_TEXT_MODEL")
+            return self._records
+
+    def _records_is_query(self) -> bool:
+        from pokembed.models import get_model_spec
+
+        try:
+            query = self._image_spec().query_model
+            return bool(query) and (get_model_spec(query, "text").model_id
+                                    == get_model_spec(self.records_model, "text").model_id)
+        except PokembedError:  # e.g. SigLIP's query model is its own image model: not a text model of its own
+            return False
+
+    def _load_records(self) -> Any:
+        from pokembed.encoders import load_text_encoder
+
+        self._threads()
+        return load_text_encoder(self.records_model, device=self.device, progress=False)
 
     def image_encoder(self) -> Any:
         """The image encoder for uploaded pictures."""
@@ -199,6 +246,7 @@ class Space:
     models: QueryModels
     config: SpaceConfig
     answers: dict[str, Any] = field(default_factory=dict)  # the warm-up's first answer, keyed by question
+    pca: Any = None  # pokembed.projection.PcaProjection of the index's vectors, computed once at start
     version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.dataset_version)
 
     @property
@@ -235,10 +283,13 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     from pokembed.facts import models_from_facts, read_build_facts
 
     single_threaded_numpy()
-    ds = load_dataset_split(config.dataset, config.revision)
+    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
+    # a local folder is read through a cache of its own: datasets' shared cache can answer for an earlier build of a
+    # folder with the same name and files (a rebuilt build/smoke would show its old vectors); Hub revisions are safe
+    local = Path(config.dataset).is_dir()
+    ds = load_dataset_split(config.dataset, config.revision, cache_dir=folder / "datasets-cache" if local else None)
     index = search.PokedexIndex.from_dataset(ds)
     species = ds["species_id"] if "species_id" in ds.column_names else None
-    folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
     stored = export_artwork(ds, folder / "png")
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
                        write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))
@@ -253,8 +304,13 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     logger.info("loaded %d Pokémon from %s (%d with artwork); image model %s", len(index), config.dataset,
                 len(art.thumbs), image_model)
     models = QueryModels(image_model, config.text_model, config.device, recorded.text_model, config.torch_threads)
+    started = time.perf_counter()
+    pca = search.pca_map(index)
+    logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
+                " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
     footer = version_footer(dataset_version(config.dataset, config.revision, facts))
-    space = Space(index, tuple(display_names(index.names, species)), art, models, config, version_footer=footer)
+    space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca,
+                  version_footer=footer)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
     return space
@@ -280,6 +336,7 @@ def start_warm_up(space: Space) -> threading.Thread:
         try:
             space.answers[EXAMPLE_QUESTIONS[0]] = ask_result(space, EXAMPLE_QUESTIONS[0], space.k_default)
             logger.info("question model ready")
+            space.models.records_encoder()
             from PIL import Image
 
             space.models.image_encoder().embed_images([Image.new("RGB", (CARD_SIZE, CARD_SIZE), "white")])
@@ -355,6 +412,62 @@ def oddballs_result(space: Space, modality: str = "text") -> dict[str, Any]:
          "median_similarity": round(o.median_similarity, 6)} for o in rows]}
 
 
+def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
+    """The Pokémon whose records best answer a question: the question's `search_query: ` embedding by the dataset's
+    text model against the records' `search_document: ` embeddings (nomic's retrieval use)."""
+    text = queries.validate_question(question, space.config.max_question_chars)
+    search._check_k(k)
+    vector = space.models.records_encoder().embed_queries([text])[0]
+    return {"question": text, "score": "cosine", "searched": len(space.index),
+            "matches": _matches(space, search.ask_records(space.index, vector, k=k))}
+
+
+def arithmetic_result(space: Space, expression: str, embedding_space: str = "text", k: int = 12) -> dict[str, Any]:
+    """The Pokémon nearest to a sum of signed Pokémon and type/generation centroids, the Pokémon typed left out."""
+    result = search.embedding_arithmetic(space.index, expression, embedding_space, k)
+    return {"expression": result.expression, "space": result.space, "score": "cosine",
+            "method": search.ARITHMETIC_METHOD, "story": _story(space, result),
+            "terms": [{"sign": "+" if t.sign > 0 else "-", "kind": t.kind, "name": t.name} for t in result.terms],
+            "excluded": list(result.excluded), "matches": _matches(space, result.matches)}
+
+
+def _story(space: Space, result: search.ArithmeticResult) -> str | None:
+    """The story of the preset whose terms and space these are, if any."""
+    for preset in search.ARITHMETIC_PRESETS:
+        try:
+            if preset.space == result.space and search.parse_expression(space.index, preset.expression) == result.terms:
+                return preset.story
+        except BadInputError:  # a small build may lack a preset's Pokémon
+            continue
+    return None
+
+
+def available_presets(space: Space) -> list[search.ArithmeticPreset]:
+    """The presets this dataset can compute (all of them on a full build)."""
+    out = []
+    for preset in search.ARITHMETIC_PRESETS:
+        try:
+            search.embedding_arithmetic(space.index, preset.expression, preset.space, 1)
+        except BadInputError:
+            continue
+        out.append(preset)
+    return out
+
+
+def pca_variance(space: Space) -> list[float]:
+    """The share of the variance each PCA axis explains, rounded for display and JSON."""
+    return [round(float(r), 6) for r in space.pca.explained_variance_ratio]
+
+
+def map_coordinates(space: Space, projection: str = "umap") -> np.ndarray:
+    """The (n, 2) coordinates of one layout: the dataset's UMAP, or the PCA computed at start."""
+    if projection == "umap":
+        return space.index.umap
+    if projection == "pca":
+        return space.pca.coordinates
+    raise BadInputError(f"unknown projection {projection!r}; use umap or pca")
+
+
 def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[int]:
     """The dataset's stored nearest neighbours of a row (nearest first); by map distance if none are stored."""
     stored = space.index.neighbor_rows(row)
@@ -363,17 +476,22 @@ def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[int]
     return [space.index.row_of_id(m.id) for m in space.index.similar(space.index.names[row], by="umap", k=k)]
 
 
-def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS) -> dict[str, Any]:
-    """Every Pokémon's map coordinates; with a name, that Pokémon and its stored nearest neighbours."""
+def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
+               projection: str = "umap") -> dict[str, Any]:
+    """Every Pokémon's map coordinates (UMAP, or PCA with the variance each axis explains); with a name, that
+    Pokémon and its stored nearest neighbours."""
     index = space.index
+    coordinates = map_coordinates(space, projection)
     points = [{"id": int(i), "name": n, "x": round(float(x), 4), "y": round(float(y), 4), "generation": g}
-              for i, n, (x, y), g in zip(index.ids, index.names, index.umap, index.generations)]
-    result: dict[str, Any] = {"points": points, "pokemon": None, "neighbors": []}
+              for i, n, (x, y), g in zip(index.ids, index.names, coordinates, index.generations)]
+    result: dict[str, Any] = {"projection": projection, "points": points, "pokemon": None, "neighbors": []}
+    if projection == "pca":
+        result["explained_variance_ratio"] = pca_variance(space)
     if name is not None and str(name).strip():
         row = index.find(name)
         k = search._check_k(k)
         result["pokemon"] = pokemon_facts(space, row)
-        result["neighbors"] = [_entry(space, int(index.ids[r]), float(np.linalg.norm(index.umap[r] - index.umap[row])),
+        result["neighbors"] = [_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])),
                                       rank=rank) for rank, r in enumerate(map_neighbours(space, row, k), start=1)]
     return result
 
@@ -387,6 +505,9 @@ def map_view_data(space: Space) -> dict[str, Any]:
     type_order = sorted(set(primary))
     return {
         "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
+        "pca_x": [round(float(v), 4) for v in space.pca.coordinates[:, 0]],
+        "pca_y": [round(float(v), 4) for v in space.pca.coordinates[:, 1]],
+        "pca_variance": pca_variance(space),
         "id": [int(i) for i in index.ids], "name": list(index.names), "label": list(space.display),
         "gen": [gen_order.index(g) for g in gens], "gens": [generation_label(g) for g in gen_order],
         "gen_colours": [GENERATION_COLOURS[i % len(GENERATION_COLOURS)] for i in range(len(gen_order))],
@@ -421,6 +542,8 @@ MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
 MAP_TEMPLATE = """
 <div class="pk-map">
   <form class="pk-map-controls" autocomplete="off">
+    <label>Layout <select class="pk-map-layout"><option value="umap">UMAP</option>
+      <option value="pca">PCA</option></select></label>
     <label>Colour by <select class="pk-map-colour"><option value="generation">Generation</option>
       <option value="type">Primary type</option></select></label>
     <label>Find <input class="pk-map-find" list="pk-map-names" placeholder="e.g. Pikachu" size="14"></label>
@@ -430,8 +553,8 @@ MAP_TEMPLATE = """
   </form>
   <div class="pk-map-body">
     <div class="pk-map-plot"><canvas class="pk-map-canvas" role="img"
-      aria-label="Every Pokémon on the UMAP map; hover for artwork, click to select"></canvas>
-      <div class="pk-map-tip" hidden></div><div class="pk-map-legend"></div></div>
+      aria-label="Every Pokémon on the map (UMAP or PCA); hover for artwork, click to select"></canvas>
+      <div class="pk-map-tip" hidden></div><p class="pk-map-axes"></p><div class="pk-map-legend"></div></div>
     <aside class="pk-map-side"><p class="pk-heading">Loading the map…</p></aside>
   </div>
 </div>
@@ -512,15 +635,25 @@ def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
 
 
 def ask_tab(space: Space) -> gr.HTML:
-    """Ask the Pokédex: a question against the artwork, opening with the first example's answer."""
+    """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
+    opening with the first example's answer."""
     first = EXAMPLE_QUESTIONS[0]
+
+    def page(artwork: Mapping[str, Any], records: Mapping[str, Any], k: int) -> str:
+        asked = html.escape(artwork["question"])
+        return html.side_by_side(
+            html.results_page(artwork["matches"][:k], space.art.url,
+                              f"<b>Artwork</b> closest to <b>{asked}</b> (cosine of the question's embedding with "
+                              "each artwork's image embedding; click a picture to explore that Pokémon)"),
+            html.results_page(records["matches"][:k], space.art.url,
+                              f"<b>Records</b> closest to <b>{asked}</b> (cosine of the question's "
+                              "<code>search_query: </code> embedding with each PokéAPI record's "
+                              "<code>search_document: </code> embedding)"))
 
     @with_outputs(1)
     def answer(question: str, k: float) -> tuple[str]:
-        result = ask_result(space, question, int(k))
-        heading = (f"Artwork closest to <b>{html.escape(result['question'])}</b> (cosine of the question's text "
-                   "embedding with each artwork's image embedding; click a picture to explore that Pokémon)")
-        return (html.results_page(result["matches"], space.art.url, heading),)
+        artwork = ask_result(space, question, int(k))
+        return (page(artwork, records_result(space, artwork["question"], int(k)), int(k)),)
 
     ask = while_loading(lambda: space.models.query_ready, "question", answer)
 
@@ -533,8 +666,12 @@ def ask_tab(space: Space) -> gr.HTML:
             for view, message in ask(first, k):
                 yield view, message, True
             return
-        heading = f"Artwork closest to <b>{html.escape(first)}</b> (cosine; click a picture to explore that Pokémon)"
-        yield html.results_page(result["matches"][:int(k)], space.art.url, heading), "", True
+        try:
+            records = records_result(space, first, int(k))
+        except PokembedError as exc:
+            yield gr.skip(), html.message(str(exc)), True
+            return
+        yield page(result, records, int(k)), "", True
 
     def example(question: str) -> Iterator[tuple]:
         yield from ask(question, space.k_default)
@@ -543,21 +680,78 @@ def ask_tab(space: Space) -> gr.HTML:
         gr.Markdown(f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
                     f"`search_query: ` prompt into the image space and compared with the official artwork of "
                     f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
-                    f"the {len(space.index):,} have none, so a question cannot find them).")
+                    f"the {len(space.index):,} have none, so a question cannot find them). Beside it, the same "
+                    "question asks the **records** of all of them: their PokéAPI JSON, embedded as "
+                    "`search_document: `, nomic's retrieval setup. Ask the records what the artwork cannot show: "
+                    "\"a ghost type that evolves by trading\", \"learns surf and fly\".")
         with gr.Row(equal_height=True):
             question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
                                   min_width=220)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        button = gr.Button("Search the artwork", variant="primary", elem_id="ask-button")
+        button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
         message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
         gr.Examples([[q] for q in EXAMPLE_QUESTIONS], inputs=[question], outputs=[view, message],
                     fn=example, run_on_click=True, cache_examples=False,
                     label="Try one (click to ask)", api_visibility="private", elem_id="ask-examples")
+        gr.Examples([[q] for q in RECORD_QUESTIONS], inputs=[question], outputs=[view, message],
+                    fn=example, run_on_click=True, cache_examples=False,
+                    label="Questions for the records", api_visibility="private", elem_id="ask-record-examples")
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
         gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
+    return view
+
+
+def default_expression(space: Space) -> tuple[str, str]:
+    """The arithmetic tab's first expression and space: the first preset this dataset can compute, else one made
+    from its first Pokémon (a small build may lack the presets' Pokémon)."""
+    presets = available_presets(space)
+    if presets:
+        return presets[0].expression, presets[0].space
+    index = space.index
+    own = index.types[0][0] if index.types[0] else None
+    other = next((t for t in search.type_names(index) if t != own), None)
+    if own and other:
+        return f"{index.names[0]} - type:{own} + type:{other}", "text"
+    return index.names[0], "text"
+
+
+def arithmetic_tab(space: Space) -> gr.HTML:
+    """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown."""
+    presets = available_presets(space)
+    first, first_space = default_expression(space)
+
+    @with_outputs(1)
+    def compute(expression: str, embedding_space: str, k: float) -> tuple[str]:
+        return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
+
+    with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
+        gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
+                    f"{search.ARITHMETIC_METHOD} Write "
+                    "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
+                    "them; parentheses group: `charmander + (wartortle - squirtle)`.")
+        with gr.Row(equal_height=True):
+            expression = gr.Textbox(first, label="Expression", max_lines=1, scale=4, elem_id="arithmetic-expression",
+                                    min_width=220)
+            embedding_space = gr.Radio(ARITHMETIC_SPACE_CHOICES, value=first_space, label="Space", scale=2,
+                                       elem_id="arithmetic-space", min_width=200)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Compute", variant="primary", elem_id="arithmetic-button")
+        message = gr.HTML(elem_id="arithmetic-message", elem_classes="pk-msg-slot")
+        initial = compute(first, first_space, space.k_default)[0]
+        view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
+                       elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        if presets:
+            gr.Examples([[p.expression, p.space] for p in presets], inputs=[expression, embedding_space],
+                        outputs=[view, message], fn=lambda e, s: compute(e, s, space.k_default), run_on_click=True,
+                        cache_examples=False, example_labels=[p.label for p in presets],
+                        label="Presets that tell a story (click to compute)", api_visibility="private",
+                        elem_id="arithmetic-presets")
+        view.render()
+        gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
+              [view, message], trigger_mode="always_last", api_visibility="private")
     return view
 
 
@@ -591,7 +785,8 @@ def picture_tab(space: Space) -> gr.HTML:
 
 
 def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
-    """The map: every Pokémon placed by UMAP; its data is sent when the tab first opens, not with the page."""
+    """The map: every Pokémon placed by UMAP or by PCA; its data is sent when the tab first opens, not with the
+    page."""
 
     def opened(loaded: bool, chosen: str) -> tuple:
         if loaded:
@@ -599,9 +794,13 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
         return map_view(space, chosen), True
 
     with gr.Tab("Map", id="map") as tab:
+        x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
         gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "
                     "on the map have similar records and artwork. Hover for artwork; click a dot (or find a name) "
-                    "to list its nearest neighbours.")
+                    "to list its nearest neighbours. Switch the layout to **PCA**, the classical linear projection "
+                    "of the same vectors (its x axis explains "
+                    f"{x_share} of their variance, its y axis {y_share}), to see how much of the clustering is "
+                    "UMAP's doing.")
         view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
         loaded = gr.State(False)
         tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
@@ -643,7 +842,9 @@ def choose_on_click(views: Sequence[gr.HTML], name: gr.Dropdown, tabs: gr.Tabs) 
 
 # ---- the API: JSON results, one documented function per endpoint ----------------------------------------------------
 def api_endpoints(space: Space) -> None:
-    """/similar, /ask, /search_by_picture, /map and /oddballs: names as plain strings, JSON results with ids."""
+    """/similar, /ask, /ask_records, /arithmetic, /search_by_picture, /map and /oddballs: names as plain strings,
+    JSON results with ids."""
+    served = space  # /arithmetic has a parameter called space too
 
     def as_api(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -688,6 +889,34 @@ def api_endpoints(space: Space) -> None:
         return ask_result(space, question, k)
 
     @as_api
+    def ask_records(question: str, k: int = 12) -> dict:
+        """Pokémon whose PokéAPI records best answer a question: the question embedded with the dataset's text model
+        and its query prompt (search_query: ) against the records' text embeddings (search_document: ), nomic's
+        retrieval setup. Every Pokémon has a record, with or without artwork. Returns JSON: `question`, `searched`,
+        `matches` (rank, id, name, display_name, score = cosine).
+
+        Args:
+            question: what to look for in the records, e.g. "a ghost type that evolves by trading" or "learns surf and fly" (at most 500 characters).
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
+        """
+        return records_result(space, question, k)
+
+    @as_api
+    def arithmetic(expression: str, space: EmbeddingSpace = "text", k: int = 12) -> dict:  # noqa: A002
+        """Embedding arithmetic: the Pokémon nearest to a normalised sum of signed unit vectors, each a Pokémon's
+        embedding or a type's or generation's centroid (the normalised mean of its members' unit vectors); the
+        Pokémon named in the expression are left out. Returns JSON: `expression` (as understood), `space`, `terms`
+        (sign, kind, name), `excluded`, `story` (for a preset), `method`, `matches` (rank, id, name, display_name,
+        score = cosine).
+
+        Args:
+            expression: terms joined by + and - with spaces around them, e.g. "pikachu - type:electric + type:water" or "charmander + (wartortle - squirtle)"; a term is a Pokémon name, type:NAME or generation:NAME (gen:4 and generation-iv work too).
+            space: "text" (the records' embeddings) or "image" (the artwork's; Pokémon without artwork cannot be terms and are not ranked).
+            k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
+        """
+        return arithmetic_result(served, expression, space, k)
+
+    @as_api
     def search_by_picture(image: gr.FileData, k: int = 12) -> dict:
         """Pokémon whose official artwork is closest to a picture (image embeddings, cosine). Returns JSON: `width`,
         `height`, `searched`, `matches` (rank, id, name, display_name, score).
@@ -711,16 +940,19 @@ def api_endpoints(space: Space) -> None:
         return oddballs_result(space, modality)
 
     @as_api
-    def map(name: str | None = None, k: int = MAP_NEIGHBOURS) -> dict:  # noqa: A001 - the endpoint's name
-        """Every Pokémon's 2-D UMAP coordinates; with a name, that Pokémon and its nearest neighbours as stored in the
-        dataset's neighbors column. Returns JSON: `points` (id, name, x, y, generation), `pokemon`, `neighbors` (rank,
-        id, name, display_name, score = distance on the map).
+    def map(name: str | None = None, k: int = MAP_NEIGHBOURS, projection: Projection = "umap") -> dict:  # noqa: A001
+        """Every Pokémon's 2-D coordinates, by UMAP (the dataset's) or by PCA of the same concatenated vectors
+        (computed when the Space starts, with a fixed sign per axis); with a name, that Pokémon and its nearest
+        neighbours as stored in the dataset's neighbors column. Returns JSON: `projection`, `points` (id, name, x, y,
+        generation), `explained_variance_ratio` (PCA only: the share of the variance each axis explains), `pokemon`,
+        `neighbors` (rank, id, name, display_name, score = distance on this map).
 
         Args:
             name: optional; a Pokémon to highlight, spelled as for /similar.
             k: how many neighbours to return with a name, 1 to 1000 (at most as many as the dataset stores).
+            projection: "umap" (the published umap_2d_x/y) or "pca" (pca_2d_x/y: the first two principal components).
         """
-        return map_result(space, name, k)
+        return map_result(space, name, k, projection)
 
 
 def _describe_parameters(dependency: Any, fn: Callable) -> None:
@@ -760,9 +992,10 @@ def make_demo(space: Space) -> gr.Blocks:
             name, similar_view = similar_tab(space)
             ask_view = ask_tab(space)
             picture_view = picture_tab(space)
+            arithmetic_view = arithmetic_tab(space)
             map_view = map_tab(space, name)
             oddballs_view = oddballs_tab(space)
-        choose_on_click([similar_view, ask_view, picture_view, map_view, oddballs_view], name, tabs)
+        choose_on_click([similar_view, ask_view, picture_view, arithmetic_view, map_view, oddballs_view], name, tabs)
         gr.Markdown(space.version_footer, elem_id="dataset-version")
     return demo
 

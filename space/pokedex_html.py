@@ -106,6 +106,22 @@ def results_page(matches: Sequence[Mapping[str, Any]], art: ArtUrl, heading: str
     return f'<p class="pk-heading">{heading}</p>{tiles(matches, art, "cosine", eager=12)}'
 
 
+def side_by_side(*sections: str) -> str:
+    """Sections next to each other on a wide page, one under the other on a phone (Ask: artwork and records)."""
+    return '<div class="pk-side-by-side">' + "".join(f"<section>{part}</section>" for part in sections) + "</div>"
+
+
+def arithmetic_page(result: Mapping[str, Any], art: ArtUrl) -> str:
+    """An arithmetic result: the preset's story if any, the expression as understood, and the nearest Pokémon."""
+    story = f'<p class="pk-story">{escape(result["story"])}</p>' if result.get("story") else ""
+    where = "records (text)" if result["space"] == "text" else "artwork (image)"
+    typed = ", ".join(result["excluded"])
+    left_out = f"; the Pokémon in it ({escape(typed)}) are left out" if typed else ""
+    heading = (f"Nearest to <b>{escape(result['expression'])}</b> in the {where} space (cosine with the normalised "
+               f"sum{left_out}; click a picture to explore that Pokémon)")
+    return story + results_page(result["matches"], art, heading)
+
+
 def oddballs_page(result: Mapping[str, Any], art: ArtUrl) -> str:
     """One tile per generation: the Pokémon least like the others of its generation, with its median cosine."""
     cells = []

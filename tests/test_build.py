@@ -59,6 +59,7 @@ def test_load_dataset_returns_the_columns_with_their_types(loaded, csv_fixture):
     assert features["is_default"] == Value("bool")
     assert features["text_truncated"] == Value("bool")
     assert features["umap_2d_x"] == Value("float32") and features["umap_2d_y"] == Value("float32")
+    assert features["pca_2d_x"] == Value("float32") and features["pca_2d_y"] == Value("float32")
     assert isinstance(features["image"], Image)
     text_feature, image_feature = features["text_embedding"], features["image_embedding"]
     assert isinstance(text_feature, List) and text_feature.feature == Value("float32") and text_feature.length > 0
@@ -95,6 +96,27 @@ def test_documents_are_the_records_and_neighbours_point_at_rows(loaded, csv_fixt
         assert all(0 <= i < loaded.num_rows for i in row["neighbors"]["ids"])
         assert row["neighbors"]["distances"] == sorted(row["neighbors"]["distances"])
 
+
+
+def test_pca_columns_are_the_pca_of_the_published_vectors_and_the_variance_is_recorded(loaded, built_dataset):
+    import json
+
+    from pokembed.projection import pca_2d
+
+    text = np.array(loaded["text_embedding"], dtype=np.float32)
+    has_image = np.array([v is not None for v in loaded["image_embedding"]])
+    image = np.array([v if v is not None else [0.0] * loaded.features["image_embedding"].length
+                      for v in loaded["image_embedding"]], dtype=np.float32)
+    expected = pca_2d(text, image, has_image)
+    published = np.stack([loaded["pca_2d_x"], loaded["pca_2d_y"]], axis=1)
+    np.testing.assert_allclose(published, expected.coordinates, atol=1e-6)
+    assert np.isfinite(published).all() and published.std(axis=0).min() > 0
+    facts = json.loads((built_dataset / ".pokembed").read_text(encoding="utf-8"))
+    ratios = facts["pca"]["explained_variance_ratio"]
+    np.testing.assert_allclose(ratios, expected.explained_variance_ratio, atol=1e-6)
+    assert 1.0 >= ratios[0] >= ratios[1] > 0
+    card = (built_dataset / "README.md").read_text(encoding="utf-8")
+    assert f"The x axis explains {ratios[0]:.1%} of the variance" in card
 
 def test_card_yaml_is_valid_and_names_the_build(built_dataset):
     text = (built_dataset / "README.md").read_text(encoding="utf-8")

@@ -103,6 +103,8 @@ def make_rows(names=NAMES, ids=IDS, missing=(129,), truncated=(129,), changed=()
                 "image_embedding": None if pokemon_id in missing else image / np.linalg.norm(image),
                 "umap_2d_x": 0.5,
                 "umap_2d_y": -0.5,
+                "pca_2d_x": 0.25,
+                "pca_2d_y": -0.25,
                 "image": None if pokemon_id in missing else {"bytes": png(pokemon_id), "path": None},
                 "neighbors": {"ids": [i for i in ids if i != pokemon_id][:3], "distances": [0.1, 0.2, 0.3]},
             }
@@ -263,6 +265,24 @@ def test_facts_from_build_objects() -> None:
     assert "fetched 2025-03-04T05:06:07Z" in card and "`https://graphql.pokeapi.co/v1beta2`" in card
     assert "embedded in windows" in card
 
+
+
+def test_the_pca_variance_is_kept_in_the_facts_and_told_in_the_card() -> None:
+    from pokembed.projection import PcaProjection
+
+    pca = PcaProjection(np.zeros((6, 2), dtype=np.float32), (0.123456789, 0.0456))
+    facts = BuildFacts.from_build(version="1.0.0", source="csv:/x", text_spec=NOMIC_TEXT, image_spec=NOMIC_VISION,
+                                  umap=UmapParams(), long_documents="truncate", counts={}, missing_artwork=[],
+                                  truncated=[], pca=pca)
+    assert facts.pca == {"explained_variance_ratio": [0.123457, 0.0456]}
+    assert facts_from_json(facts_to_json(facts)) == facts
+    card = render(facts=facts)
+    assert "The x axis explains 12.3% of the variance, the y axis 4.6%." in card
+    assert re.search(r"^\| `pca_2d_x` \| float32 \| .*\(12\.3% of the variance; every row has one\)", card, re.M)
+    assert re.search(r"^\| `pca_2d_y` \| float32 \| .*\(4\.6% of the variance\)", card, re.M)
+    assert facts_from_card(card).pca == facts.pca
+    older = render(facts=make_facts())  # facts from before PCA: the card still renders, without invented shares
+    assert "PCA beside the map" in older and "not recorded" in older
 
 def test_rendering_is_deterministic_and_uses_no_clock() -> None:
     assert render() == render()

@@ -33,7 +33,8 @@ configs:
 """
 COLUMNS = [
     "id", "name", "species_id", "is_default", "generation", "types", "document", "text_tokens", "text_truncated",
-    "text_embedding", "image_embedding", "umap_2d_x", "umap_2d_y", "image", "neighbors",
+    "text_embedding", "image_embedding", "umap_2d_x", "umap_2d_y", "pca_2d_x", "pca_2d_y", "image",
+    "neighbors",
 ]
 
 
@@ -69,6 +70,8 @@ def make_rows(n: int = 6, missing: tuple[int, ...] = (2, 5)) -> list[dict]:
                 "image_embedding": (image / np.linalg.norm(image)) if has_image else None,
                 "umap_2d_x": float(index),
                 "umap_2d_y": -float(index),
+                "pca_2d_x": 0.5 * index,
+                "pca_2d_y": -0.25 * index,
                 "image": {"bytes": png(index), "path": None} if has_image else None,
                 "neighbors": {"ids": [1, 2], "distances": [0.25, 0.5]},
             }

@@ -11,7 +11,7 @@ from PIL import Image
 
 from space_server import running_space
 
-EXPECTED_ENDPOINTS = {"/similar", "/ask", "/search_by_picture", "/map", "/oddballs"}
+EXPECTED_ENDPOINTS = {"/similar", "/ask", "/ask_records", "/arithmetic", "/search_by_picture", "/map", "/oddballs"}
 MATCH_KEYS = {"rank", "id", "name", "display_name", "score"}
 
 
@@ -211,3 +211,55 @@ def test_oddballs(client, rows, modality):
 
 def test_oddballs_bad_modality(client):
     expect_error("unknown modality 'colour'", client.predict, "colour", api_name="/oddballs")
+
+
+# ---- beyond the article: asking the records, embedding arithmetic, the PCA layout ----------------------------------
+def test_ask_records(client, rows):
+    result = client.predict("a ghost type that evolves by trading", 4, api_name="/ask_records")
+    check_matches(result["matches"], rows, 4)
+    assert result["question"] == "a ghost type that evolves by trading" and result["searched"] == len(rows)
+    everyone = client.predict("learns surf and fly", len(rows) - 1, api_name="/ask_records")["matches"]
+    without_art = {r["id"] for r in rows if r["image_embedding"] is None}
+    assert without_art & {m["id"] for m in everyone}  # the records reach Pokémon without artwork
+    assert len(client.predict("learns surf and fly", api_name="/ask_records")["matches"]) == 12  # k optional
+    expect_error("the question is empty", client.predict, " ", 4, api_name="/ask_records")
+
+
+def test_arithmetic(client, rows):
+    a, b, c = (r["name"] for r in rows[:3])
+    result = client.predict(f"{a} + ({b} - {c})", "text", 5, api_name="/arithmetic")
+    check_matches(result["matches"], rows, 5)
+    assert not {a, b, c} & {m["name"] for m in result["matches"]}  # the inputs are left out
+    assert result["expression"] == f"{a} + {b} − {c}" and result["space"] == "text"
+    assert [t["sign"] for t in result["terms"]] == ["+", "+", "-"]
+    typed = next(r for r in rows if r["image_embedding"] is not None)
+    image = client.predict(f"{typed['name']} + generation:i", "image", 3, api_name="/arithmetic")
+    with_art = {r["id"] for r in rows if r["image_embedding"] is not None}
+    assert {m["id"] for m in image["matches"]} <= with_art and typed["id"] not in [m["id"] for m in image["matches"]]
+    assert client.predict(a, api_name="/arithmetic")["space"] == "text"  # space and k optional
+
+
+def test_arithmetic_bad_expressions(client, rows):
+    a = rows[0]["name"]
+    expect_error("the terms cancel out", client.predict, f"{a} - {a}", "text", 3, api_name="/arithmetic")
+    expect_error("no type 'lava'", client.predict, f"{a} + type:lava", "text", 3, api_name="/arithmetic")
+    expect_error("is never closed", client.predict, f"({a}", "text", 3, api_name="/arithmetic")
+    expect_error("unknown space 'audio'", client.predict, a, "audio", 3, api_name="/arithmetic")
+    missing = [r["name"] for r in rows if r["image_embedding"] is None]
+    if missing:
+        expect_error("has no artwork", client.predict, missing[0], "image", 3, api_name="/arithmetic")
+
+
+def test_map_pca(client, rows, built_dataset):
+    import pyarrow.parquet as pq
+
+    parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
+    published = pq.read_table(parquet, columns=["id", "pca_2d_x", "pca_2d_y"]).to_pylist()
+    result = client.predict(None, 10, "pca", api_name="/map")
+    assert result["projection"] == "pca"
+    points = {p["id"]: (p["x"], p["y"]) for p in result["points"]}
+    for row in published:
+        assert points[row["id"]] == (pytest.approx(row["pca_2d_x"], abs=1e-3), pytest.approx(row["pca_2d_y"], abs=1e-3))
+    ratios = result["explained_variance_ratio"]
+    assert len(ratios) == 2 and 1 >= ratios[0] >= ratios[1] > 0
+    expect_error("unknown projection 'tsne'", client.predict, None, 10, "tsne", api_name="/map")

@@ -114,6 +114,10 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
     return shot
 
 
+ARTWORK_ANSWER = "#ask-view .pk-side-by-side > section:nth-child(1)"
+RECORDS_ANSWER = "#ask-view .pk-side-by-side > section:nth-child(2)"
+
+
 def test_similar_pokemon(page, rows, tmp_path):
     from playwright.sync_api import expect
 
@@ -122,7 +126,7 @@ def test_similar_pokemon(page, rows, tmp_path):
     expect(view.locator(".pk-chosen h2")).to_contain_text("Pikachu" if "pikachu" in [r["name"] for r in rows]
                                                           else rows[0]["name"][:3].title())
     # every tab label is on screen, none hidden behind a "..." menu
-    for label in ("Similar", "Ask", "By picture", "Map", "Oddballs"):
+    for label in ("Similar", "Ask", "By picture", "Sums", "Map", "Oddballs"):
         expect(page.get_by_role("tab", name=label)).to_be_visible()
     # the chosen Pokémon's artwork, its results, and the generations × top-3 grid, all with pictures
     assert all(images_loaded(page, "#similar-view .pk-chosen"))
@@ -171,15 +175,15 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     # the Ask tab opens with the first example answered
     page.get_by_role("tab", name="Ask").click()
     expect(page.locator("#ask-view")).to_contain_text("ice cream cone")
-    assert all(images_loaded(page, "#ask-view")) and page.locator("#ask-view .pk-tile").count() == 12
+    assert all(images_loaded(page, "#ask-view")) and page.locator(ARTWORK_ANSWER + " .pk-tile").count() == 12
     # an example chip runs its question
     page.locator("#ask-examples").get_by_text("a grumpy purple ghost").click()
-    expect(page.locator("#ask-view .pk-heading")).to_contain_text("a grumpy purple ghost")
+    expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a grumpy purple ghost")
     # an empty question: a message next to the box, the answer stays
     page.locator("#question textarea").fill("   ")
     page.locator("#ask-button").click()
     expect(page.locator("#ask-message")).to_contain_text("the question is empty")
-    expect(page.locator("#ask-view .pk-heading")).to_contain_text("a grumpy purple ghost")
+    expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a grumpy purple ghost")
     assert not too_wide(page), too_wide(page)
     screenshot(page, tmp_path, "ask")
 
@@ -228,3 +232,71 @@ def test_search_by_picture(page, tmp_path):
     assert page.locator("#picture-view .pk-tile").count() == 12 and all(images_loaded(page, "#picture-view"))
     assert not too_wide(page), too_wide(page)
     screenshot(page, tmp_path, "picture")
+
+
+def test_records_arithmetic_and_pca(page, rows, tmp_path):
+    """Beyond the article: the records' answer beside the artwork's, embedding arithmetic, the PCA layout."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    expect(page.locator("#similar-view .pk-chosen")).to_be_visible()
+    names = [r["name"] for r in rows]
+
+    # Ask: the records answer the same question beside the artwork, for Pokémon with or without artwork
+    page.get_by_role("tab", name="Ask").click()
+    expect(page.locator(RECORDS_ANSWER + " .pk-heading")).to_contain_text("Records closest to")
+    assert page.locator(RECORDS_ANSWER + " .pk-tile").count() == 12 and all(images_loaded(page, RECORDS_ANSWER))
+    page.locator("#ask-record-examples").get_by_text("learns surf and fly").click()
+    expect(page.locator(RECORDS_ANSWER + " .pk-heading")).to_contain_text("learns surf and fly")
+    expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("learns surf and fly")
+    picked = page.locator(RECORDS_ANSWER + " .pk-tile").first.get_attribute("data-name")
+    assert picked in names
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "ask-records")
+    page.locator(RECORDS_ANSWER + " .pk-tile").first.click()  # a record's tile explores that Pokémon
+    expect(page.locator("#similar-view .pk-chosen h2")).to_be_visible()
+    expect(page.get_by_role("tab", name="Similar")).to_have_attribute("aria-selected", "true")
+
+    # Arithmetic: opens with an answer; an expression typed in; a bad one keeps the answer and says why
+    page.get_by_role("tab", name="Sums").click()
+    view = page.locator("#arithmetic-view")
+    expect(view.locator(".pk-tile").first).to_be_visible()
+    a, b, c = names[:3]
+    box = page.locator("#arithmetic-expression input, #arithmetic-expression textarea").first
+    box.fill(f"{a} + ({b} - {c})")
+    page.locator("#arithmetic-button").click()
+    expect(view.locator(".pk-heading")).to_contain_text(f"{a} + {b} − {c}")
+    shown = [t.get_attribute("data-name") for t in view.locator(".pk-tile").all()]
+    assert len(shown) == 12 and not {a, b, c} & set(shown)
+    assert all(images_loaded(page, "#arithmetic-view"))
+    box.fill(f"{a} - {a}")
+    page.locator("#arithmetic-button").click()
+    expect(page.locator("#arithmetic-message")).to_contain_text("the terms cancel out")
+    expect(view.locator(".pk-heading")).to_contain_text(f"{a} + {b} − {c}")  # the answer stays
+    box.fill(f"{a} + ({b} - {c})")
+    page.locator("#arithmetic-space").get_by_text("Image (artwork)").click()  # the space switch recomputes
+    expect(view.locator(".pk-heading")).to_contain_text("artwork (image) space")
+    expect(page.locator("#arithmetic-message .pk-message")).to_have_count(0)
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "arithmetic")
+
+    # the map: the layout switches to PCA, with the variance each axis explains, and back
+    page.get_by_role("tab", name="Map").click()
+    canvas = page.locator("#map-view canvas")
+    expect(canvas).to_be_visible()
+    expect(page.locator("#map-view .pk-map-axes")).to_contain_text("UMAP")
+    points = "() => { let e = document.querySelector('#map-view canvas'); while (e && !e.pkMapPoints) " \
+             "e = e.parentElement; return e.pkMapPoints; }"
+    umap_points = page.evaluate(points)
+    page.locator("#map-view select.pk-map-layout").select_option("pca")
+    expect(page.locator("#map-view .pk-map-axes")).to_contain_text(re.compile(
+        r"PCA: the x axis explains \d+\.\d% of the variance .*the y axis \d+\.\d%"))
+    pca_points = page.evaluate(points)
+    assert len(pca_points) == len(umap_points) == len(rows) and pca_points != umap_points
+    point = pca_points[0]
+    canvas.click(position={"x": point[0], "y": point[1]})
+    expect(page.locator("#map-view .pk-map-chosen b")).to_have_text(re.compile(".+"))
+    assert not too_wide(page), too_wide(page)
+    screenshot(page, tmp_path, "map-pca")
+    page.locator("#map-view select.pk-map-layout").select_option("umap")
+    assert page.evaluate(points) == umap_points

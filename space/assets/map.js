@@ -1,9 +1,9 @@
-// The UMAP map (js_on_load of the map's gr.HTML): a canvas of every Pokémon, artwork on hover, a click selects a
-// Pokémon and lists its stored nearest neighbours beside the plot. When the tab first opens, props.value names the
-// data's URL (a JSON file the server compresses and the browser caches) and the row to start on; colouring,
-// finding and selecting then happen here, with no round trip to the server.
+// The map (js_on_load of the map's gr.HTML): a canvas of every Pokémon laid out by UMAP or by PCA, artwork on hover,
+// a click selects a Pokémon and lists its stored nearest neighbours beside the plot. When the tab first opens,
+// props.value names the data's URL (a JSON file the server compresses and the browser caches) and the row to start
+// on; switching the layout, colouring, finding and selecting then happen here, with no round trip to the server.
 // Globals given by Gradio: element, props, trigger, watch.
-const state = { data: null, url: null, selected: -1, colourBy: "generation", points: null };
+const state = { data: null, url: null, selected: -1, colourBy: "generation", projection: "umap", points: null };
 
 function $(selector) { return element.querySelector(selector); }
 
@@ -18,6 +18,19 @@ function fold(text) {
 function thumb(row) {
   const d = state.data;
   return d.art[row] ? d.thumb_base + d.id[row] + ".webp" : d.placeholder;
+}
+
+function xs() { return state.projection === "pca" ? state.data.pca_x : state.data.x; }
+function ys() { return state.projection === "pca" ? state.data.pca_y : state.data.y; }
+
+function axes() {
+  const box = $(".pk-map-axes");
+  if (!box || !state.data) return;
+  const v = state.data.pca_variance || [];
+  box.textContent = state.projection === "pca" && v.length === 2
+    ? `PCA: the x axis explains ${(100 * v[0]).toFixed(1)}% of the variance of the concatenated vectors, ` +
+      `the y axis ${(100 * v[1]).toFixed(1)}%.`
+    : "UMAP: the axes have no units; only who sits near whom means something.";
 }
 
 function groupOf(row) {
@@ -46,16 +59,16 @@ function layout() {
   canvas.height = height * ratio;
   canvas.style.width = width + "px";
   canvas.style.height = height + "px";
-  const d = state.data;
+  const X = xs(), Y = ys();
   const pad = 14;
   let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-  for (let i = 0; i < d.x.length; i++) {
-    minX = Math.min(minX, d.x[i]); maxX = Math.max(maxX, d.x[i]);
-    minY = Math.min(minY, d.y[i]); maxY = Math.max(maxY, d.y[i]);
+  for (let i = 0; i < X.length; i++) {
+    minX = Math.min(minX, X[i]); maxX = Math.max(maxX, X[i]);
+    minY = Math.min(minY, Y[i]); maxY = Math.max(maxY, Y[i]);
   }
   const scale = Math.min((width - 2 * pad) / (maxX - minX || 1), (height - 2 * pad) / (maxY - minY || 1));
   const offX = (width - scale * (maxX - minX)) / 2, offY = (height - scale * (maxY - minY)) / 2;
-  state.points = d.x.map((x, i) => [offX + (x - minX) * scale, height - (offY + (d.y[i] - minY) * scale)]);
+  state.points = X.map((x, i) => [offX + (x - minX) * scale, height - (offY + (Y[i] - minY) * scale)]);
   element.pkMapPoints = state.points;  // for the browser test: where each Pokémon is drawn
   return { canvas, ratio, width, height };
 }
@@ -103,6 +116,7 @@ function draw() {
     ctx.fillText(text, tx, ty);
   }
   legend();
+  axes();
 }
 
 function legend() {
@@ -143,8 +157,8 @@ function tooltip(row, clientX, clientY) {
 }
 
 function distance(a, b) {
-  const d = state.data;
-  return Math.hypot(d.x[a] - d.x[b], d.y[a] - d.y[b]);
+  const X = xs(), Y = ys();
+  return Math.hypot(X[a] - X[b], Y[a] - Y[b]);
 }
 
 function side() {
@@ -238,6 +252,7 @@ element.addEventListener("click", (event) => {
 });
 element.addEventListener("change", (event) => {
   if (event.target.matches("select.pk-map-colour")) { state.colourBy = event.target.value; draw(); }
+  if (event.target.matches("select.pk-map-layout")) { state.projection = event.target.value; draw(); side(); }
 });
 element.addEventListener("keydown", (event) => {
   if (event.target.matches("input.pk-map-find") && event.key === "Enter") { event.preventDefault(); find(event.target.value); }
