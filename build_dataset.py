@@ -71,6 +71,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="UMAP random seed (default 42)")
     parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache, and ask again for artwork that answered 404")
     parser.add_argument("--push", metavar="REPO_ID", default=None, help="publish to this Hub dataset repo")
+    parser.add_argument("--space", metavar="SPACE_ID", default=None,
+                        help="with --push: then deploy this Space serving the pushed tag (created if missing)")
     parser.add_argument("--dry-run", action="store_true", help="with --push: show what would be pushed, push nothing")
     parser.add_argument("--hf-job", metavar="FLAVOR", default=None,
                         help="run this same build as a Hugging Face Job on FLAVOR hardware (e.g. l4x1, a10g-small, "
@@ -137,7 +139,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pokembed.build import BuildConfig, build
     from pokembed.projection import UmapParams
     from pokembed.publish import push
+    from pokembed.space_deploy import check_deployable, deploy_space, print_result, push_failed
 
+    if args.space:
+        if not args.push:
+            raise PokembedError("--space deploys the version --push publishes; add --push REPO_ID or drop --space")
+        check_deployable(args.space, args.push)  # a bad Space id or a checkout without space/ fails before any build
     if args.hf_job:
         from pokembed.hf_jobs import JobOptions, run_build_job
 
@@ -183,8 +190,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     push_result = None
     if args.push:
-        push_result = push(args.out, args.push, result.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+        try:
+            push_result = push(args.out, args.push, result.version, endpoint=args.hub_endpoint, dry_run=args.dry_run)
+        except PokembedError as error:
+            if not args.space:
+                raise
+            raise push_failed(error, args.space, args.push, result.version) from error
     print_summary(result, push_result)
+    if args.space:  # only now: the Space keeps serving the previous tag until this one is pushed and tagged
+        print_result(deploy_space(args.space, args.push, result.version, endpoint=args.hub_endpoint,
+                                  dry_run=args.dry_run))
     return 0
 
 

@@ -247,6 +247,7 @@ class Space:
     config: SpaceConfig
     answers: dict[str, Any] = field(default_factory=dict)  # the warm-up's first answer, keyed by question
     pca: Any = None  # pokembed.projection.PcaProjection of the index's vectors, computed once at start
+    version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.dataset_version)
 
     @property
     def artwork_count(self) -> int:
@@ -278,7 +279,8 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     when the Space is garbage-collected or the process exits) and the model names."""
     from pokembed.artwork import export_artwork, write_thumbnails
     from pokembed.dataset import load_dataset_split
-    from pokembed.facts import models_from_dataset
+    from pokembed.dataset_version import dataset_version, version_footer
+    from pokembed.facts import models_from_facts, read_build_facts
 
     single_threaded_numpy()
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
@@ -292,7 +294,8 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
                        write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))
     shutil.rmtree(folder / "png", ignore_errors=True)
-    recorded = models_from_dataset(config.dataset, config.revision)
+    facts = read_build_facts(config.dataset, config.revision)
+    recorded = models_from_facts(facts)
     image_model = config.image_model or recorded.image_model
     if image_model is None:
         from pokembed.models import DEFAULT_IMAGE_MODEL
@@ -305,7 +308,9 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     pca = search.pca_map(index)
     logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
                 " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
-    space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca)
+    footer = version_footer(dataset_version(config.dataset, config.revision, facts))
+    space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca,
+                  version_footer=footer)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
     return space
@@ -991,6 +996,7 @@ def make_demo(space: Space) -> gr.Blocks:
             map_view = map_tab(space, name)
             oddballs_view = oddballs_tab(space)
         choose_on_click([similar_view, ask_view, picture_view, arithmetic_view, map_view, oddballs_view], name, tabs)
+        gr.Markdown(space.version_footer, elem_id="dataset-version")
     return demo
 
 
@@ -1034,11 +1040,12 @@ def serve(demo: gr.Blocks, space: Space, **launch: Any) -> Any:
 
 
 def main() -> None:
-    """What the Space runs: load the dataset, warm the models in the background, serve the page."""
+    """What the Space runs: load the dataset, warm the models in the background, serve the page and, at
+    /gradio_api/mcp/, the API endpoints as MCP tools for LLM agents (their docstrings are the tools' descriptions)."""
     logging.basicConfig(level=os.environ.get("POKEMBED_LOG_LEVEL", "INFO"))
     space = load_space(SpaceConfig.from_env())
     start_warm_up(space)
-    serve(make_demo(space), space)
+    serve(make_demo(space), space, mcp_server=True)
 
 
 if __name__ == "__main__":

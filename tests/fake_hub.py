@@ -1,8 +1,9 @@
 """A small in-process Hugging Face Hub for tests: huggingface_hub's real client runs against it unchanged.
 
 It plays the routes that repo creation, one-commit uploads (preupload, LFS batch + basic PUT, NDJSON commit), refs,
-tags, tree listings and file downloads use, keeps everything in memory for assertions, and can require a bearer token
-(for every write and for reading private repos; a wrong token is always refused).
+tags, tree listings and file downloads use, plus Spaces (sdk, variables, runtime, restart; see the block at the end),
+keeps everything in memory for assertions, and can require a bearer token (for every write and for reading private
+repos; a wrong token is always refused). ``hub.fail(method, path_pattern, status)`` makes matching requests fail.
 Start it with ``with FakeHub(token="hf_x") as hub:`` and point the client at ``hub.endpoint``. Uploads must take the
 LFS path, not Xet (the client picks Xet whenever ``hf_xet`` is importable): ``no_xet(monkeypatch)`` switches it off.
 """
@@ -92,6 +93,8 @@ class FakeHub:
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.unhandled: list[tuple[str, str]] = []  # requests no route matched (answered 404)
         self.seen_auth: set[str] = set()  # Authorization headers received
+        self.spaces: dict[str, SpaceState] = {}  # Space repo id -> its settings and (re)starts
+        self.failures: list[list] = []  # [method, path pattern, status, times left] set by `fail`
         self._lock = threading.Lock()
         hub = self
 
@@ -121,6 +124,10 @@ class FakeHub:
         repo.commits.append(Commit(self._oid("init", repo_id), "initial commit", None, files, [".gitattributes"]))
         self.repos[(repo_type, repo_id)] = repo
         return repo
+
+    def fail(self, method: str, pattern: str, status: int = 500, times: int = 1) -> None:
+        """Answer the next `times` requests of `method` whose path fully matches `pattern` with `status`."""
+        self.failures.append([method, pattern, status, times])
 
     def _oid(self, *parts: object) -> str:
         return hashlib.sha1(repr((parts, sum(len(r.commits) for r in self.repos.values()))).encode()).hexdigest()
@@ -167,13 +174,17 @@ class _Handler(BaseHTTPRequestHandler):
             hub.requests.append((self.command, path))
         if auth := self.headers.get("Authorization"):
             hub.seen_auth.add(auth)
-        body = self._body() if self.command in ("POST", "PUT") else b""
+        body = self._body() if self.command in ("POST", "PUT", "DELETE") else b""
         self.authed = hub.token is None or auth == f"Bearer {hub.token}"
         if hub.token and not path.startswith("/lfs-upload/"):  # the upload href is pre-signed, as on the Hub
             if auth is not None and not self.authed:
                 return self._error(401, "Invalid credentials in Authorization header")
             if auth is None and self.command not in ("GET", "HEAD"):  # anonymous reads of public repos are fine
                 return self._error(401, "Invalid credentials in Authorization header")
+        for failure in hub.failures:
+            if failure[3] > 0 and failure[0] == self.command and re.fullmatch(failure[1], path):
+                failure[3] -= 1
+                return self._error(failure[2], f"fake hub: injected failure of {self.command} {path}")
         for method, pattern, handler in ROUTES:
             match = re.fullmatch(pattern, path)
             if match and self.command in method.split("|"):
@@ -183,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
         hub.unhandled.append((self.command, path))
         self._error(404, f"fake hub: no route for {self.command} {path}")
 
-    do_GET = do_HEAD = do_POST = do_PUT = _dispatch
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _dispatch
 
     def _repo(self, type: str | None, repo: str) -> Repo | None:
         found = self.hub.repo(repo, (type or "models")[:-1])
@@ -211,11 +222,15 @@ class _Handler(BaseHTTPRequestHandler):
         url = f"{self.hub.endpoint}/{'' if repo_type == 'model' else repo_type + 's/'}{repo_id}"
         if self.hub.repo(repo_id, repo_type):  # the Hub answers 409 with the url; exist_ok=True reads it
             return self._send(409, {"error": "You already created this repo", "url": url})
+        if repo_type == "space" and not data.get("sdk"):
+            return self._error(400, "sdk is required for a Space")
         self.hub.add_repo(repo_id, repo_type, private=data.get("visibility", "public") != "public")
+        if repo_type == "space":
+            self.hub.spaces[repo_id] = SpaceState(sdk=data["sdk"])
         self._send(200, {"url": url, "name": repo_id})
 
-    def repo_info(self, type: str, repo: str, revision: str = "main", **_) -> None:
-        if (found := self._repo(type, repo)) and (commit := self._revision(found, revision)):
+    def repo_info(self, type: str, repo: str, revision: str | None = None, **_) -> None:
+        if (found := self._repo(type, repo)) and (commit := self._revision(found, revision or "main")):
             siblings = [{"rfilename": p} for p in sorted(commit.files)]
             self._send(200, {"id": found.repo_id, "sha": commit.oid, "private": found.private, "siblings": siblings,
                              "tags": [], "downloads": 0, "likes": 0})
@@ -277,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
                 (deleted if key == "deletedFile" else added).append(value["path"])
         oid = self.hub._oid(found.repo_id, header["summary"], sorted(files))
         found.commits.append(Commit(oid, header["summary"], head.oid, files, added, deleted))
+        if found.repo_type == "space":  # as on the Hub: a push to a Space rebuilds and restarts it
+            self.hub.spaces.setdefault(found.repo_id, SpaceState(sdk=None)).start("commit", oid)
         url = f"{self.hub.endpoint}/{type}/{found.repo_id}/commit/{oid}"
         self._send(200, {"success": True, "commitOid": oid, "commitUrl": url, "pullRequestUrl": None})
 
@@ -334,6 +351,82 @@ ROUTES = [
     ("POST", rf"/api/{_REPO}/tag/(?P<revision>[^/]+)", _Handler.tag),
     ("GET", rf"/api/{_REPO}/tree/(?P<revision>[^/]+)(?P<path>/.*)?", _Handler.tree),
     ("GET|HEAD", rf"/{_GIT_REPO}/resolve/(?P<revision>[^/]+)/(?P<path>.+)", _Handler.resolve),
+]
+
+
+# ---- Spaces: settings, variables, runtime and restart ----------------------------------------------------------------
+@dataclass
+class SpaceState:
+    """What the fake keeps about a Space besides its git repo: the SDK, its variables and every (re)start, each with
+    the variables it started with, i.e. what the Space served from then on."""
+
+    sdk: str | None
+    variables: dict[str, dict] = field(default_factory=dict)  # key -> {"value", "description", "updatedAt"}
+    stage: str = "NO_APP_FILE"
+    starts: list[dict] = field(default_factory=list)  # {"cause": "commit"|"restart", "commit", "variables"}
+
+    def start(self, cause: str, commit: str | None) -> None:
+        self.stage = "BUILDING"
+        self.starts.append({"cause": cause, "commit": commit,
+                            "variables": {k: v["value"] for k, v in self.variables.items()}})
+
+    @property
+    def serving(self) -> dict[str, str] | None:
+        """The variables of the latest start (None before the first)."""
+        return self.starts[-1]["variables"] if self.starts else None
+
+
+def _space(handler: _Handler, repo: str) -> SpaceState | None:
+    """The Space's state, or an error answer: 404 for an unknown Space, 401 for settings read or written without
+    the token (variables and restarts are the owner's)."""
+    found = handler._repo("spaces", repo)
+    if found is None:
+        return None
+    if handler.hub.token and not handler.authed:
+        handler._error(401, "Invalid credentials in Authorization header")
+        return None
+    return handler.hub.spaces.setdefault(repo, SpaceState(sdk=None))
+
+
+def _variables_payload(space: SpaceState) -> dict:
+    return {key: dict(value) for key, value in sorted(space.variables.items())}
+
+
+def _runtime_payload(space: SpaceState) -> dict:
+    return {"stage": space.stage, "hardware": {"current": "cpu-basic", "requested": "cpu-basic"},
+            "gcTimeout": 172800, "storage": None, "devMode": False}
+
+
+def space_variables(handler: _Handler, repo: str, body: bytes, **_) -> None:
+    if (space := _space(handler, repo)) is None:
+        return
+    if handler.command == "POST":
+        data = json.loads(body)
+        space.variables[data["key"]] = {"value": data["value"], "description": data.get("description"),
+                                        "updatedAt": "2026-11-30T00:00:00.000Z"}
+    elif handler.command == "DELETE":
+        space.variables.pop(json.loads(body)["key"], None)
+    handler._send(200, _variables_payload(space))
+
+
+def space_runtime(handler: _Handler, repo: str, **_) -> None:
+    if (space := _space(handler, repo)) is not None:
+        handler._send(200, _runtime_payload(space))
+
+
+def space_restart(handler: _Handler, repo: str, **_) -> None:
+    if (space := _space(handler, repo)) is None:
+        return
+    found = handler.hub.repo(repo, "space")
+    space.start("restart", found.head.oid)
+    handler._send(200, _runtime_payload(space))
+
+
+_SPACE = r"(?P<repo>[^/]+/[^/]+?)"
+ROUTES += [
+    ("GET|POST|DELETE", rf"/api/spaces/{_SPACE}/variables", space_variables),
+    ("GET", rf"/api/spaces/{_SPACE}/runtime", space_runtime),
+    ("POST", rf"/api/spaces/{_SPACE}/restart", space_restart),
 ]
 
 

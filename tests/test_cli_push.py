@@ -77,3 +77,49 @@ def test_dry_run_pushes_nothing(hub, tmp_path, csv_fixture, artwork_fixture, tin
     out = capsys.readouterr().out
     assert code == 0 and hub.repo(REPO) is None
     assert "Dry run, nothing pushed" in out and "upload data/train-00000-of-00001.parquet" in out
+
+
+SPACE = "tester/pokedex"
+
+
+def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys):
+    cli = load_cli()
+    out = tmp_path / "out"
+    args = push_args(csv_fixture, artwork_fixture, tiny_models, out, "auto", hub, "--space", SPACE)
+    assert cli.main(args) == 0  # auto: the first version, 0.1.0; the Space gets the version the build chose
+    output = capsys.readouterr().out
+    assert "Pushed:" in output and "Deployed the Space:" in output
+    state, space = hub.spaces[SPACE], hub.repo(SPACE, "space")
+    assert state.serving == {"POKEMBED_DATASET": REPO, "POKEMBED_REVISION": "v0.1.0"}
+    assert {"app.py", "README.md", "requirements.txt", "pokembed/search.py"} <= set(space.head.files)
+    assert not [path for path in space.head.files if path.startswith(("tests/", "build", ".pokembed-cache"))]
+    tagged = hub.requests.index(("POST", f"/api/datasets/{REPO}/tag/{hub.repo(REPO).tags['v0.1.0']}"))
+    assert tagged < hub.requests.index(("POST", f"/api/spaces/{SPACE}/restart"))
+
+    # v0.2.0's tag fails to land: the build exits 1 and the Space keeps serving v0.1.0, untouched
+    hub.fail("POST", rf"/api/datasets/{REPO}/tag/.*")
+    sent = len(hub.requests)
+    code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "v2", "0.2.0", hub,
+                              "--space", SPACE))
+    err = capsys.readouterr().err
+    assert code == 1 and err.startswith("Error: the commit ") and "Traceback" not in err
+    assert f"the Space {SPACE} was not touched" in err
+    assert f"deploy it with `python -m pokembed.space_deploy {SPACE} --dataset {REPO} --version 0.2.0`" in err
+    assert not [p for m, p in hub.requests[sent:] if m != "GET" and "/spaces/" in p]
+    assert state.serving["POKEMBED_REVISION"] == "v0.1.0" and len(space.commits) == 2
+
+
+def test_space_needs_push_and_dry_run_shows_both_plans(hub, tmp_path, csv_fixture, artwork_fixture, tiny_models,
+                                                       capsys):
+    cli = load_cli()
+    code = cli.main(build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "a", "--space", SPACE))
+    assert code == 1 and capsys.readouterr().err.startswith("Error: --space deploys the version --push")
+    code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "b", "0.1.0", hub,
+                              "--space", "not-a-space-id", "--dry-run"))
+    assert code == 1 and "OWNER/NAME" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    code = cli.main(push_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "c", "0.1.0", hub,
+                              "--space", SPACE, "--dry-run"))
+    out = capsys.readouterr().out
+    assert code == 0 and "Dry run, nothing pushed" in out and "Dry run, Space not deployed" in out
+    assert "set variable POKEMBED_REVISION=v0.1.0" in out and "has no tag v0.1.0 yet" in out
+    assert hub.repos == {} and hub.spaces == {}
