@@ -16,6 +16,7 @@ from conftest import build_args, fixture_ids, load_cli
 
 from pokembed.build import BuildConfig, build
 from pokembed.projection import UmapParams
+from pokembed.facts import MARKER
 
 PARQUET = Path("data") / "train-00000-of-00001.parquet"
 
@@ -111,7 +112,7 @@ def test_pca_columns_are_the_pca_of_the_published_vectors_and_the_variance_is_re
     published = np.stack([loaded["pca_2d_x"], loaded["pca_2d_y"]], axis=1)
     np.testing.assert_allclose(published, expected.coordinates, atol=1e-6)
     assert np.isfinite(published).all() and published.std(axis=0).min() > 0
-    facts = json.loads((built_dataset / ".pokembed").read_text(encoding="utf-8"))
+    facts = json.loads((built_dataset / MARKER).read_text(encoding="utf-8"))
     ratios = facts["pca"]["explained_variance_ratio"]
     np.testing.assert_allclose(ratios, expected.explained_variance_ratio, atol=1e-6)
     assert 1.0 >= ratios[0] >= ratios[1] > 0

@@ -49,7 +49,7 @@ def test_facts_of_a_real_build_read_back_from_the_hub(built_dataset, monkeypatch
     """A Hub dataset: its `.pokembed`, else its card (downloads stubbed with the built folder's files)."""
     import huggingface_hub
 
-    served = {".pokembed": built_dataset / MARKER, "README.md": built_dataset / "README.md"}
+    served = {MARKER: built_dataset / MARKER, "README.md": built_dataset / "README.md"}
 
     def download(repo_id, filename, *, repo_type=None, revision=None, **_):
         assert (repo_id, repo_type, revision) == ("someone/pokemon", "dataset", "v0.1.0")
@@ -59,7 +59,7 @@ def test_facts_of_a_real_build_read_back_from_the_hub(built_dataset, monkeypatch
 
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
     assert read_build_facts("someone/pokemon", "v0.1.0") == read_marker(built_dataset)
-    del served[".pokembed"]
+    del served[MARKER]
     assert models_from_dataset("someone/pokemon", "v0.1.0") == DatasetModels("local:text", "local:image")
 
 

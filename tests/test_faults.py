@@ -17,6 +17,7 @@ from test_http import Server, answer, drip_body
 from pokembed.artwork import artwork_cache_dir, load_artwork
 from pokembed.errors import BadInputError, SourceUnavailableError
 from pokembed.sources import load_source
+from pokembed.facts import MARKER
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +167,7 @@ def test_three_concurrent_cli_builds_one_wins_the_others_say_why(tmp_path, csv_f
         if code:
             assert code == 1 and err.strip().startswith("Error: another build") and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".pokembed-cache")) == ["out"]
-    assert (out / ".pokembed").is_file()
+    assert (out / MARKER).is_file()
     # While another writer holds the folder, a build stops at once with one line (deterministic, unlike the race).
     from pokembed.output_folder import output_lock
 
@@ -440,14 +441,14 @@ def test_damaged_previous_output_does_not_block_a_rebuild(tmp_path, built_datase
     shutil.copytree(built_dataset, out)
     (out / "notes.txt").write_text("mine")
     if damage == "marker":
-        (out / ".pokembed").write_text('{"version": "0.1.0", "coun')
+        (out / MARKER).write_text('{"version": "0.1.0", "coun')
     else:
         parquet = out / "data" / "train-00000-of-00001.parquet"
         parquet.write_bytes(parquet.read_bytes()[:1000])
     code = load_cli().main(build_args(csv_fixture, artwork_fixture, tiny_models, out, "--version", "0.2.0",
                                       "--cache-dir", str(built_dataset.parent / ".pokembed-cache"), "--quiet"))
     assert code == 0
-    assert json.loads((out / ".pokembed").read_text())["version"] == "0.2.0"
+    assert json.loads((out / MARKER).read_text())["version"] == "0.2.0"
     assert (out / "notes.txt").read_text() == "mine"
     assert any("damaged" in r.getMessage() for r in caplog.records)
 
