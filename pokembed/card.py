@@ -7,7 +7,8 @@ the template's fixed part plus ``dataset_info`` and the public build facts writt
 (flow style for leaf mappings); ``from_template`` itself is not used because its YAML dump (block style, its own key
 order) would change every card's bytes. Everything that depends on the build is computed from the table and the
 `BuildFacts`, never from the clock, so the same build renders the same card. The quick start is
-``pokembed.card_usage``'s, the changelog ``pokembed.changelog``'s.
+``pokembed.card_usage``'s, the build's prose ``pokembed.card_build_text``'s, the changelog
+``pokembed.changelog``'s.
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pokembed.card_build_text import (
+    DISTANCE_DESCRIPTION,
+    artwork_description,
+    format_int,
+    long_documents_description,
+    model_description,
+    pca_description,
+    pca_share,
+    query_description,
+    source_description,
+)
 from pokembed.card_usage import usage_example
 from pokembed.changelog import changelog_block, display_version, pokemon_count
 from pokembed.errors import BadInputError
-from pokembed.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, public_source, query_model_of
+from pokembed.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, query_model_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,12 +70,6 @@ SIZE_CATEGORIES = [
     (100_000, "10K<n<100K"),
     (1_000_000, "100K<n<1M"),
 ]
-
-POOLING = {
-    "mean": "attention-masked mean pooling",
-    "cls": "the CLS token",
-    "pooler": "the model's pooled output",
-}
 
 
 def read_template(path: Path | Any = DEFAULT_TEMPLATE) -> str:
@@ -116,14 +122,14 @@ def render_card(
     neighbors_k = facts.neighbors_k if facts.neighbors_k is not None else _neighbors_k(rows)
     context = {
         "text_model_id": public_model_id(text_model),
-        "text_max_tokens": _format_int(text_model.get("max_tokens")),
+        "text_max_tokens": format_int(text_model.get("max_tokens")),
         "text_input": (
             f"`{text_model['document_prompt']}` + `document`" if text_model.get("document_prompt") else "`document`"
         ),
         "image_model_id": public_model_id(image_model),
         "neighbors_k": neighbors_k,
-        "pca_x_variance": _pca_share(facts, 0),
-        "pca_y_variance": _pca_share(facts, 1),
+        "pca_x_variance": pca_share(facts, 0),
+        "pca_y_variance": pca_share(facts, 1),
     }
     n_rows = table.num_rows
     defaults = rows.get("is_default", [])
@@ -132,7 +138,7 @@ def render_card(
     mapping = {
         "size_category": size_category(n_rows),
         "yaml_extra": _yaml_extra(table, facts),
-        "n_rows": _format_int(n_rows),
+        "n_rows": format_int(n_rows),
         "n_default_forms": _count(n_default, "default form", "default forms"),
         "n_alternate_forms": _count(len(defaults) - n_default, "alternate form", "alternate forms"),
         "version": display_version(facts.version),
@@ -141,20 +147,20 @@ def render_card(
             f"| `{column}` | {_type_name(table, column)} | {COLUMN_DOCS[column].format(**context)} |"
             for column in table.column_names
         ),
-        "source_description": _source_description(facts),
-        "text_model_description": _model_description(text_model, "text"),
+        "source_description": source_description(facts),
+        "text_model_description": model_description(text_model, "text"),
         "long_documents": facts.long_documents,
-        "long_documents_description": _long_documents_description(facts.long_documents, text_model),
-        "image_model_description": _model_description(image_model, "image"),
-        "artwork_description": _artwork_description(facts, n_missing=with_image.count(False)),
-        "query_model_description": _query_description(facts),
+        "long_documents_description": long_documents_description(facts.long_documents, text_model),
+        "image_model_description": model_description(image_model, "image"),
+        "artwork_description": artwork_description(facts, n_missing=with_image.count(False)),
+        "query_model_description": query_description(facts),
         "umap_n_neighbors": umap.get("n_neighbors"),
         "umap_min_dist": umap.get("min_dist"),
         "umap_n_epochs": umap.get("n_epochs"),
         "umap_metric": umap.get("metric"),
         "umap_seed": umap.get("seed"),
         "distance_description": DISTANCE_DESCRIPTION,
-        "pca_description": _pca_description(facts),
+        "pca_description": pca_description(facts),
         "neighbors_k": neighbors_k,
         "built_at": facts.built_at or "not recorded",
         "counts_table": _counts_table(rows, facts, with_image),
@@ -179,35 +185,6 @@ def render_card(
 
 # --- helpers -------------------------------------------------------------------------------------------------------
 
-DISTANCE_DESCRIPTION = (
-    "text and image vectors are unit norm, so the cosine distance between two concatenated `[text, image]` vectors "
-    "(the article's UMAP input) equals the mean of their text and image cosine distances; that is what is used. For "
-    "a pair where either Pokémon has no artwork, the distance is the text cosine distance alone: no image vector is "
-    "invented for them, and they still get map coordinates and neighbours."
-)
-
-
-PCA_DESCRIPTION = (
-    "a 2-D PCA of the same concatenated `[text, image]` vectors, in `pca_2d_x` and `pca_2d_y`. The axes are fitted "
-    "on the Pokémon with artwork (numpy's SVD of their centred vectors); a Pokémon without artwork is placed on them "
-    "by its text vector, its image part taken as the average artwork's, so no image vector is invented and none "
-    "shifts the axes. No parameters and no seed: the same vectors give the same coordinates. The sign of each axis "
-    "is fixed: the Pokémon farthest from the centre along it has a positive coordinate (the first in row order "
-    "among equally far ones), so the map does not mirror between builds."
-)
-
-
-def _pca_share(facts: BuildFacts, axis: int) -> str:
-    ratios = list((facts.pca or {}).get("explained_variance_ratio") or [])
-    return f"{ratios[axis]:.1%}" if len(ratios) > axis else "a share not recorded"
-
-
-def _pca_description(facts: BuildFacts) -> str:
-    if not (facts.pca or {}).get("explained_variance_ratio"):
-        return PCA_DESCRIPTION
-    return (f"{PCA_DESCRIPTION} The x axis explains {_pca_share(facts, 0)} of the variance, the y axis "
-            f"{_pca_share(facts, 1)}.")
-
 
 def _columns(table: "pa.Table") -> dict[str, list]:
     """The columns the card reads, as Python lists (vectors reduced to a `has_image` flag)."""
@@ -221,97 +198,6 @@ def _columns(table: "pa.Table") -> dict[str, list]:
 def _neighbors_k(rows: Mapping[str, list]) -> int:
     lengths = [len(n["ids"]) for n in rows.get("neighbors", []) if n]
     return max(lengths, default=0)
-
-
-def _format_int(value: Any) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def _source_description(facts: BuildFacts) -> str:
-    kind, _, where = facts.source.partition(":")
-    if kind == "pokeapi":
-        text = (f"PokéAPI's CSV tables at commit [`{where}`](https://github.com/PokeAPI/pokeapi/tree/{where}/data/v2/csv) "
-                "of PokeAPI/pokeapi, joined into the GraphQL record shape: rebuild it from that commit with "
-                f"`--source pokeapi:{where}`")
-    elif kind == "csv":
-        text = f"PokéAPI's CSV tables (`{public_source(facts.source)}`) joined into the GraphQL record shape"
-        if facts.data_version:
-            text += f"; data version `{facts.data_version}`"
-    else:
-        text = f"PokéAPI's GraphQL API (`{where or 'https://graphql.pokeapi.co/v1beta2'}`)"
-        if facts.data_version:
-            text += f", data version `{facts.data_version}`"
-    if facts.fetched_at:
-        text += f", fetched {facts.fetched_at}"
-    note = facts.extra.get("source_note")
-    return text + "." + (f" Note: {note}." if note else "")
-
-
-def _model_description(model: Mapping[str, Any], kind: str) -> str:
-    parts = [f"`{public_model_id(model)}`"]
-    revision = model.get("revision")
-    parts.append(f"at revision `{revision}`" if revision else "(a local folder, no Hub revision)")
-    details = []
-    if kind == "text":
-        if model.get("document_prompt") or model.get("query_prompt"):
-            details.append(
-                f"documents prefixed `{model.get('document_prompt', '')}`, queries `{model.get('query_prompt', '')}`"
-            )
-        details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
-        if model.get("layer_norm"):
-            details.append("layer norm")
-        if model.get("dimension"):
-            details.append(f"{model['dimension']} dimensions (Matryoshka truncation)")
-        details.append("unit-normalised")
-        if model.get("max_tokens"):
-            details.append(f"{_format_int(model['max_tokens'])}-token context")
-    else:
-        details.append("the model's own image processor on the 224×224 artwork")
-        if model.get("architecture") == "nomic_vision":
-            details.append("run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)")
-            details.append("token 0 of the attention-pooling head's output, as nomic publishes it")
-        else:
-            details.append(POOLING.get(str(model.get("pooling")), f"{model.get('pooling')} pooling"))
-        if model.get("dimension"):
-            details.append(f"{model['dimension']} dimensions")
-        details.append("unit-normalised")
-    return " ".join(parts) + ": " + ", ".join(details) + "."
-
-
-def _long_documents_description(mode: str, text_model: Mapping[str, Any]) -> str:
-    limit = _format_int(text_model.get("max_tokens", "the model's"))
-    if mode == "chunk":
-        return (
-            f"a document longer than the {limit}-token context (prompt included) is embedded as consecutive windows "
-            "whose embeddings are averaged, weighted by their token counts, and normalised again; nothing is cut off."
-        )
-    return (
-        f"a document longer than the {limit}-token context (prompt included) is cut to its first {limit} tokens; "
-        "`text_tokens` keeps the full count and `text_truncated` marks those rows."
-    )
-
-
-def _artwork_description(facts: BuildFacts, *, n_missing: int) -> str:
-    where = f"`{facts.artwork}`" if facts.artwork else "the PokeAPI/sprites repository"
-    if facts.artwork and not facts.artwork.startswith(("http://", "https://")):
-        where = f"a local copy (`{Path(facts.artwork).name}`) of PokeAPI/sprites"
-    return (
-        f"the official artwork from {where}, composited on white and resized to 224×224 (LANCZOS), as stored in "
-        f"`image`; {pokemon_count(n_missing)} without artwork."
-    )
-
-
-def _query_description(facts: BuildFacts) -> str:
-    query = query_model_of(facts) or {}
-    image = dict(facts.image_model)
-    if query.get("model_id") == image.get("model_id"):
-        return f"`image_embedding` is queried with the text tower of `{public_model_id(image)}` itself."
-    prompt = query.get("query_prompt", "")
-    prompt_text = f" with the prompt `{prompt}`" if prompt else ""
-    return (
-        f"`image_embedding` lives in the space of `{public_model_id(query)}`, so a text query embedded by it"
-        f"{prompt_text} ranks artwork directly (see the quick start)."
-    )
 
 
 COUNT_LABELS = {
@@ -342,7 +228,7 @@ def _counts_table(rows: Mapping[str, list], facts: BuildFacts, with_image: list[
             lines.append((COUNT_LABELS.get(key, key.replace("_", " ")), value))
     generations = sorted(Counter(rows.get("generation", [])).items(), key=lambda kv: _generation_key(kv[0]))
     lines += [(generation or "no generation", count) for generation, count in generations]
-    return "\n".join(f"| {_cell(label)} | {_format_int(value)} |" for label, value in lines)
+    return "\n".join(f"| {_cell(label)} | {format_int(value)} |" for label, value in lines)
 
 
 ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10, "xi": 11, "xii": 12}
@@ -354,7 +240,7 @@ def _generation_key(generation: str | None) -> tuple:
 
 
 def _truncated_section(rows: Mapping[str, list], facts: BuildFacts, text_model: Mapping[str, Any]) -> str:
-    limit = _format_int(text_model.get("max_tokens", "the model's"))
+    limit = format_int(text_model.get("max_tokens", "the model's"))
     if "text_truncated" in rows:
         over = [
             (rows["name"][i], rows["id"][i], rows["text_tokens"][i])
@@ -362,7 +248,7 @@ def _truncated_section(rows: Mapping[str, list], facts: BuildFacts, text_model: 
             if flag
         ]
         over.sort(key=lambda item: (-(item[2] or 0), item[1]))
-        listing = "\n".join(f"| {_cell(name)} | {pid} | {_format_int(tokens)} |" for name, pid, tokens in over)
+        listing = "\n".join(f"| {_cell(name)} | {pid} | {format_int(tokens)} |" for name, pid, tokens in over)
         table = "| Pokémon | id | tokens |\n|---|---|---|\n" + listing
     else:
         over = list(facts.truncated)

@@ -403,7 +403,7 @@ def test_read_table_feeds_the_card(tmp_path: Path) -> None:
 
 
 def test_the_card_says_the_nomic_image_model_runs_natively():
-    from pokembed.card import _model_description
+    from pokembed.card_build_text import model_description as _model_description
 
     text = _model_description(NOMIC_VISION, "image")
     assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
