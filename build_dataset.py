@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +19,26 @@ from pokembed.artwork import DEFAULT_ARTWORK_URL
 from pokembed.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import PokembedError
 from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
+
+# The library's messages name its parameters in backticks (`cache_dir`); here they read as the flags that set them.
+FLAGS = {
+    "source": "--source", "artwork": "--artwork", "out": "--out", "cache_dir": "--cache-dir", "limit": "--limit",
+    "text_model": "--text-model", "image_model": "--image-model", "device": "--device",
+    "long_documents": "--long-documents", "version": "--version", "previous": "--previous",
+    "n_epochs": "--umap-epochs", "seed": "--seed", "refresh": "--refresh", "repo_id": "--push",
+}
+
+
+def flagged(message: str) -> str:
+    """A library message with each `parameter` this CLI sets written as its flag."""
+    return re.sub(r"`([a-z_]+)`", lambda m: FLAGS.get(m.group(1), m.group(0)), message)
+
+
+class FlagFormatter(logging.Formatter):
+    """Log lines with the library's `parameter` names written as flags."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return flagged(super().format(record))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -185,14 +206,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(FlagFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, handlers=[handler])
     try:
         return run(args, argv)
     except PokembedError as error:
         if os.environ.get("POKEMBED_DEBUG"):
             raise
-        print(f"Error: {error}", file=sys.stderr)
+        print(f"Error: {flagged(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("Interrupted: the vectors embedded so far are cached; run the same command to resume.", file=sys.stderr)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pokembed.artwork import load_artwork
 
-DEFAULT_FOLDER = Path(__file__).resolve().parents[1].parent / "shared" / "pokeapi" / "official-artwork"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_ARTWORK as DEFAULT_FOLDER  # noqa: E402
 
 
 def main() -> int:

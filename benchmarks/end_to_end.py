@@ -35,12 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    DEFAULT_ARTWORK,
+    DEFAULT_SOURCE,
+    REPO,
+    add_device_and_size,
+    check_positive,
+    write_full_size_models,
+    write_tiny_models,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-DEFAULT_SOURCE = f"csv:{SHARED / 'pokeapi' / 'csv'}"
-DEFAULT_ARTWORK = SHARED / "pokeapi" / "official-artwork"
-TOKENIZER_DIR = SHARED / "tokenizers" / "bert-base-uncased"
 FULL_SIZE_CPU_LIMIT = 16
 
 # Runs build_dataset.main(argv) the way this script does in-process: imported by path, from the repository root.
@@ -59,10 +63,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--all", action="store_true", help="every Pokémon, also with --full-size on a CPU")
-    size.add_argument("--limit", type=int, default=None, help="only the first N Pokémon (smoke runs)")
+    add_device_and_size(parser, all_help="every Pokémon, also with --full-size on a CPU",
+                        limit_help="only the first N Pokémon (smoke runs)")
     parser.add_argument("--source", default=DEFAULT_SOURCE, help="build --source (default: the shared PokéAPI CSVs)")
     parser.add_argument("--artwork", default=str(DEFAULT_ARTWORK), help="build --artwork (default: the shared folder)")
     models = parser.add_mutually_exclusive_group()
@@ -77,8 +79,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="keep models, cache and outputs here instead of a temporary folder")
     parser.add_argument("--progress", action="store_true", help="show the build's progress bars")
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be a positive number")
+    check_positive(parser, args, "limit")
     return args
 
 
@@ -86,16 +87,10 @@ def write_models(folder: Path, *, full_size: bool) -> tuple[str, str, str]:
     """(text model folder, image model folder, description) written under `folder`."""
     start = time.perf_counter()
     if full_size:
-        from image_throughput import write_full_size_image_model
-        from text_throughput import write_full_size_text_model
-
-        text = write_full_size_text_model(folder / "text")
-        image = write_full_size_image_model(folder / "image", query_model="../text")
+        text, image = write_full_size_models(folder)
         what = "random full-size models (nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures)"
     else:
-        command = [sys.executable, "-m", "pokembed.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
-        subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
-        text, image = folder / "text", folder / "image"
+        text, image = write_tiny_models(folder)
         what = "tiny models (python -m pokembed.tiny_models, bert-base-uncased tokenizer)"
     return str(text), str(image), f"{what}, written in {time.perf_counter() - start:.1f} s"
 

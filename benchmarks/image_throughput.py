@@ -41,11 +41,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    DEFAULT_ARTWORK,
+    add_device_and_size,
+    add_peak_and_progress,
+    check_positive,
+    write_full_size_image_model,
+    write_full_size_vit,
+)
 from hardware import Device, clock, describe_environment, resolve_device  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-DEFAULT_ARTWORK = SHARED / "pokeapi" / "official-artwork"
 CPU_SUBSET = 64
 COSINE_FLOOR = 0.99
 
@@ -56,11 +61,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--all", action="store_true", help="every {id}.png in the artwork folder (798 shared): for a GPU")
-    size.add_argument("--limit", type=int, default=None,
-                      help=f"N images with ids evenly spaced over the sorted ids (default {CPU_SUBSET})")
+    add_device_and_size(parser, all_help="every {id}.png in the artwork folder (798 shared): for a GPU",
+                        limit_help=f"N images with ids evenly spaced over the sorted ids (default {CPU_SUBSET})")
     parser.add_argument("--artwork", type=Path, default=DEFAULT_ARTWORK, help="a folder of {id}.png files")
     parser.add_argument("--model", default=None,
                         help="an image model (registry name or local folder) instead of the random full-size nomic vision model")
@@ -69,62 +71,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=None, help="encoder batch size (default: the encoder's)")
     parser.add_argument("--workers", type=int, default=8, help="load_artwork threads (default 8, its default)")
     parser.add_argument("--repeats", type=int, default=1, help="timed embedding runs; the median is reported")
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the device's bf16 dense peak in TFLOP/s when it is not in the table (CPU, other GPUs)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_peak_and_progress(parser)
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be a positive number")
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
+    check_positive(parser, args, "limit", "repeats")
     if not args.artwork.is_dir():
         parser.error(f"--artwork {args.artwork} is not a folder; point it at a folder of {{id}}.png files")
     return args
 
 
 # --- the model ------------------------------------------------------------------------------------------------------
-
-def write_full_size_image_model(folder: Path, *, seed: int = 0, query_model: str | None = None) -> Path:
-    """Save a random-weight nomic-embed-vision-v1.5 architecture (pokembed.nomic_vision, the Hub layout) with the
-    real model's CLIP image processor to `folder`; `query_model` (a text model folder, relative to this one) goes
-    into its pokembed.json for the Space's text-to-image search."""
-    import json
-
-    from safetensors.torch import save_file
-    from transformers import CLIPImageProcessorPil
-
-    from pokembed import nomic_vision
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    vision = nomic_vision.VisionConfig(hidden=768, layers=12, heads=12, mlp_hidden=2048, image_size=224, patch_size=16,
-                                       eps=1e-6, ref_feat_shape=(14, 14))
-    model = nomic_vision.random_model(vision, seed=seed)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / nomic_vision.WEIGHTS_FILE),
-              metadata={"format": "pt"})
-    (folder / nomic_vision.CONFIG_FILE).write_text(json.dumps(nomic_vision.hub_config(vision), indent=2) + "\n")
-    CLIPImageProcessorPil(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(folder)
-    sidecar = {"kind": "image", "pooling": "cls", "dimension": 768, "query_model": query_model}
-    (folder / "pokembed.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return folder
-
-
-def write_full_size_vit(folder: Path, *, seed: int = 0) -> Path:
-    """Save a random-weight ViT-B/16 (ViTConfig defaults) and a ViTImageProcessor to `folder` (the old stand-in)."""
-    import json
-
-    import torch
-    from transformers import ViTConfig, ViTImageProcessorPil, ViTModel
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    ViTModel(ViTConfig()).save_pretrained(folder)
-    ViTImageProcessorPil().save_pretrained(folder)
-    sidecar = {"kind": "image", "pooling": "cls", "dimension": 768, "query_model": None}
-    (folder / "pokembed.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return folder
-
 
 # --- FLOPs ----------------------------------------------------------------------------------------------------------
 

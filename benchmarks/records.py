@@ -15,7 +15,8 @@ from pathlib import Path
 from pokembed.errors import PokembedError
 from pokembed.sources import load_records
 
-DEFAULT_SOURCE = "csv:" + str(Path(__file__).resolve().parents[1].parent / "shared" / "pokeapi" / "csv")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import DEFAULT_SOURCE  # noqa: E402
 
 
 def main() -> int:

@@ -107,12 +107,9 @@ def widened_dataset(source: Path, out: Path, dim: int = FULL_DIM, seed: int = 0)
 def full_size_models(folder: Path) -> tuple[Path, Path]:
     """(text, image): random-weight full-size models written from their configs."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from image_throughput import write_full_size_image_model
-    from text_throughput import write_full_size_text_model
+    from common import write_full_size_models
 
-    text = write_full_size_text_model(folder / "text")
-    image = write_full_size_image_model(folder / "image", query_model=str(text))
-    return text, image
+    return write_full_size_models(folder)
 
 
 def memory_mb(pid: int) -> tuple[float, float]:

@@ -42,12 +42,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (  # noqa: E402
+    DEFAULT_SOURCE,
+    add_device_and_size,
+    add_peak_and_progress,
+    check_positive,
+    write_full_size_text_model,
+)
 from hardware import Device, clock, describe_environment, resolve_device  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-DEFAULT_SOURCE = f"csv:{SHARED / 'pokeapi' / 'csv'}"
-TOKENIZER_DIR = SHARED / "tokenizers" / "bert-base-uncased"
 CPU_SUBSET = 8
 COSINE_FLOOR = 0.99  # fp32 on both sides: the two methods must agree at least this well
 
@@ -58,11 +61,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--all", action="store_true", help="every document of the source (1,351 today): for a GPU")
-    size.add_argument("--limit", type=int, default=None,
-                      help=f"the N documents nearest the median token count (default {CPU_SUBSET})")
+    add_device_and_size(parser, all_help="every document of the source (1,351 today): for a GPU",
+                        limit_help=f"the N documents nearest the median token count (default {CPU_SUBSET})")
     parser.add_argument("--source", default=DEFAULT_SOURCE, help="pokembed source (default: the shared PokéAPI CSVs)")
     parser.add_argument("--model", default=None,
                         help="a text model (registry name, Hub id or local folder) instead of the random full-size one")
@@ -74,71 +74,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=None,
                         help="feed the encoder N documents per embed_documents call, in id order, as build.py does "
                              "between two cache commits (default: all in one call)")
-    parser.add_argument("--peak-tflops", type=float, default=None,
-                        help="the device's bf16 dense peak in TFLOP/s when it is not in the table (CPU, other GPUs)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_peak_and_progress(parser)
     args = parser.parse_args(argv)
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be a positive number")
+    check_positive(parser, args, "limit", "repeats", "chunk")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - {"article", "pokembed"})
     if unknown or not methods:
         parser.error(f"--methods takes article and/or pokembed, got {args.methods!r}")
     args.methods = methods
-    if args.repeats < 1:
-        parser.error("--repeats must be at least 1")
-    if args.chunk is not None and args.chunk < 1:
-        parser.error("--chunk must be a positive number")
     return args
 
 
 # --- the model ------------------------------------------------------------------------------------------------------
-
-def full_size_text_config():
-    """NomicBertConfig with nomic-embed-text-v1.5's settings (what pokembed.models loads for the real model)."""
-    from transformers import NomicBertConfig
-
-    return NomicBertConfig(
-        vocab_size=30528,
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        hidden_act="silu",  # SwiGLU: down(silu(gate(x)) * up(x))
-        max_position_embeddings=2048,  # trained context; dynamic NTK scaling stretches it to 8192
-        rope_parameters={"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1000.0},
-        layer_norm_eps=1e-12,
-        type_vocab_size=2,
-        pad_token_id=0,
-    )
-
-
-def write_full_size_text_model(folder: Path, *, tokenizer_dir: Path = TOKENIZER_DIR, seed: int = 0) -> Path:
-    """Save a random-weight full-size nomic-embed-text-v1.5 (native NomicBert) with the real tokenizer to `folder`."""
-    import torch
-    from transformers import AutoTokenizer, NomicBertModel
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = NomicBertModel(full_size_text_config())
-    model.save_pretrained(folder)
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    tokenizer.model_max_length = 8192
-    tokenizer.save_pretrained(folder)
-    write_pokembed_json(folder, kind="text")
-    return folder
-
-
-def write_pokembed_json(folder: Path, *, kind: str) -> None:
-    """The pokembed.json sidecar (the format pokembed.tiny_models writes) that gives the folder the real model's
-    spec: search prompts, mean pooling, 768 dimensions, the 8,192-token context, layer norm before normalising."""
-    import json
-
-    sidecar = {"kind": kind, "document_prompt": "search_document: ", "query_prompt": "search_query: ",
-               "pooling": "mean", "dimension": 768, "max_tokens": 8192, "layer_norm": True, "query_model": None}
-    (Path(folder) / "pokembed.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
 
 # --- FLOPs ----------------------------------------------------------------------------------------------------------
 

@@ -22,17 +22,24 @@ import logging
 import operator
 import os
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.artwork_images import (  # noqa: F401 - IMAGE_SIZE, encode_png: part of this module's API
+    IMAGE_SIZE,
+    MAX_ARTWORK_PIXELS,
+    PixelBudget,
+    encode_png,
+    preprocess_artwork,
+)
+from pokembed.atomic_files import write_atomic
+from pokembed.errors import BadInputError, SourceUnavailableError, one_line
 from pokembed.errors import describe_os_error as _os_problem
 from pokembed import http as pokembed_http
 from pokembed.http import DEFAULT_POLICY, HttpError, HttpPolicy
@@ -46,10 +53,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_ARTWORK_URL = (
     "https://raw.githubusercontent.com/PokeAPI/sprites/master/sprites/pokemon/other/official-artwork/{id}.png"
 )
-IMAGE_SIZE = 224
-PNG_COMPRESS_LEVEL = 6  # fixed so that encode_png gives the same bytes for the same pixels
 
-MAX_ARTWORK_PIXELS = 4096 * 4096  # larger images are refused from their header, before any pixel is decoded
 DECODE_PIXEL_BUDGET = 2 * MAX_ARTWORK_PIXELS  # pixels decoded at once by all workers together (~20 bytes each)
 MAX_ARTWORK_BYTES = 64 << 20  # a larger file or download is refused
 MISSING_TTL_S = 24 * 3600  # how long a 404 is remembered for a URL source
@@ -82,27 +86,6 @@ class _Outcome:
     not_found: bool = False  # missing because the URL answered 404 (now or within MISSING_TTL_S)
 
 
-class _PixelBudget:
-    """Bounds the pixels being decoded at once across threads, so concurrent decodes cannot exhaust memory."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._free = limit
-        self._cond = threading.Condition()
-
-    def acquire(self, pixels: int) -> int:
-        pixels = min(pixels, self._limit)  # one image larger than the budget still goes, alone
-        with self._cond:
-            self._cond.wait_for(lambda: self._free >= pixels)
-            self._free -= pixels
-        return pixels
-
-    def release(self, pixels: int) -> None:
-        with self._cond:
-            self._free += pixels
-            self._cond.notify_all()
-
-
 class _CacheWriter:
     """Writes cache files; after the first failure (full disk, read-only folder) it warns once and stops."""
 
@@ -115,114 +98,16 @@ class _CacheWriter:
         if self.folder is None or self._failed:
             return
         try:
-            _write_atomic(self.folder / name, data)
+            write_atomic(self.folder / name, data)
         except OSError as exc:
             with self._lock:
                 if not self._failed:
                     self._failed = True
                     logger.warning(
                         "cannot write the artwork cache %s (%s); going on without caching artwork, so the next "
-                        "build fetches it again: free space or pass a writable --cache-dir",
+                        "build fetches it again: free space or pass a writable `cache_dir`",
                         self.folder, _os_problem(exc),
                     )
-
-
-def preprocess_artwork(data: bytes, *, max_pixels: int = MAX_ARTWORK_PIXELS, budget: _PixelBudget | None = None
-                       ) -> Image.Image:
-    """Decode an image, composite it onto opaque white, resize to 224x224 (LANCZOS) and return it as RGB.
-
-    Compositing comes before resizing so that anti-aliased edges blend towards white and the colour hidden under
-    fully transparent pixels never shows. Every Pillow mode is converted by its meaning: palette with a
-    transparent index, 1, L, LA, La, P, PA, RGB(A/a/X), CMYK, YCbCr, HSV, LAB, and 16/32-bit grayscale (I;16*, I,
-    F, scaled to 8 bits rather than clipped to white). The header's size is checked against ``max_pixels`` before
-    any pixel is decoded. Raises BadInputError if the bytes are not a decodable image or are too large.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise BadInputError(
-                    f"artwork of {width}x{height} pixels is larger than the {max_pixels} pixels allowed; "
-                    "replace it with a smaller image or remove it so the Pokémon counts as missing"
-                )
-            held = budget.acquire(width * height) if budget is not None else 0
-            try:
-                opened.load()
-                rgba = _to_rgba(opened)
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                # Every pixel is opaque after compositing, so dropping alpha before resizing gives the same pixels
-                # as resizing RGBA first (checked in the tests) and resamples three channels instead of four.
-                flat = Image.alpha_composite(white, rgba).convert("RGB")
-                del rgba, white
-                return flat.resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
-            finally:
-                if budget is not None:
-                    budget.release(held)
-    except BadInputError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadInputError(
-            f"artwork does not decode as an image ({type(exc).__name__}: {_one_line(exc)}); "
-            "replace the file with a valid PNG or remove it so the Pokémon counts as missing"
-        ) from None
-
-
-def _to_rgba(image: Image.Image) -> Image.Image:
-    """RGBA pixels of any Pillow mode, by what the mode means (Pillow's own convert clips or misreads a few)."""
-    from PIL import Image
-
-    mode = image.mode
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        return _deep_grey_to_rgba(image)
-    if mode == "La":  # premultiplied: divide the grey by alpha
-        import numpy as np
-
-        pixels = np.asarray(image, dtype=np.float64)
-        grey, alpha = pixels[..., 0], pixels[..., 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            straight = np.where(alpha > 0, np.clip(grey * 255.0 / alpha, 0, 255), 0)
-        la = np.stack([np.rint(straight), alpha], axis=-1).astype(np.uint8)
-        return Image.fromarray(la, "LA").convert("RGBA")
-    if mode == "LAB":
-        from PIL import ImageCms
-
-        transform = ImageCms.buildTransform(
-            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
-        )
-        return ImageCms.applyTransform(image, transform).convert("RGBA")
-    return image.convert("RGBA")
-
-
-def _deep_grey_to_rgba(image: Image.Image) -> Image.Image:
-    """16-bit (I;16*), 32-bit (I) or float (F) grayscale scaled to 8 bits; a tRNS grey value becomes transparent."""
-    import numpy as np
-    from PIL import Image
-
-    values = np.asarray(image).astype(np.float64)
-    if image.mode == "F":
-        scaled = values * 255.0 if values.size and np.nanmax(values) <= 1.0 else values
-    elif image.mode.startswith("I;16") or (values.size and values.max() > 255):
-        scaled = np.clip(values, 0, 65535) / 257.0  # 65535 -> 255
-    else:
-        scaled = values
-    grey = np.rint(np.clip(np.nan_to_num(scaled), 0, 255)).astype(np.uint8)
-    transparency = image.info.get("transparency")
-    if isinstance(transparency, int) and not isinstance(transparency, bool):
-        alpha = np.where(values == transparency, 0, 255).astype(np.uint8)
-        return Image.fromarray(np.stack([grey, alpha], axis=-1), "LA").convert("RGBA")
-    return Image.fromarray(grey, "L").convert("RGBA")
-
-
-def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes of an image's pixels, deterministic for the same pixels (fixed options, no metadata chunks)."""
-    clean = image.copy()
-    transparency = image.info.get("transparency")
-    clean.info = {} if transparency is None else {"transparency": transparency}
-    buffer = io.BytesIO()
-    clean.save(buffer, format="PNG", optimize=False, compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
 
 
 def artwork_cache_dir(cache_dir: Path, artwork: str = DEFAULT_ARTWORK_URL) -> Path:
@@ -267,7 +152,7 @@ def load_artwork(
             logger.warning("cannot create the artwork cache %s (%s); going on without it", target, _os_problem(exc))
             target = None
     cache = _CacheWriter(target)
-    budget = _PixelBudget(DECODE_PIXEL_BUDGET)
+    budget = PixelBudget(DECODE_PIXEL_BUDGET)
     policy = HttpPolicy(
         retries=retries, backoff=max(0.0, backoff), deadline=timeout,
         connect_timeout=min(DEFAULT_POLICY.connect_timeout, timeout),
@@ -319,7 +204,7 @@ def load_artwork(
     if not_found:
         logger.warning(
             "%d artwork URL(s) answered 404 Not Found and count as missing: ids %s (a 404 is remembered for %d h; "
-            "--refresh asks again)", len(not_found), _id_list(not_found), MISSING_TTL_S // 3600,
+            "`refresh` asks again)", len(not_found), _id_list(not_found), MISSING_TTL_S // 3600,
         )
     return ArtworkSet(images=images, png=png, missing=missing, corrupt=corrupt)
 
@@ -371,7 +256,7 @@ def _check_ids(ids: Sequence[int]) -> list[int]:
         raise BadInputError("artwork ids must be integers (Pokémon ids); pass a sequence of ints") from None
 
 
-def _load_from_folder(pokemon_id: int, folder: Path, cache: _CacheWriter, budget: _PixelBudget) -> _Outcome:
+def _load_from_folder(pokemon_id: int, folder: Path, cache: _CacheWriter, budget: PixelBudget) -> _Outcome:
     path = folder / f"{pokemon_id}.png"
     data = _read_regular_file(path)
     if data is None:
@@ -425,7 +310,7 @@ def _load_from_url(
     cache: _CacheWriter,
     session: requests.Session,
     policy: HttpPolicy,
-    budget: _PixelBudget,
+    budget: PixelBudget,
     *,
     refresh: bool,
 ) -> _Outcome:
@@ -448,7 +333,7 @@ def _load_from_url(
     return _decode(pokemon_id, body, url, cache, budget)
 
 
-def _decode(pokemon_id: int, data: bytes, origin: str, cache: _CacheWriter, budget: _PixelBudget) -> _Outcome:
+def _decode(pokemon_id: int, data: bytes, origin: str, cache: _CacheWriter, budget: PixelBudget) -> _Outcome:
     try:
         image = preprocess_artwork(data, budget=budget)
     except BadInputError as exc:
@@ -472,7 +357,7 @@ def _read_cached(path: Path) -> _Outcome | None:
                 return None
             image = opened.convert("RGB")
     except (OSError, SyntaxError, ValueError) as exc:
-        logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, _one_line(exc))
+        logger.warning("ignoring unreadable cached artwork %s (%s); preprocessing it again", path, one_line(exc))
         return None
     return _Outcome("image", image, data)
 
@@ -516,10 +401,6 @@ def _short_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _file_kind(info: os.stat_result) -> str:
     mode = info.st_mode
     for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
@@ -534,66 +415,4 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
     return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# ---- artwork stored in a built dataset ------------------------------------------------------------------------
-def export_artwork(ds: Any, folder: Path) -> dict[int, Path]:
-    """Write each row's stored artwork (PNG bytes as stored) to `folder/<id>.png`; rows without art are left out."""
-    import datasets
-    import pyarrow as pa
-
-    if "image" not in ds.column_names:
-        return {}
-    folder.mkdir(parents=True, exist_ok=True)
-    table: pa.Table = (ds.select_columns(["id", "image"]).cast_column("image", datasets.Image(decode=False))
-                       .with_format("arrow")[:])
-    paths: dict[int, Path] = {}
-    for pokemon_id, image in zip(table.column("id").to_pylist(), table.column("image").to_pylist()):
-        data = (image or {}).get("bytes")
-        if not data and (image or {}).get("path") and Path(image["path"]).is_file():
-            data = Path(image["path"]).read_bytes()
-        if data:
-            path = folder / f"{int(pokemon_id)}.png"
-            path.write_bytes(data)
-            paths[int(pokemon_id)] = path
-    return paths
-
-
-WEBP_QUALITY = 80
-
-
-def write_thumbnails(sources: Mapping[int, Path], folder: Path, *, size: int, quality: int = WEBP_QUALITY,
-                     workers: int = 4) -> dict[int, Path]:
-    """WebP copies of artwork files scaled to fit `size`×`size` (LANCZOS; never enlarged) as `folder/<id>.webp`,
-    for pages whose tiles are smaller than the stored 224×224 images. Unreadable sources are logged and left out.
-    Pillow releases the GIL while it decodes, resizes and encodes, so `workers` threads use several cores."""
-    from PIL import Image, UnidentifiedImageError
-
-    if size < 1:
-        raise BadInputError(f"thumbnail size must be at least 1 pixel, got {size}")
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def one(item: tuple[int, Path]) -> tuple[int, Path | None]:
-        pokemon_id, source = item
-        try:
-            with Image.open(source) as opened:
-                image = opened.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            logger.warning("artwork %s could not be read for a thumbnail: %s", source, _one_line(exc))
-            return int(pokemon_id), None
-        image.thumbnail((size, size), Image.Resampling.LANCZOS)
-        path = folder / f"{int(pokemon_id)}.webp"
-        image.save(path, "WEBP", quality=quality, method=2)  # method 2: 3 % larger files than 4, 20 % faster
-        return int(pokemon_id), path
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return {pokemon_id: path for pokemon_id, path in pool.map(one, sources.items()) if path is not None}
+from pokembed.artwork_export import export_artwork, write_thumbnails  # noqa: E402,F401 - the Space imports them here

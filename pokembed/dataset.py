@@ -13,18 +13,18 @@ lacks the marker is never replaced.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pokembed.atomic_files import atomic_path
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.facts import CARD, MARKER, marker_text
 
 if TYPE_CHECKING:
     import datasets
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MARKER = ".pokembed"
 DATA_FILE = "data/train-00000-of-00001.parquet"
 
 ROW_GROUP_SIZE = 100  # rows per row group: small enough for the Hub viewer and random access with images inside
@@ -71,6 +70,46 @@ def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
             "neighbors": {"ids": List(Value("int32")), "distances": List(Value("float32"))},
         }
     )
+
+
+def dataset_rows(
+    metas: Sequence[Any],
+    documents: Sequence[str],
+    text_vectors: np.ndarray,
+    text_infos: Sequence[Mapping[str, Any]],
+    image_by_id: Mapping[int, np.ndarray],
+    coords: np.ndarray,
+    pca_coords: np.ndarray,
+    neighbors: Sequence[Mapping[str, list]],
+    pngs: Mapping[int, bytes],
+) -> list[dict]:
+    """One row per Pokémon in the schema's column order, from the stages' outputs (in the records' order):
+    ``coords`` the UMAP map, ``pca_coords`` the PCA one."""
+    rows = []
+    for n, meta in enumerate(metas):
+        png = pngs.get(meta.id)
+        rows.append(
+            {
+                "id": meta.id,
+                "name": meta.name,
+                "species_id": meta.species_id,
+                "is_default": meta.is_default,
+                "generation": meta.generation,
+                "types": list(meta.types),
+                "document": documents[n],
+                "text_tokens": int(text_infos[n]["tokens"]),
+                "text_truncated": bool(text_infos[n]["truncated"]),
+                "text_embedding": text_vectors[n],
+                "image_embedding": image_by_id.get(meta.id),
+                "umap_2d_x": float(coords[n, 0]),
+                "umap_2d_y": float(coords[n, 1]),
+                "pca_2d_x": float(pca_coords[n, 0]),
+                "pca_2d_y": float(pca_coords[n, 1]),
+                "image": {"bytes": png, "path": None} if png is not None else None,
+                "neighbors": neighbors[n],
+            }
+        )
+    return rows
 
 
 def rows_to_table(rows: Sequence[Mapping[str, Any]], features: "datasets.Features") -> "pa.Table":
@@ -138,23 +177,15 @@ def write_parquet(
     table = table.replace_schema_metadata(schema_metadata)
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
-    try:
-        options = _column_options(table.schema)
-        with pq.ParquetWriter(
-            tmp,
-            table.schema,
-            use_content_defined_chunking=CDC_OPTIONS,
-            write_page_index=True,
-            **options,
-        ) as writer:
-            writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
-            writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, pq.ParquetWriter(
+        tmp,
+        table.schema,
+        use_content_defined_chunking=CDC_OPTIONS,
+        write_page_index=True,
+        **_column_options(table.schema),
+    ) as writer:
+        writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+        writer.add_key_value_metadata({"content_defined_chunking": json.dumps(CDC_OPTIONS)})
     logger.info("wrote %d rows to %s (%d bytes)", table.num_rows, path, path.stat().st_size)
 
 
@@ -190,27 +221,9 @@ def check_output_folder(out_dir: Path) -> None:
     """Refuse an output folder we must not replace: one that exists and is neither empty nor ours (no marker)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new --out")
+        raise BadInputError(f"{out_dir} is a file, not a folder; choose an empty or new `out`")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not os.path.lexists(out_dir / MARKER):
-        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new --out")
-
-
-def read_marker(out_dir: Path) -> dict | None:
-    """The `.pokembed` marker JSON of an output folder, or None when there is none.
-
-    Raises BadInputError when the marker exists but is not a JSON object (damaged); callers that only want the
-    previous version's facts treat that as "unknown" (see ``build.read_previous``).
-    """
-    marker = Path(out_dir) / MARKER
-    if not marker.is_file():
-        return None
-    try:
-        value = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"the marker {marker} is damaged ({type(exc).__name__}); a rebuild replaces it") from None
-    if not isinstance(value, dict):
-        raise BadInputError(f"the marker {marker} is damaged (not a JSON object); a rebuild replaces it")
-    return value
+        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new `out`")
 
 
 def write_dataset_folder(
@@ -237,15 +250,10 @@ def write_dataset_folder(
 
     out_dir = Path(out_dir)
     check_output_folder(out_dir)
-    if dataclasses.is_dataclass(marker) and not isinstance(marker, type):
-        marker = dataclasses.asdict(marker)
-    try:
-        marker_text = json.dumps(marker, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
-    except (TypeError, ValueError) as error:
-        raise BadInputError(f"the .pokembed marker is not JSON-serialisable: {error}; pass plain JSON values") from error
+    marker_json = marker_text(marker)
 
     def write(folder: Path) -> None:
-        (folder / "README.md").write_text(card_text, encoding="utf-8", newline="\n")
+        (folder / CARD).write_text(card_text, encoding="utf-8", newline="\n")
         write_parquet(rows, folder / DATA_FILE, features=features, metadata=metadata)
 
     def is_ours(folder: Path) -> bool:
@@ -253,11 +261,11 @@ def write_dataset_folder(
         return True
 
     if lock_held:
-        replace_folder(out_dir, write, marker_text, is_ours=is_ours)
+        replace_folder(out_dir, write, marker_json, is_ours=is_ours)
     else:
         with output_lock(out_dir):
             recover(out_dir)
-            replace_folder(out_dir, write, marker_text, is_ours=is_ours)
+            replace_folder(out_dir, write, marker_json, is_ours=is_ours)
     logger.info("dataset folder written to %s", out_dir)
 
 

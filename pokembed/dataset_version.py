@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 _TAG = re.compile(r"v\d+\.\d+\.\d+")
-CHANGELOG_ANCHOR = "changelog"  # the card's "## Changelog" heading (dataset_card.md), as the Hub anchors it
+CHANGELOG_ANCHOR = "changelog"  # the card's "## Changelog" heading (templates/dataset_card.md), as the Hub anchors it
 
 
 @dataclass(frozen=True)

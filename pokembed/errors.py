@@ -43,3 +43,14 @@ def describe_os_error(exc: OSError) -> str:
         errno.ENOTDIR: "a file where a folder was expected",
     }.get(exc.errno, exc.strerror or type(exc).__name__)
     return f"{words}: {exc.filename}" if exc.filename else words
+
+
+def one_line(value: object, limit: int = 200, *, secret: str | None = None) -> str:
+    """An exception (or any value) as one line for a message: whitespace collapsed, cut to ``limit`` characters with
+    an ellipsis, ``secret`` (a token) masked; an exception with no message reads as its type name."""
+    text = " ".join(str(value).split())
+    if secret:
+        text = text.replace(secret, "***")
+    if not text and isinstance(value, BaseException):
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pokembed.errors import BadInputError, JobError
+from pokembed.errors import BadInputError, JobError, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -248,10 +248,10 @@ def _jobs_errors(endpoint: str, token: str):
             fix = {401: "the token was rejected; set a valid HF_TOKEN or run `hf auth login`",
                    402: "Jobs need a payment method or credits on the account",
                    403: "the token may not run jobs in that namespace; use a token with the jobs permission"}
-            text = fix.get(status) or _first_line(exc, token)
+            text = fix.get(status) or one_line(exc, secret=token)
             raise JobError(f"Hugging Face Jobs on {endpoint} refused: {text}") from None
         except (httpx.TransportError, ConnectionError, TimeoutError) as exc:
-            raise JobError(f"cannot reach {endpoint} to run the job ({_first_line(exc, token)}); check the network "
+            raise JobError(f"cannot reach {endpoint} to run the job ({one_line(exc, secret=token)}); check the network "
                            "and HF_ENDPOINT") from None
 
     return guard()
@@ -276,9 +276,6 @@ def _git(args: list[str]) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _first_line(exc: BaseException, token: str | None) -> str:
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
-    return text.replace(token, "***") if token else text
 
 
 def _quote(arg: str) -> str:

@@ -30,7 +30,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
-from pokembed.errors import SourceUnavailableError
+from pokembed.errors import SourceUnavailableError, one_line
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_METHODS = frozenset({"GET", "HEAD", "POST"})
@@ -366,14 +366,10 @@ def _describe(exc: BaseException) -> str:
         kind = "connection failed"
     else:
         kind = type(exc).__name__
-    detail = _one_line(inner if inner is not None else reason, 160)
+    detail = one_line(inner if inner is not None else reason, 160)
     return f"{kind} ({detail})" if detail else kind
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
-
-def _one_line(value, limit: int) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -158,9 +158,23 @@ def get_model_spec(name: str, kind: str) -> ModelSpec:
     raise UnknownModelError(f"unknown {kind} model {name!r}; known: {known}, or a local folder")
 
 
+def query_model_spec(image_spec: ModelSpec) -> ModelSpec | None:
+    """The spec of the model that embeds text queries into ``image_spec``'s space; None when it names none.
+
+    A model whose ``query_model`` names itself (SigLIP) embeds queries with its own text tower: its own spec comes
+    back, kind ``image``.
+    """
+    wanted = image_spec.query_model
+    if not wanted:
+        return None
+    if wanted in (image_spec.name, image_spec.model_id):
+        return image_spec
+    return get_model_spec(wanted, "text")
+
+
 def _check_kind(spec: ModelSpec, name: str, kind: str) -> None:
     if spec.kind != kind:
-        flag = "--image-model" if spec.kind == "image" else "--text-model"
+        flag = "`image_model`" if spec.kind == "image" else "`text_model`"
         raise BadInputError(
             f"{name!r} is {_article(spec.kind)} {spec.kind} model, not {_article(kind)} {kind} model; pass it as {flag}"
         )
@@ -225,7 +239,7 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
         kind, architecture, pooling = "image", "nomic_vision", "cls"
     elif model_type == "nomic_bert" and "n_embd" in config and not sidecar:
-        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "--text-model"))
+        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "`text_model`"))
     elif model_type in _LOCAL_ARCHITECTURES:
         kind, architecture, pooling = _LOCAL_ARCHITECTURES[model_type]
     else:

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError
 from pokembed.errors import describe_os_error as os_problem
+from pokembed.facts import MARKER
 
 logger = logging.getLogger(__name__)
 
-MARKER = ".pokembed"
 #: What pokembed writes in --out (paths relative to it, fnmatch patterns); everything else is the user's.
 OWNED = ("README.md", MARKER, "data/*.parquet")
 
@@ -45,7 +45,7 @@ def output_lock(out_dir: Path) -> Iterator[Path]:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         fd = _take_lock(lock, out_dir)
     except OSError as exc:
-        raise BadInputError(f"cannot write beside --out {out_dir} ({os_problem(exc)}); choose a writable --out") from None
+        raise BadInputError(f"cannot write beside `out` {out_dir} ({os_problem(exc)}); choose a writable `out`") from None
     try:
         yield lock
     finally:
@@ -67,7 +67,7 @@ def _take_lock(lock: Path, out_dir: Path) -> int:
             os.close(fd)
             raise BadInputError(
                 f"another build (pid {holder}) is writing {out_dir} (lock {lock}); wait for it to finish or choose "
-                "another --out"
+                "another `out`"
             ) from None
         try:
             same = os.stat(lock).st_ino == os.fstat(fd).st_ino
@@ -125,7 +125,7 @@ def replace_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise BadInputError(
             f"cannot write the dataset to {out_dir} ({os_problem(exc)}); the previous output is untouched: free "
-            "space or choose a writable --out"
+            "space or choose a writable `out`"
         ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -184,7 +184,7 @@ def _swap(new: Path, out_dir: Path, is_ours: Callable[[Path], bool]) -> None:
         os.rename(new, out_dir)
         return
     if not is_ours(out_dir):  # again, right before touching it
-        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new --out")
+        raise BadInputError(f"{out_dir} is not a pokembed output folder; choose an empty or new `out`")
     if _exchange(new, out_dir):
         shutil.rmtree(new, ignore_errors=True)  # the previous version now lives there
         return
@@ -235,19 +235,19 @@ def check_build_paths(out_dir: Path, cache_dir: Path) -> None:
     """
     out_dir, cache_dir = Path(out_dir).absolute(), Path(cache_dir).absolute()
     if os.path.lexists(out_dir) and not out_dir.is_dir():
-        raise BadInputError(f"--out {out_dir} is a file, not a folder; choose an empty or new --out")
+        raise BadInputError(f"`out` {out_dir} is a file, not a folder; choose an empty or new `out`")
     real_out, real_cache = out_dir.resolve(), cache_dir.resolve()
     if real_cache == real_out or real_out in real_cache.parents:
         raise BadInputError(
-            f"--cache-dir {cache_dir} is inside --out {out_dir}, whose content is replaced on every build; put the "
+            f"`cache_dir` {cache_dir} is inside `out` {out_dir}, whose content is replaced on every build; put the "
             f"cache elsewhere (the default is {out_dir.parent / '.pokembed-cache'})"
         )
     if os.path.lexists(cache_dir) and not cache_dir.is_dir():
-        raise BadInputError(f"--cache-dir {cache_dir} is a file, not a folder; pass a folder (it is created if absent)")
-    _probe_writable(real_out.parent, "--out", out_dir)
+        raise BadInputError(f"`cache_dir` {cache_dir} is a file, not a folder; pass a folder (it is created if absent)")
+    _probe_writable(real_out.parent, "`out`", out_dir)
     if real_out.is_dir():
-        _probe_writable(real_out, "--out", out_dir)  # its entries are carried over at the swap
-    _probe_writable(cache_dir, "--cache-dir", cache_dir, create=True)
+        _probe_writable(real_out, "`out`", out_dir)  # its entries are carried over at the swap
+    _probe_writable(cache_dir, "`cache_dir`", cache_dir, create=True)
 
 
 def _probe_writable(folder: Path, option: str, given: Path, *, create: bool = False) -> None:

@@ -20,7 +20,7 @@ import logging
 import subprocess
 from pathlib import Path
 
-from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.errors import BadInputError, SourceUnavailableError, one_line
 from pokembed.records import check_records
 
 logger = logging.getLogger(__name__)
@@ -173,7 +173,7 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
             rows = con.execute(_POKEMON).fetchall()
             relations = {key: dict(con.execute(sql).fetchall()) for key, sql in _RELATIONS.items()}
         except duckdb.Error as exc:
-            raise BadInputError(f"CSV folder {folder}: {_one_line(exc)}; fix the table or {_HINT}") from None
+            raise BadInputError(f"CSV folder {folder}: {one_line(exc)}; fix the table or {_HINT}") from None
     finally:
         con.close()
 
@@ -287,7 +287,7 @@ def _load_table(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
             f"auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = {{{columns}}})"
         )
     except duckdb.Error as exc:
-        reason = _quote_problem(path) or f"is not a readable CSV ({_one_line(exc)})"
+        reason = _quote_problem(path) or f"is not a readable CSV ({one_line(exc)})"
         raise BadInputError(f"table {path}{reason}; {_HINT}") from None
 
 
@@ -361,7 +361,7 @@ def _check_integer_cells(con, folder: Path, name: str, needed: tuple[str, ...]) 
         if bad is not None:
             row, value = bad
             raise BadInputError(
-                f"table {folder / (name + '.csv')}, column {column}, row {row + 1}: {_one_line(repr(value), 60)} is "
+                f"table {folder / (name + '.csv')}, column {column}, row {row + 1}: {one_line(repr(value), 60)} is "
                 f"not an integer; fix the cell (an empty cell means null) or {_HINT}"
             )
 
@@ -388,7 +388,3 @@ def _git_commit(folder: Path, files: list[Path]) -> str | None:
 def _sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
-
-def _one_line(value, limit: int = 200) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

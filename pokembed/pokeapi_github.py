@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pokembed.atomic_files import write_atomic
 from pokembed.errors import BadInputError, SourceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -214,9 +215,7 @@ def _download_one(table: TableFile, commit: str, folder: Path, endpoints: GitHub
     else:
         raise SourceUnavailableError(f"table {table.name} from {url} {problem} after {client.retries + 1} tries; "
                                      f"{_HINT}")
-    partial = folder / f".{table.name}.{os.getpid()}.{threading.get_ident()}.part"
-    partial.write_bytes(data)
-    os.replace(partial, folder / table.name)
+    write_atomic(folder / table.name, data)
     advance(len(data))
 
 
@@ -250,9 +249,7 @@ def _read_listing(folder: Path) -> dict[str, TableFile] | None:
 
 def _write_listing(folder: Path, listing: dict[str, TableFile]) -> None:
     data = {name: {"size": t.size, "sha": t.blob_sha} for name, t in sorted(listing.items())}
-    partial = folder / f".{_LISTING}.{os.getpid()}.part"
-    partial.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(partial, folder / _LISTING)
+    write_atomic(folder / _LISTING, json.dumps(data, indent=1, sort_keys=True))
 
 
 # ---- HTTP -----------------------------------------------------------------------------------------------------------

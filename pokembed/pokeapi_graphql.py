@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pokembed.errors import SourceUnavailableError
+from pokembed.atomic_files import write_atomic
+from pokembed.errors import SourceUnavailableError, one_line
 from pokembed.http import DEFAULT_POLICY
 from pokembed.records import check_records
 
@@ -93,7 +93,7 @@ def fetch_cached(
     fetched = CachedResponse(body=body, fetched_at=_utc_now())
     records_from_response(body, url)  # only a usable response is cached
     if path is not None:
-        _write_cache(path, {"url": url, "query_sha256": query_sha, "fetched_at": fetched.fetched_at, "response": body})
+        write_atomic(path, json.dumps({"url": url, "query_sha256": query_sha, "fetched_at": fetched.fetched_at, "response": body}))
     return fetched
 
 
@@ -136,7 +136,7 @@ def post_query(
         )
     if status >= 400:
         raise SourceUnavailableError(
-            f"{url} answered HTTP {status} ({_one_line(result.content.decode('utf-8', 'replace'), 160)}); check the "
+            f"{url} answered HTTP {status} ({one_line(result.content.decode('utf-8', 'replace'), 160)}); check the "
             f"URL (PokéAPI's GraphQL endpoint is graphql:https://graphql.pokeapi.co/v1beta2) or {_FALLBACK}"
         )
     return _parse_body(url, result.content)
@@ -164,7 +164,7 @@ def _parse_body(url: str, content: bytes) -> dict:
         body = json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SourceUnavailableError(
-            f"{url} answered invalid JSON ({len(content)} bytes, {_one_line(exc, 120)}), a truncated or non-GraphQL "
+            f"{url} answered invalid JSON ({len(content)} bytes, {one_line(exc, 120)}), a truncated or non-GraphQL "
             f"response; {_FALLBACK}"
         ) from None
     if not isinstance(body, dict):
@@ -175,7 +175,7 @@ def _parse_body(url: str, content: bytes) -> dict:
         message = first.get("message", first) if isinstance(first, dict) else first
         count = len(errors) if isinstance(errors, list) else 1
         raise SourceUnavailableError(
-            f"{url} answered GraphQL errors ({count}), first: {_one_line(message, 200)}; check that the URL is "
+            f"{url} answered GraphQL errors ({count}), first: {one_line(message, 200)}; check that the URL is "
             f"PokéAPI's v1beta2 endpoint (the query uses names without pokemon_v2_) or {_FALLBACK}"
         )
     return body
@@ -199,17 +199,8 @@ def _read_cache(path: Path, url: str, query_sha: str) -> CachedResponse | None:
         return None
 
 
-def _write_cache(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
-
-def _one_line(value, limit: int) -> str:
-    text = " ".join(str(value).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

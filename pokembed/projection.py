@@ -307,11 +307,11 @@ def validate_umap_params(params: UmapParams) -> None:
             f"min_dist must be between 0.0 and 1.0 (UMAP's spread), got {min_dist!r}; the article uses 0.0"
         )
     if isinstance(n_epochs, bool) or not isinstance(n_epochs, numbers.Integral) or n_epochs < 1:
-        raise BadInputError(f"n_epochs must be an integer >= 1, got {n_epochs!r}; the article uses 5000")
+        raise BadInputError(f"`n_epochs` must be an integer >= 1, got {n_epochs!r}; the article uses 5000")
     if params.metric != "cosine":
         raise BadInputError(
             f"metric must be 'cosine' (the distances are cosine distances of the concatenated vectors), "
             f"got {params.metric!r}; leave metric at its default"
         )
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-        raise BadInputError(f"seed must be an integer between 0 and 2**32 - 1, got {seed!r}; e.g. 42")
+        raise BadInputError(f"`seed` must be an integer between 0 and 2**32 - 1, got {seed!r}; e.g. 42")

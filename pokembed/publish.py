@@ -10,7 +10,6 @@ printed or written.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -18,16 +17,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pokembed.errors import BadInputError, PublishError
+from pokembed.errors import BadInputError, PublishError, one_line
+from pokembed.facts import MARKER, read_marker
 
 logger = logging.getLogger(__name__)
 
 REPO_TYPE = "dataset"
-MARKER = ".pokembed"
 CARD = "README.md"
 DATA_DIR = "data"
 _VERSION = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-_NO_TOKEN = "--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
+_NO_TOKEN = "a push (`repo_id`) needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ def validate_version(version: str) -> str:
     """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
     match = _VERSION.fullmatch(str(version).strip())
     if match is None:
-        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. --version 1.2.0")
+        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
     return ".".join(match.groups())
 
 
@@ -139,7 +138,7 @@ def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None,
         notes = [f"{reason}; existing tags are not checked", *plan.notes]
         return PushResult(_with_notes(plan, notes), None, None, dry_run=True)
     if plan.tag in remote.tags:
-        raise PublishError(f"tag {plan.tag} already exists on {repo_id}; choose a new --version")
+        raise PublishError(f"tag {plan.tag} already exists on {repo_id}; choose a new `version`")
 
     from huggingface_hub import HfApi
 
@@ -164,7 +163,7 @@ def check_tag_free(repo_id: str, version: str, *, token: str | None = None, endp
     tag = f"v{validate_version(version)}"
     remote = _read_remote(repo_id, resolve_endpoint(endpoint), resolve_token(token), timeout)
     if tag in remote.tags:
-        raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new --version")
+        raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new `version`")
 
 
 def fetch_previous(repo_id: str, *, token: str | None = None, endpoint: str | None = None,
@@ -254,7 +253,7 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
     try:
         yield
     except (OfflineModeIsEnabled, httpx.TransportError, ConnectionError, TimeoutError) as exc:
-        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_first_line(exc, token)}); "
+        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_cause_line(exc, token)}); "
                            "check the network, HF_ENDPOINT and HF_HUB_OFFLINE") from None
     except RevisionNotFoundError:
         raise PublishError(f"cannot {step} {where}: the revision does not exist; pass an existing tag") from None
@@ -265,21 +264,21 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
         elif status == 403:
             fix = "the token may not write there; use a token with write access to that namespace"
         elif status == 409 and tag:
-            fix = f"tag {tag} already exists (the files are committed but untagged); choose a new --version"
+            fix = f"tag {tag} already exists (the files are committed but untagged); choose a new `version`"
         elif status == 412:
             fix = "the repo changed during the push; run it again"
         else:
-            fix = f"{_first_line(exc, token)}; check the repo id and try again"
+            fix = f"{_cause_line(exc, token)}; check the repo id and try again"
         raise PublishError(f"cannot {step} {where}: {fix}") from None
     except (OSError, ValueError, RuntimeError) as exc:  # upload failures, invalid card metadata, LFS errors
-        raise PublishError(f"cannot {step} {where} ({_first_line(exc, token)}); fix it and run the push again") \
+        raise PublishError(f"cannot {step} {where} ({_cause_line(exc, token)}); fix it and run the push again") \
             from None
 
 
-def _first_line(exc: BaseException, token: str | None) -> str:
+def _cause_line(exc: BaseException, token: str | None) -> str:
+    """One line for a Hub failure: the cause huggingface_hub wrapped in a RuntimeError, the token masked."""
     cause = exc.__cause__ if isinstance(exc, RuntimeError) and exc.__cause__ else exc
-    text = next((line.strip() for line in str(cause).splitlines() if line.strip()), type(cause).__name__)
-    return text.replace(token, "***") if token else text
+    return one_line(cause, secret=token)
 
 
 def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
@@ -287,11 +286,11 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     marker = out_dir / MARKER
     if not marker.is_file():
         raise BadInputError(f"{out_dir} is not a pokembed output folder (no {MARKER} marker); "
-                            "pass the --out folder of a build")
-    built = _marker_version(marker)
+                            "pass the `out` folder of a build")
+    built = _marker_version(out_dir)
     if built is not None and built.lstrip("v") != version:
         raise BadInputError(f"{out_dir} was built as version {built}, not {version}; "
-                            f"rebuild with --version {version} or push with --version {built}")
+                            f"rebuild with `version` {version} or push with `version` {built}")
     parquet = sorted((out_dir / DATA_DIR).rglob("*.parquet"))
     if not (out_dir / CARD).is_file() or not parquet:
         raise BadInputError(f"{out_dir} lacks {CARD} or {DATA_DIR}/*.parquet (an unfinished build?); rebuild it")
@@ -299,13 +298,13 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     return sorted((p.relative_to(out_dir).as_posix(), p.stat().st_size) for p in files)
 
 
-def _marker_version(marker: Path) -> str | None:
-    """The version recorded in the `.pokembed` marker (JSON), if it records one."""
+def _marker_version(out_dir: Path) -> str | None:
+    """The version recorded in the folder's `.pokembed` marker, if it records one."""
     try:
-        facts = json.loads(marker.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
+        facts = read_marker(out_dir) or {}
+    except BadInputError:
         return None
-    version = facts.get("version") if isinstance(facts, dict) else None
+    version = facts.get("version")
     return version if isinstance(version, str) and version else None
 
 
@@ -318,7 +317,7 @@ def _check_repo_id(repo_id: str) -> None:
     except HFValidationError:
         repo_id = ""
     if repo_id.count("/") != 1:
-        raise BadInputError("the repo id must look like OWNER/NAME (e.g. --push me/pokemon-embeddings)")
+        raise BadInputError("the repo id must look like OWNER/NAME (e.g. `repo_id` me/pokemon-embeddings)")
 
 
 def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:

@@ -133,7 +133,7 @@ class VectorCache:
         except sqlite3.DatabaseError as exc:
             if not _is_damage(exc):
                 raise BadInputError(
-                    f"vector cache {self.path} cannot be opened ({exc}); pass a writable --cache-dir"
+                    f"vector cache {self.path} cannot be opened ({exc}); pass a writable `cache_dir`"
                 ) from None
             self._start_afresh(exc)
 
@@ -161,7 +161,7 @@ class VectorCache:
             self._open()
         except sqlite3.DatabaseError as again:
             raise BadInputError(
-                f"vector cache {self.path} cannot be created ({again}); pass a writable --cache-dir"
+                f"vector cache {self.path} cannot be created ({again}); pass a writable `cache_dir`"
             ) from None
 
     def get_many(self, model_key: str, hashes: Sequence[str]) -> dict[str, tuple[np.ndarray, dict]]:
@@ -215,7 +215,7 @@ class VectorCache:
         except sqlite3.DatabaseError as exc:
             self._read_only = True
             logger.warning("cannot write the vector cache %s (%s: %s); going on without caching vectors, so a "
-                           "rebuild embeds these again: free space or pass a writable --cache-dir",
+                           "rebuild embeds these again: free space or pass a writable `cache_dir`",
                            self.path, type(exc).__name__, exc)
 
     def _delete(self, model_key: str, hashes: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT.parent / "shared"  # the one path to ../shared: tests import it from here
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
@@ -22,6 +23,24 @@ def load_cli():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_datasets_cache(tmp_path_factory):
+    """Every `load_dataset` in the tests, and in the servers they start, caches under pytest's temporary folder,
+    never in the user's ~/.cache/huggingface/datasets (the Space loads its dataset without a cache_dir)."""
+    import datasets.config
+
+    folder = tmp_path_factory.mktemp("hf-datasets-cache")
+    saved = os.environ.get("HF_DATASETS_CACHE"), datasets.config.HF_DATASETS_CACHE
+    os.environ["HF_DATASETS_CACHE"] = str(folder)
+    datasets.config.HF_DATASETS_CACHE = folder
+    yield folder
+    datasets.config.HF_DATASETS_CACHE = saved[1]
+    if saved[0] is None:
+        os.environ.pop("HF_DATASETS_CACHE", None)
+    else:
+        os.environ["HF_DATASETS_CACHE"] = saved[0]
 
 
 @pytest.fixture(scope="session")

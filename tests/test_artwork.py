@@ -25,8 +25,8 @@ from pokembed.artwork import (
     preprocess_artwork,
 )
 from pokembed.errors import BadInputError, SourceUnavailableError
+from conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_ARTWORK = SHARED / "pokeapi" / "official-artwork"
 WHITE = (255, 255, 255)
 

@@ -16,6 +16,7 @@ from conftest import build_args, fixture_ids, load_cli
 
 from pokembed.build import BuildConfig, build
 from pokembed.projection import UmapParams
+from pokembed.facts import MARKER
 
 PARQUET = Path("data") / "train-00000-of-00001.parquet"
 
@@ -111,7 +112,7 @@ def test_pca_columns_are_the_pca_of_the_published_vectors_and_the_variance_is_re
     published = np.stack([loaded["pca_2d_x"], loaded["pca_2d_y"]], axis=1)
     np.testing.assert_allclose(published, expected.coordinates, atol=1e-6)
     assert np.isfinite(published).all() and published.std(axis=0).min() > 0
-    facts = json.loads((built_dataset / ".pokembed").read_text(encoding="utf-8"))
+    facts = json.loads((built_dataset / MARKER).read_text(encoding="utf-8"))
     ratios = facts["pca"]["explained_variance_ratio"]
     np.testing.assert_allclose(ratios, expected.explained_variance_ratio, atol=1e-6)
     assert 1.0 >= ratios[0] >= ratios[1] > 0
@@ -207,3 +208,12 @@ def test_each_row_holds_the_vectors_of_its_own_inputs(loaded, tiny_models):
     for vectors in (alone, image_alone):
         gaps = np.abs(vectors[:, None, :] - vectors[None, :, :]).max(axis=2) + np.eye(len(vectors))
         assert gaps.min() > 1e-3
+
+
+def test_loading_a_build_without_cache_dir_stays_in_the_tests_temp_folder(built_dataset, tmp_path_factory):
+    """As the Space loads it (no cache_dir): the datasets cache it writes is pytest's, not the user's."""
+    from pokembed.dataset import load_dataset_split
+
+    loaded = load_dataset_split(built_dataset)
+    base = tmp_path_factory.getbasetemp().resolve()
+    assert loaded.cache_files and all(Path(f["filename"]).resolve().is_relative_to(base) for f in loaded.cache_files)

@@ -12,21 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from pokembed.card import (
-    COLUMN_DOCS,
-    DEFAULT_TEMPLATE,
-    BuildFacts,
-    diff_versions,
-    facts_from_card,
-    facts_from_dict,
-    facts_from_json,
-    facts_to_dict,
-    facts_to_json,
-    parse_changelog,
-    read_template,
-    render_card,
-    size_category,
-)
+from pokembed.card import COLUMN_DOCS, DEFAULT_TEMPLATE, read_template, render_card, size_category
+from pokembed.changelog import diff_versions, parse_changelog
+from pokembed.facts import BuildFacts, facts_from_card, facts_from_dict, facts_from_json, facts_to_dict, facts_to_json
 from pokembed.dataset import dataset_features, read_table, rows_to_table, write_dataset_folder
 from pokembed.errors import BadInputError
 from pokembed.projection import UmapParams
@@ -342,7 +330,7 @@ def test_diff_versions_lists_what_changed() -> None:
         make_facts(),
         make_facts(version="1.1.0", text_model=new_text, data_version="9999999", umap=UmapParams(n_neighbors=8)),
     )
-    assert "Added 2 Pokémon: mew, venusaur-mega."  # by id in lines
+    assert "Added 2 Pokémon: mew, venusaur-mega." in lines  # by id
     assert "Removed 1 Pokémon: charmander." in lines
     assert "Documents changed for 2 Pokémon: bulbasaur, ivysaur." in lines
     assert "Artwork added for 1 Pokémon: pikachu." in lines
@@ -384,12 +372,28 @@ def test_changelog_carries_previous_entries_forward() -> None:
     assert parse_changelog("# a card without a changelog") == []
 
 
-def test_the_template_is_the_top_level_file() -> None:
+def test_the_template_ships_inside_the_package(tmp_path) -> None:
+    """Read through importlib.resources, and in the wheel: a non-editable install renders cards too."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
     assert DEFAULT_TEMPLATE.name == "dataset_card.md" and DEFAULT_TEMPLATE.is_file()
+    assert Path(str(DEFAULT_TEMPLATE)).resolve().is_relative_to(root / "pokembed")
+    source = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside pyproject.toml
+    shutil.copytree(root / "pokembed", source / "pokembed", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("pokembed-*.whl")
+    assert "pokembed/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
     with pytest.raises(BadInputError, match="cannot read the card template"):
         read_template(Path("/nonexistent/card.md"))
     with pytest.raises(BadInputError, match="unknown or malformed placeholder"):
-        render_card("$nope", make_table(), make_facts(), [])
+        render_card("{{ nope }}", make_table(), make_facts(), [])
 
 
 def test_read_table_feeds_the_card(tmp_path: Path) -> None:
@@ -399,7 +403,7 @@ def test_read_table_feeds_the_card(tmp_path: Path) -> None:
 
 
 def test_the_card_says_the_nomic_image_model_runs_natively():
-    from pokembed.card import _model_description
+    from pokembed.card_build_text import model_description as _model_description
 
     text = _model_description(NOMIC_VISION, "image")
     assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
@@ -411,7 +415,7 @@ def test_facts_leave_out_which_local_snapshot_was_read(tmp_path):
     """An offline build from a snapshot folder records the same model facts as an online one."""
     import dataclasses
 
-    from pokembed.card import BuildFacts
+    from pokembed.facts import BuildFacts
     from pokembed.models import MODELS
 
     spec = MODELS["nomic-embed-vision-v1.5"]

@@ -97,5 +97,5 @@ def test_bad_umap_epochs_fail_before_any_work(cli, tmp_path, csv_fixture, artwor
     argv = build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "out")
     argv[argv.index("--umap-epochs") + 1] = "0"
     code, err = run_cli(cli, argv, capsys)
-    assert_one_line_error(code, err, r"n_epochs")
+    assert_one_line_error(code, err, r"--umap-epochs must be an integer >= 1")
     assert not (tmp_path / ".pokembed-cache").exists()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from pokembed.cost import CHARS_PER_TOKEN, CPU_WARNING_TOKENS, EmbedPlan, count_tokens
+from conftest import SHARED
 
-BERT = Path(__file__).resolve().parents[1].parent / "shared" / "tokenizers" / "bert-base-uncased"
+BERT = SHARED / "tokenizers" / "bert-base-uncased"
 
 
 def plan(**changes):

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, build_args, write_artwork_folder
+from pokembed.facts import MARKER
 
 ROUNDS = 20
 SEED = 10
@@ -90,7 +91,7 @@ def check_whole(out: Path, rows_of: dict[str, int], allowed: set[str]) -> str:
     """The output is one complete version among `allowed`: marker, card and table agree. Returns that version."""
     import pyarrow.parquet as pq
 
-    marker = json.loads((out / ".pokembed").read_text(encoding="utf-8"))
+    marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
     version = marker["version"]
     assert version in allowed, f"version {version} is neither the previous nor the new one ({allowed})"
     table = pq.read_table(out / "data" / "train-00000-of-00001.parquet")
@@ -140,7 +141,7 @@ def test_twenty_builds_killed_at_random_moments(tmp_path, csv_fixture, artwork_f
         for round_ in range(1, ROUNDS + 1):
             argv, version, limit = args(round_)
             rows_of[version] = limit
-            previous = json.loads((out / ".pokembed").read_text())["version"]
+            previous = json.loads((out / MARKER).read_text())["version"]
             # Killed at a random moment of a build (up to 1.5x a measured build, so some finish first).
             typical = sorted(durations)[len(durations) // 2] if durations else 1.0
             delay = rng.uniform(0.0, 1.5 * typical)

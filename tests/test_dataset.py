@@ -11,15 +11,14 @@ import pytest
 
 from pokembed.dataset import (
     DATA_FILE,
-    MARKER,
     dataset_features,
-    read_marker,
     read_table,
     table_metadata,
     write_dataset_folder,
     write_parquet,
 )
 from pokembed.errors import BadInputError
+from pokembed.facts import MARKER, read_marker
 
 TEXT_DIM, IMAGE_DIM = 8, 4
 CARD = """---
@@ -212,7 +211,7 @@ def test_a_foreign_folder_is_refused(tmp_path: Path) -> None:
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(BadInputError, match="mine is not a pokembed output folder; choose an empty or new --out"):
+    with pytest.raises(BadInputError, match="mine is not a pokembed output folder; choose an empty or new `out`"):
         write(foreign)
     assert snapshot(foreign) == {"notes.txt": b"keep me"}
     a_file = tmp_path / "file"

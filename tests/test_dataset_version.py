@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from pokembed.dataset_version import dataset_version, version_footer
-from pokembed.facts import read_build_facts
+from pokembed.facts import MARKER, read_build_facts
 
 FACTS = {"version": "0.2.0", "built_at": "2026-11-20", "text_model": {"model_id": "nomic-ai/nomic-embed-text-v1.5"}}
 
@@ -30,7 +30,7 @@ def test_unpinned_untagged_and_unrecorded_are_said_so():
 
 
 def test_a_local_build_reads_its_own_facts(built_dataset):
-    marker = json.loads((built_dataset / ".pokembed").read_text(encoding="utf-8"))
+    marker = json.loads((built_dataset / MARKER).read_text(encoding="utf-8"))
     footer = version_footer(dataset_version(built_dataset, None, read_build_facts(built_dataset)))
     assert footer.startswith(f"Dataset `{built_dataset}` (local folder) · version {marker['version']} · ")
     assert (f"built {marker['built_at']}" if marker.get("built_at") else "build date not recorded") in footer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from pokeapi_fixture import FORM_ID, write_csv_fixture
@@ -11,8 +10,9 @@ from pokeapi_fixture import FORM_ID, write_csv_fixture
 from pokembed.documents import RowMeta, document_text, row_metadata
 from pokembed.errors import BadInputError
 from pokembed.sources import PokemonMeta, load_source
+from conftest import SHARED
 
-PIKACHU_2024 = Path(__file__).resolve().parents[1].parent / "shared" / "pokeapi" / "pikachu_graphql_v1beta_2024.json"
+PIKACHU_2024 = SHARED / "pokeapi" / "pikachu_graphql_v1beta_2024.json"
 
 
 @pytest.fixture(scope="module")

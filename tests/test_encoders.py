@@ -222,7 +222,7 @@ def test_device_errors():
         resolve_device("tpu")
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
-    with pytest.raises(BadInputError, match=r"--device cuda was asked for but CUDA is not available .*; use --device cpu"):
+    with pytest.raises(BadInputError, match=r"`device` cuda was asked for but CUDA is not available .*; use `device` cpu"):
         load_text_encoder("nomic-embed-text-v1.5", device="cuda")
 
 
@@ -230,12 +230,12 @@ def test_a_model_folder_that_fails_to_load(tmp_path, tiny_models):
     text = tmp_path / "text"
     shutil.copytree(tiny_models / "text", text)
     (text / "model.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ModelLoadError, match=r"^could not load text model .*text \(.+\); use --text-model nomic-embed-text-v1\.5"):
+    with pytest.raises(ModelLoadError, match=r"^could not load text model .*text \(.+\); use `text_model` nomic-embed-text-v1\.5"):
         load_text_encoder(str(text), device="cpu")
     image = tmp_path / "image"
     shutil.copytree(tiny_models / "image", image)
     (image / "model.safetensors").unlink()
-    with pytest.raises(ModelLoadError, match=r"^could not load image model .*image \(.+\); use --image-model siglip2-base-patch16-224"):
+    with pytest.raises(ModelLoadError, match=r"^could not load image model .*image \(.+\); use `image_model` siglip2-base-patch16-224"):
         load_image_encoder(str(image), device="cpu")
 
 
@@ -262,7 +262,7 @@ def test_contrastors_config_with_unmapped_shape_is_refused(tmp_path, tiny_models
 
 
 def test_wrong_kind_spec_is_refused(text_spec, tiny_models):
-    with pytest.raises(BadInputError, match=r"is not an image model \(it is text\); pass it as --text-model"):
+    with pytest.raises(BadInputError, match=r"is not an image model \(it is text\); pass it as `text_model`"):
         load_image_encoder(text_spec, device="cpu")
     with pytest.raises(BadInputError, match=r"is an image model, not a text model"):
         load_text_encoder(str(tiny_models / "image"), device="cpu")
@@ -286,3 +286,43 @@ def test_real_tokenizer_counts_on_a_real_record(tmp_path, shared_dir):
     short = load_text_encoder(dataclasses.replace(encoder.spec, max_tokens=2048), device="cpu", progress=False)
     result = short.embed_documents([document], long_documents="chunk")
     assert result.truncated.tolist() == [True] and result.tokens.tolist() == [tokens] and _unit(result.vectors)
+
+
+def test_pooling_selects_the_forward_pass(tmp_path, tiny_models, text_encoder):
+    """A sidecar's pooling picks the forward pass: "cls" reads token 0, not the mean; an impossible one is refused."""
+    import torch
+    import torch.nn.functional as F
+
+    text = tmp_path / "text"
+    shutil.copytree(tiny_models / "text", text)
+    sidecar = json.loads((text / "pokembed.json").read_text())
+    (text / "pokembed.json").write_text(json.dumps({**sidecar, "pooling": "cls"}))
+    cls = load_text_encoder(str(text), device="cpu", progress=False)
+    assert cls.spec.pooling == "cls"
+    got = cls.embed_documents(DOCS[:2]).vectors
+    with torch.inference_mode():
+        inputs = cls._collate([cls._tokenize([DOCS[0]], cls.spec.document_prompt)[0]])
+        first = cls.model(**inputs).last_hidden_state[:, 0].float()
+        if cls.spec.layer_norm:
+            first = F.layer_norm(first, first.shape[-1:])
+        expected = F.normalize(first[:, : cls.spec.dimension], dim=1).numpy()
+    np.testing.assert_allclose(got[0], expected[0], atol=1e-5)
+    assert not np.allclose(got, text_encoder.embed_documents(DOCS[:2]).vectors, atol=1e-3)
+
+    (text / "pokembed.json").write_text(json.dumps({**sidecar, "pooling": "pooler"}))
+    with pytest.raises(BadInputError, match=r"has pooling 'pooler'; it gives 'mean' or 'cls'"):
+        load_text_encoder(str(text), device="cpu")
+
+
+def test_one_answer_for_which_model_embeds_queries(tiny_models):
+    """models.query_model_spec: the named text model, or (SigLIP) the image model's own text tower."""
+    import dataclasses as dc
+
+    from pokembed.models import query_model_spec
+
+    image = get_model_spec(str(tiny_models / "image"), "image")
+    assert query_model_spec(image) == get_model_spec(str((tiny_models / "text").resolve()), "text")
+    assert query_model_spec(dc.replace(image, query_model=None)) is None
+    siglip = get_model_spec("siglip2-base-patch16-224", "image")
+    assert query_model_spec(siglip) is siglip
+    assert query_model_spec(get_model_spec("nomic-embed-vision-v1.5", "image")).name == "nomic-embed-text-v1.5"

@@ -17,6 +17,7 @@ from test_http import Server, answer, drip_body
 from pokembed.artwork import artwork_cache_dir, load_artwork
 from pokembed.errors import BadInputError, SourceUnavailableError
 from pokembed.sources import load_source
+from pokembed.facts import MARKER
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +167,7 @@ def test_three_concurrent_cli_builds_one_wins_the_others_say_why(tmp_path, csv_f
         if code:
             assert code == 1 and err.strip().startswith("Error: another build") and "Traceback" not in err, err
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".pokembed-cache")) == ["out"]
-    assert (out / ".pokembed").is_file()
+    assert (out / MARKER).is_file()
     # While another writer holds the folder, a build stops at once with one line (deterministic, unlike the race).
     from pokembed.output_folder import output_lock
 
@@ -324,17 +325,17 @@ def test_bad_cache_dir_is_refused_before_any_work(tmp_path):
     from pokembed.build import build
 
     (tmp_path / "cachefile").write_text("x")
-    with pytest.raises(BadInputError, match=r"--cache-dir .*cachefile is a file, not a folder"):
+    with pytest.raises(BadInputError, match=r"`cache_dir` .*cachefile is a file, not a folder"):
         build(_config(tmp_path, cache_dir=tmp_path / "cachefile"))
-    with pytest.raises(BadInputError, match=r"--cache-dir .*out/cache is inside --out .*put the cache elsewhere"):
+    with pytest.raises(BadInputError, match=r"`cache_dir` .*out/cache is inside `out` .*put the cache elsewhere"):
         build(_config(tmp_path, cache_dir=tmp_path / "out" / "cache"))
     (tmp_path / "outfile").write_text("x")
-    with pytest.raises(BadInputError, match=r"--out .*outfile is a file"):
+    with pytest.raises(BadInputError, match=r"`out` .*outfile is a file"):
         build(_config(tmp_path, cache_dir=tmp_path / "c").__class__(**{**_config(tmp_path).__dict__,
                                                                          "out": tmp_path / "outfile"}))
 
 
-@pytest.mark.parametrize("which", ["--out", "--cache-dir"])
+@pytest.mark.parametrize("which", ["`out`", "`cache_dir`"])
 def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, which):
     import errno
     import tempfile
@@ -352,7 +353,7 @@ def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, w
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     config = _config(tmp_path, cache_dir=tmp_path / "cache")
-    if which == "--out":
+    if which == "`out`":
         config = config.__class__(**{**config.__dict__, "out": readonly / "out"})
     else:
         config = config.__class__(**{**config.__dict__, "cache_dir": readonly / "cache"})
@@ -395,7 +396,7 @@ def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkey
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(artwork, "_write_atomic", full)
+    monkeypatch.setattr(artwork, "write_atomic", full)
     with caplog.at_level(logging.WARNING):
         result = load_artwork([1, 2, 3], str(folder), cache_dir=tmp_path / "cache", workers=1, progress=False)
     assert list(result.images) == [1, 2, 3]
@@ -406,7 +407,7 @@ def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkey
 def test_full_vector_database_keeps_the_embeddings_just_computed(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     cache = VectorCache(tmp_path / "vectors.sqlite")
@@ -440,14 +441,14 @@ def test_damaged_previous_output_does_not_block_a_rebuild(tmp_path, built_datase
     shutil.copytree(built_dataset, out)
     (out / "notes.txt").write_text("mine")
     if damage == "marker":
-        (out / ".pokembed").write_text('{"version": "0.1.0", "coun')
+        (out / MARKER).write_text('{"version": "0.1.0", "coun')
     else:
         parquet = out / "data" / "train-00000-of-00001.parquet"
         parquet.write_bytes(parquet.read_bytes()[:1000])
     code = load_cli().main(build_args(csv_fixture, artwork_fixture, tiny_models, out, "--version", "0.2.0",
                                       "--cache-dir", str(built_dataset.parent / ".pokembed-cache"), "--quiet"))
     assert code == 0
-    assert json.loads((out / ".pokembed").read_text())["version"] == "0.2.0"
+    assert json.loads((out / MARKER).read_text())["version"] == "0.2.0"
     assert (out / "notes.txt").read_text() == "mine"
     assert any("damaged" in r.getMessage() for r in caplog.records)
 
@@ -525,7 +526,7 @@ def test_every_mode_gives_the_colour_it_means(mode):
     import numpy as np
     from PIL import Image
 
-    from pokembed.artwork import _to_rgba
+    from pokembed.artwork_images import _to_rgba
 
     grey = {"1": 255, "F": 0.5}.get(mode, 128)
     values = {"L": 128, "LA": (128, 255), "La": (128, 255), "P": 0, "PA": (0, 255), "RGB": (128,) * 3,
@@ -564,6 +565,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
     from PIL import Image
 
     import pokembed.artwork as artwork
+    import pokembed.artwork_images as artwork_images
 
     folder = tmp_path / "art"
     folder.mkdir()
@@ -571,7 +573,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
         Image.new("RGB", (1000, 1000), (i * 20, 0, 0)).save(folder / f"{i}.png")
     monkeypatch.setattr(artwork, "DECODE_PIXEL_BUDGET", 2_000_000)  # two of these images at once
     in_flight, peak, lock = [0], [0], threading.Lock()
-    real = artwork._to_rgba
+    real = artwork_images._to_rgba
 
     def counting(image):
         with lock:
@@ -584,7 +586,7 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
             with lock:
                 in_flight[0] -= 1
 
-    monkeypatch.setattr(artwork, "_to_rgba", counting)
+    monkeypatch.setattr(artwork_images, "_to_rgba", counting)
     result = load_artwork(list(range(1, 9)), str(folder), cache_dir=None, workers=8, progress=False)
     assert len(result.images) == 8 and peak[0] == 2
 
@@ -651,7 +653,7 @@ def test_csv_non_integer_cell_names_file_column_and_row(tmp_path, csv_fixture):
 def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     rng = np.random.default_rng(1)
@@ -683,7 +685,7 @@ def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, capl
 def test_garbage_in_a_page_of_the_vector_database(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.build import embed_cached
+    from pokembed.cached_embedding import embed_cached
     from pokembed.vector_cache import VectorCache
 
     path = tmp_path / "v.sqlite"

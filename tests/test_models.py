@@ -64,9 +64,9 @@ def test_unknown_model_lists_the_known_ones():
 
 
 def test_wrong_kind_and_unknown_kind_are_bad_input():
-    with pytest.raises(BadInputError, match=r"'siglip2-base-patch16-224' is an image model, not a text model; pass it as --image-model"):
+    with pytest.raises(BadInputError, match=r"'siglip2-base-patch16-224' is an image model, not a text model; pass it as `image_model`"):
         get_model_spec("siglip2-base-patch16-224", "text")
-    with pytest.raises(BadInputError, match=r"is a text model, not an image model; pass it as --text-model"):
+    with pytest.raises(BadInputError, match=r"is a text model, not an image model; pass it as `text_model`"):
         get_model_spec("nomic-ai/nomic-embed-text-v1.5", "image")
     with pytest.raises(BadInputError, match=r"unknown model kind 'audio'"):
         get_model_spec("nomic-embed-text-v1.5", "audio")
@@ -85,9 +85,9 @@ def test_tiny_model_folders_resolve_to_specs(tiny_models):
 
 
 def test_a_folder_of_the_wrong_kind_is_refused(tiny_models):
-    with pytest.raises(BadInputError, match=r"is an image model, not a text model; pass it as --image-model"):
+    with pytest.raises(BadInputError, match=r"is an image model, not a text model; pass it as `image_model`"):
         get_model_spec(str(tiny_models / "image"), "text")
-    with pytest.raises(BadInputError, match=r"is a text model, not an image model; pass it as --text-model"):
+    with pytest.raises(BadInputError, match=r"is a text model, not an image model; pass it as `text_model`"):
         get_model_spec(str(tiny_models / "text"), "image")
 
 
@@ -156,7 +156,7 @@ def test_a_plain_copy_of_nomics_text_model_is_refused_with_what_to_pass(tmp_path
     """Loaded from config.json alone it would lose the registry's layer norm and 8,192-token RoPE scaling."""
     folder = _contrastors_folder(tmp_path / "nomic-embed-text-v1.5")
     with pytest.raises(BadInputError, match=r"holds a nomic contrastors text model .* would lose nomic-embed-text-v1\.5's "
-                       r"layer norm and 8,192-token RoPE scaling; pass --text-model nomic-embed-text-v1\.5 .*"
+                       r"layer norm and 8,192-token RoPE scaling; pass `text_model` nomic-embed-text-v1\.5 .*"
                        r"models--nomic-ai--nomic-embed-text-v1\.5/snapshots/e9b6763023c676ca8431644204f50c2b100d9aab.*"
                        r'"registry_model": "nomic-embed-text-v1\.5"') as info:
         get_model_spec(str(folder), "text")
@@ -188,7 +188,7 @@ def test_a_local_dir_download_is_recognised_by_its_commit(tmp_path):
     metadata.write_text(f"{registry.revision}\n\"etag\"\n1764400000.0\n")
     assert get_model_spec(str(folder), "text") == dataclasses.replace(registry, snapshot=str(folder.resolve()))
     metadata.write_text("1" * 40 + "\n")  # another commit: not known to be the registry's files
-    with pytest.raises(BadInputError, match=r"pass --text-model nomic-embed-text-v1\.5"):
+    with pytest.raises(BadInputError, match=r"pass `text_model` nomic-embed-text-v1\.5"):
         get_model_spec(str(folder), "text")
 
 

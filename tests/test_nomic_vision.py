@@ -232,7 +232,7 @@ def test_a_checkpoint_with_a_missing_extra_or_misshapen_tensor_is_refused(tmp_pa
     weights = load_file(str(tiny_models / "image" / "model.safetensors"))
     missing = _copy_image_model(tiny_models, tmp_path / "missing")
     save_file({k: v for k, v in weights.items() if k != "selector.norm1.weight"}, str(missing / "model.safetensors"))
-    _refused(missing, r"\(tensors missing from the checkpoint: selector\.norm1\.weight\); use --image-model siglip2")
+    _refused(missing, r"\(tensors missing from the checkpoint: selector\.norm1\.weight\); use `image_model` siglip2")
     extra = _copy_image_model(tiny_models, tmp_path / "extra")
     save_file({**weights, "embeddings.reg_token": weights["embeddings.cls_token"].clone()}, str(extra / "model.safetensors"))
     _refused(extra, r"tensors in the checkpoint that nomic's vision model does not have: embeddings\.reg_token\)")

@@ -6,7 +6,6 @@ import hashlib
 import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from fake_github import FakeGitHub
@@ -15,9 +14,11 @@ from pokembed.documents import document_text
 from pokembed.errors import BadInputError, SourceUnavailableError
 from pokembed.pokeapi_csv import TABLES
 from pokembed.sources import load_source, parse_source
+from conftest import SHARED
+from pokembed.facts import MARKER
 
 SHA = hashlib.sha1(b"pokeapi at some commit").hexdigest()
-SHARED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "pokeapi" / "csv"
+SHARED_CSV = SHARED / "pokeapi" / "csv"
 FAST = {"retries": 2, "backoff": 0.0, "timeout": 20.0, "progress": False}
 
 
@@ -200,7 +201,7 @@ def test_build_from_a_commit_and_the_card_says_so(github, graphql_stub, csv_fixt
     assert f"PokéAPI's CSV tables at commit [`{SHA}`](https://github.com/PokeAPI/pokeapi/tree/{SHA}/data/v2/csv)" in card
     assert f"`--source pokeapi:{SHA}`" in card
     assert f"Note: `auto` fell back to PokéAPI's tables at commit `{SHA}` because the GraphQL endpoint failed" in card
-    marker = jsonlib.loads((out / ".pokembed").read_text(encoding="utf-8"))
+    marker = jsonlib.loads((out / MARKER).read_text(encoding="utf-8"))
     assert marker["source"] == f"pokeapi:{SHA}" and marker["data_version"] == SHA
     assert len(calls) == 1 and "database is down" in card
 

@@ -117,9 +117,9 @@ def test_tiny_inputs_get_coordinates(n: int) -> None:
         (UmapParams(n_neighbors=2.5), "n_neighbors must be an integer"),
         (UmapParams(min_dist=-0.1), "min_dist must be between 0.0 and 1.0"),
         (UmapParams(min_dist=1.5), "min_dist must be between 0.0 and 1.0"),
-        (UmapParams(n_epochs=0), "n_epochs must be an integer >= 1, got 0"),
+        (UmapParams(n_epochs=0), "`n_epochs` must be an integer >= 1, got 0"),
         (UmapParams(metric="euclidean"), "metric must be 'cosine'"),
-        (UmapParams(seed=-1), "seed must be an integer between 0 and 2\\*\\*32 - 1"),
+        (UmapParams(seed=-1), "`seed` must be an integer between 0 and 2\\*\\*32 - 1"),
     ],
 )
 def test_parameters_are_validated_at_fit_time(params: UmapParams, message: str) -> None:

@@ -14,6 +14,7 @@ from fake_hub import Commit, FakeHub, isolate_hub_env
 from pokembed import publish
 from pokembed.errors import BadInputError, PublishError
 from pokembed.publish import fetch_previous, plan_push, push, resolve_token, validate_version
+from pokembed.facts import MARKER
 
 # huggingface_hub's own LFS PUT passes data=<file> to httpx, which warns; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -45,7 +46,7 @@ def make_out_dir(path: Path, version: str = "0.1.0", rows: int = 200, shards: in
 
     (path / "data").mkdir(parents=True, exist_ok=True)
     (path / "README.md").write_text(f"---\nlicense: mit\npretty_name: test\n---\n# Pokémon {card}\n", encoding="utf-8")
-    (path / ".pokembed").write_text(json.dumps({"version": version, "rows": rows}), encoding="utf-8")
+    (path / MARKER).write_text(json.dumps({"version": version, "rows": rows}), encoding="utf-8")
     for shard in range(shards):
         ids = list(range(shard * rows, (shard + 1) * rows))
         table = pa.table({"id": pa.array(ids, pa.int32()), "name": [f"pokemon-{i}-{card}" for i in ids]})
@@ -87,7 +88,7 @@ def test_plan_push_lists_layout_and_stale_data_files(tmp_path):
     (out / "notes.txt").write_text("not part of the Hub layout")
     remote = [".gitattributes", "README.md", "data/train-00000-of-00002.parquet", "data/extra.csv", SHARD]
     plan = plan_push(out, REPO, "0.1.0", remote_files=remote)
-    assert [path for path, _ in plan.files] == [".pokembed", "README.md", SHARD]
+    assert [path for path, _ in plan.files] == [MARKER, "README.md", SHARD]
     assert dict(plan.files)[SHARD] == (out / SHARD).stat().st_size
     assert plan.deletions == ["data/extra.csv", "data/train-00000-of-00002.parquet"]
     assert (plan.tag, plan.commit_message) == ("v0.1.0", "pokembed dataset v0.1.0")
@@ -145,7 +146,7 @@ def test_existing_tag_is_refused_before_uploading(hub, tmp_path):
     (out / "README.md").write_text("---\nlicense: mit\n---\nchanged\n")
     sent = len(hub.requests)
     for dry_run in (False, True):
-        with pytest.raises(PublishError, match=f"^tag v0.1.0 already exists on {REPO}; choose a new --version$"):
+        with pytest.raises(PublishError, match=f"^tag v0.1.0 already exists on {REPO}; choose a new `version`$"):
             push(out, REPO, "0.1.0", token=TOKEN, endpoint=hub.endpoint, dry_run=dry_run)
     assert len(hub.repo(REPO).commits) == 2 and list(hub.repo(REPO).tags) == ["v0.1.0"]
     assert {method for method, _ in hub.requests[sent:]} == {"GET"}, "nothing was uploaded"
@@ -153,7 +154,7 @@ def test_existing_tag_is_refused_before_uploading(hub, tmp_path):
 
 def test_push_without_token_is_refused(hub, tmp_path):
     out = make_out_dir(tmp_path / "out")
-    with pytest.raises(PublishError, match=r"--push needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"):
+    with pytest.raises(PublishError, match=r"a push \(`repo_id`\) needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"):
         push(out, REPO, "0.1.0", endpoint=hub.endpoint)
     assert hub.requests == [] and hub.repos == {}
 
@@ -190,7 +191,7 @@ def test_dry_run_plans_without_writing(hub, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)  # the endpoint also comes from HF_ENDPOINT
     result = push(out, REPO, "0.1.0", dry_run=True)  # no token needed to look
     assert result.dry_run and result.commit_oid is None and result.commit_url is None
-    assert [path for path, _ in result.plan.files] == [".pokembed", "README.md", SHARD]
+    assert [path for path, _ in result.plan.files] == [MARKER, "README.md", SHARD]
     assert any("will be created" in note for note in result.plan.notes)
     assert any("no Hugging Face token" in note for note in result.plan.notes)
     assert hub.repos == {} and {method for method, _ in hub.requests} == {"GET"}
@@ -200,7 +201,7 @@ def test_dry_run_works_offline_and_says_so(tmp_path):
     out = make_out_dir(tmp_path / "out")
     endpoint = free_port_endpoint()
     result = push(out, REPO, "0.1.0", endpoint=endpoint, dry_run=True)
-    assert result.dry_run and [path for path, _ in result.plan.files] == [".pokembed", "README.md", SHARD]
+    assert result.dry_run and [path for path, _ in result.plan.files] == [MARKER, "README.md", SHARD]
     assert any(f"{endpoint} could not be reached" in note for note in result.plan.notes)
     assert "could not be reached" in result.plan.describe()
 
@@ -227,7 +228,7 @@ def test_fetch_previous_downloads_the_latest_tag(hub, tmp_path):
 
     dest = fetch_previous(REPO, token=TOKEN, endpoint=hub.endpoint, dest=tmp_path / "prev")
     assert dest == tmp_path / "prev"
-    for name in ("README.md", ".pokembed", SHARD):
+    for name in ("README.md", MARKER, SHARD):
         assert (dest / name).read_bytes() == (second / name).read_bytes()
     old = fetch_previous(REPO, token=TOKEN, endpoint=hub.endpoint, revision="v0.1.0", dest=tmp_path / "old")
     assert (old / "README.md").read_bytes() == (first / "README.md").read_bytes()

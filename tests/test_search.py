@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from pokembed.errors import BadInputError
-from pokembed.artwork import export_artwork
+from pokembed.artwork_export import export_artwork
 from pokembed.dataset import load_dataset_split
-from pokembed.facts import DatasetModels, models_from_dataset, models_from_facts
 from pokembed.queries import validate_question, validate_upload
 from pokembed.search import PokedexIndex, generation_sort_key, normalize_name
 
@@ -224,14 +222,6 @@ def test_validate_upload(tmp_path):
 
 
 # ---- the dataset and its models ------------------------------------------------------------------------------------
-def test_models_from_facts_reads_any_nesting():
-    assert models_from_facts({"text_model_id": "t", "image_model_id": "i"}) == DatasetModels("t", "i")
-    nested = {"version": "1", "facts": {"text_model": {"model_id": "a/t", "revision": "x"},
-                                        "image_model": {"model_id": "a/i"}}}
-    assert models_from_facts(nested) == DatasetModels("a/t", "a/i")
-    assert models_from_facts(None) == DatasetModels(None, None)
-
-
 def _contract_dataset(n_rows: int = 3):
     import datasets
 
@@ -290,32 +280,12 @@ def test_neighbors_as_row_indices_or_old_ids():
 
 
 def test_dataset_folder_round_trip(tmp_path):
-    import pyarrow.parquet as pq
-
     folder = tmp_path / "out"
     (folder / "data").mkdir(parents=True)
-    ds = _contract_dataset()
-    ds.to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
-    # no marker: the models come from the parquet schema metadata
-    parquet = folder / "data" / "train-00000-of-00001.parquet"
-    table = pq.read_table(parquet)
-    facts = {"text_model_id": "nomic-ai/nomic-embed-text-v1.5", "image_model_id": "nomic-ai/nomic-embed-vision-v1.5"}
-    meta = dict(table.schema.metadata or {}) | {b"pokembed": json.dumps(facts).encode()}
-    pq.write_table(table.replace_schema_metadata(meta), parquet)
-    assert models_from_dataset(folder) == DatasetModels(*facts.values())
-    # a marker wins
-    (folder / ".pokembed").write_text(json.dumps({"version": "2", "text_model_id": "t", "image_model_id": "i"}))
-    assert models_from_dataset(folder) == DatasetModels("t", "i")
-
+    _contract_dataset().to_parquet(str(folder / "data" / "train-00000-of-00001.parquet"))
     loaded = load_dataset_split(folder, cache_dir=tmp_path / "cache")
     assert loaded.num_rows == 3
     assert PokedexIndex.from_dataset(loaded).names[2] == "deoxys-attack"
-
-
-def test_dataset_card_fallback(tmp_path):
-    card = "---\nlicense: mit\ntext_model_id: a/text\nimage_model_id: 'a/image'\n---\nhi\n"
-    (tmp_path / "README.md").write_text(card)
-    assert models_from_dataset(tmp_path) == DatasetModels("a/text", "a/image")
 
 
 def test_missing_dataset_folder_is_a_clear_error(tmp_path):

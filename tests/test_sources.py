@@ -28,8 +28,8 @@ from pokembed.sources import (
     load_source,
     parse_source,
 )
+from conftest import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SHARED_CSV = SHARED / "pokeapi" / "csv"
 PIKACHU_2024 = SHARED / "pokeapi" / "pikachu_graphql_v1beta_2024.json"
 

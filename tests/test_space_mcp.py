@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from space_server import running_space
+from pokembed.facts import MARKER
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,6 @@ def test_calling_a_tool_ranks_like_the_dataset(server, built_dataset):
 def test_the_page_names_the_dataset_version(server, built_dataset):
     config = get_json(server + "config")
     footer = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "dataset-version")
-    marker = json.loads((built_dataset / ".pokembed").read_text(encoding="utf-8"))
+    marker = json.loads((built_dataset / MARKER).read_text(encoding="utf-8"))
     assert footer.startswith(f"Dataset `{built_dataset}` (local folder) · version {marker['version']} · ")
     assert "changelog" in footer
