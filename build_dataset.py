@@ -136,7 +136,7 @@ def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from pokembed.build import BuildConfig, build
+    from pokembed.pipeline import BuildConfig, build
     from pokembed.projection import UmapParams
     from pokembed.publish import push
     from pokembed.space_deploy import check_deployable, deploy_space, print_result, push_failed

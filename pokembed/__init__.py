@@ -31,9 +31,9 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _LAZY = {
-    "build": "pokembed.build",
-    "BuildConfig": "pokembed.build",
-    "BuildResult": "pokembed.build",
+    "build": "pokembed.pipeline",
+    "BuildConfig": "pokembed.pipeline",
+    "BuildResult": "pokembed.pipeline",
     "load_records": "pokembed.sources",
     "load_source": "pokembed.sources",
     "load_artwork": "pokembed.artwork",
@@ -66,7 +66,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'pokembed' has no attribute {name!r}")
     value = getattr(import_module(module), name)
-    globals()[name] = value  # also over the submodule `pokembed.build`, which importing it binds here
+    globals()[name] = value
     return value
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from conftest import build_args, fixture_ids, load_cli
 
-from pokembed.build import BuildConfig, build
+from pokembed.pipeline import BuildConfig, build
 from pokembed.projection import UmapParams
 from pokembed.facts import MARKER
 

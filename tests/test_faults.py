@@ -314,7 +314,7 @@ def test_cli_refuses_bad_records_before_any_work(tmp_path, csv_fixture, tiny_mod
 
 
 def _config(tmp_path, **kw):
-    from pokembed.build import BuildConfig
+    from pokembed.pipeline import BuildConfig
 
     return BuildConfig(out=tmp_path / "out", source=f"csv:{tmp_path / 'no-such-csv'}", artwork=str(tmp_path),
                        text_model=str(tmp_path / "no-model"), image_model=str(tmp_path / "no-model"),
@@ -322,7 +322,7 @@ def _config(tmp_path, **kw):
 
 
 def test_bad_cache_dir_is_refused_before_any_work(tmp_path):
-    from pokembed.build import build
+    from pokembed.pipeline import build
 
     (tmp_path / "cachefile").write_text("x")
     with pytest.raises(BadInputError, match=r"`cache_dir` .*cachefile is a file, not a folder"):
@@ -340,7 +340,7 @@ def test_unwritable_folders_are_refused_before_any_work(tmp_path, monkeypatch, w
     import errno
     import tempfile
 
-    from pokembed.build import build
+    from pokembed.pipeline import build
 
     readonly = tmp_path / "ro"
     readonly.mkdir()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -319,14 +317,3 @@ def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, do
     warning = plan.cpu_warning()
     if warning:
         log.warning("%s", warning)
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``pokembed.build(config)`` work however this module was first imported: the package exports the
-    ``build`` function under this module's own name, and importing ``pokembed.build`` binds the module there."""
-
-    def __call__(self, config: BuildConfig) -> BuildResult:
-        return build(config)
-
-
-sys.modules[__name__].__class__ = _CallableModule
