@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token-budget", type=int, default=None,
                         help="pokembed encoder's token_budget (default: the encoder's own default)")
     parser.add_argument("--chunk", type=int, default=None,
-                        help="feed the encoder N documents per embed_documents call, in id order, as build.py does "
+                        help="feed the encoder N documents per embed_documents call, in id order, as pokembed.pipeline does "
                              "between two cache commits (default: all in one call)")
     add_peak_and_progress(parser)
     args = parser.parse_args(argv)
@@ -244,7 +244,7 @@ def pokembed_method(spec, device: Device, *, token_budget: int | None, chunk: in
         notes[0] += (f", attention {getattr(model.config, '_attn_implementation', '?')}, "
                      f"dtype {str(next(model.parameters()).dtype).replace('torch.', '')}")
     if chunk:
-        notes.append(f"fed {chunk} documents per embed_documents call (--chunk), as build.py does")
+        notes.append(f"fed {chunk} documents per embed_documents call (--chunk), as pokembed.pipeline does")
     method = Method("pokembed encoder", lambda texts: np.empty(0), load, notes, model=model)
     calls: list[tuple[float, tuple[int, ...]]] = []  # (host time, input_ids shape) of each forward call
 
