@@ -218,7 +218,9 @@ def _shut(connection: HTTPConnection) -> None:
         pass
 
 
-class _WatchedHTTPConnection(HTTPConnection):
+class _WatchedRequests:
+    """Mixin for urllib3 connections: register each request's socket with the running deadline's watchdog."""
+
     def request(self, *args, **kwargs):  # noqa: D102 (urllib3 API)
         watch = _current_watch.get()
         if watch is not None:
@@ -228,14 +230,12 @@ class _WatchedHTTPConnection(HTTPConnection):
         return super().request(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def request(self, *args, **kwargs):  # noqa: D102 (urllib3 API)
-        watch = _current_watch.get()
-        if watch is not None:
-            if watch.expired:
-                raise TimeoutError("the request's deadline passed")
-            watch.watch(self)
-        return super().request(*args, **kwargs)
+class _WatchedHTTPConnection(_WatchedRequests, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedRequests, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
