@@ -106,7 +106,9 @@ class PokedexIndex:
 
     `text` and `image` are L2-normalised on construction; `image` rows where `has_image` is False are zeros and never
     ranked. `neighbors` are the dataset's stored nearest neighbours of each row as zero-based row indices (the
-    dataset card's embedding-atlas format), nearest first.
+    dataset card's embedding-atlas format), nearest first; `neighbor_distances` their stored distances (the cosine
+    distance of the combined text and image vectors, pokembed.projection.combined_distances), where the dataset has
+    them.
     """
 
     ids: np.ndarray                       # int64 (n,)
@@ -118,6 +120,7 @@ class PokedexIndex:
     has_image: np.ndarray                 # bool (n,)
     umap: np.ndarray                      # float32 (n, 2)
     neighbors: tuple[tuple[int, ...], ...] = ()
+    neighbor_distances: tuple[tuple[float, ...], ...] = ()  # aligned with `neighbors`; () where none are stored
     _by_name: dict[str, int] = field(init=False, repr=False)
     _by_id: dict[int, int] = field(init=False, repr=False)
     _generation_labels: tuple[str, ...] = field(init=False, repr=False)  # in game order, "unknown" for None
@@ -131,12 +134,15 @@ class PokedexIndex:
         image = np.asarray(self.image, dtype=np.float32)
         umap = np.asarray(self.umap, dtype=np.float32)
         neighbors = tuple(tuple(int(i) for i in row) for row in self.neighbors) or tuple(() for _ in range(n))
+        neighbor_distances = (tuple(tuple(float(d) for d in row) for row in self.neighbor_distances)
+                              or tuple(() for _ in range(n)))
         if image.size == 0:
             image = np.zeros((n, 0), dtype=np.float32)
         checks = {"ids": ids.shape == (n,), "generations": len(self.generations) == n, "types": len(self.types) == n,
                   "text": text.ndim == 2 and text.shape[0] == n, "image": image.ndim == 2 and image.shape[0] == n,
                   "has_image": has_image.shape == (n,),
-                  "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n}
+                  "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n,
+                  "neighbor_distances": len(neighbor_distances) == n}
         wrong = [name for name, ok in checks.items() if not ok]
         if wrong:
             raise BadInputError(f"index arrays {', '.join(wrong)} do not have one row per name ({n}); "
@@ -154,6 +160,7 @@ class PokedexIndex:
         set_(self, "has_image", has_image)
         set_(self, "umap", umap)
         set_(self, "neighbors", neighbors)
+        set_(self, "neighbor_distances", neighbor_distances)
         by_name: dict[str, int] = {}
         for row, name in enumerate(self.names):
             by_name.setdefault(normalize_name(name), row)
@@ -185,7 +192,9 @@ class PokedexIndex:
         else:
             image, has_image = np.zeros((n, 0), dtype=np.float32), np.zeros(n, dtype=bool)
         ids = table.column("id").to_numpy(zero_copy_only=False)
-        neighbors = _neighbor_rows(table.column("neighbors").to_pylist(), ids) if "neighbors" in columns else ()
+        cells = table.column("neighbors").to_pylist() if "neighbors" in columns else []
+        neighbors = _neighbor_rows(cells, ids) if cells else ()
+        distances = tuple(tuple((cell or {}).get("distances") or ()) for cell in cells)
         umap = np.stack([table.column("umap_2d_x").to_numpy(zero_copy_only=False),
                          table.column("umap_2d_y").to_numpy(zero_copy_only=False)], axis=1).astype(np.float32)
         return cls(
@@ -194,6 +203,7 @@ class PokedexIndex:
             generations=tuple(table.column("generation").to_pylist()),
             types=tuple(tuple(t or ()) for t in table.column("types").to_pylist()),
             text=text, image=image, has_image=has_image, umap=np.nan_to_num(umap), neighbors=neighbors,
+            neighbor_distances=distances,
         )
 
     # ---- lookup -------------------------------------------------------------------------------------------------
@@ -225,7 +235,14 @@ class PokedexIndex:
 
     def neighbor_rows(self, row: int) -> list[int]:
         """Rows of the dataset's stored nearest neighbours of `row`, nearest first (out-of-range entries skipped)."""
-        return [i for i in self.neighbors[row] if 0 <= i < len(self) and i != row]
+        return [i for i, _ in self.stored_neighbors(row)]
+
+    def stored_neighbors(self, row: int) -> list[tuple[int, float | None]]:
+        """(row, stored distance) of the dataset's nearest neighbours of `row`, nearest first (out-of-range entries
+        skipped); the distance is None where the dataset stores none."""
+        distances = self.neighbor_distances[row]
+        return [(i, distances[j] if j < len(distances) else None) for j, i in enumerate(self.neighbors[row])
+                if 0 <= i < len(self) and i != row]
 
     # ---- rankings -----------------------------------------------------------------------------------------------
     def scores(self, row: int, by: str = "text") -> tuple[np.ndarray, np.ndarray, bool]:

@@ -468,12 +468,20 @@ def map_coordinates(space: Space, projection: str = "umap") -> np.ndarray:
     raise BadInputError(f"unknown projection {projection!r}; use umap or pca")
 
 
-def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[int]:
-    """The dataset's stored nearest neighbours of a row (nearest first); by map distance if none are stored."""
-    stored = space.index.neighbor_rows(row)
+def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[tuple[int, float | None]]:
+    """(row, stored distance) of a row's nearest neighbours as the dataset stores them, nearest first: the distance
+    is `neighbors.distances`, the cosine distance of the combined text and image vectors. Where the dataset stores no
+    neighbours, the nearest on the UMAP map, with no stored distance (None)."""
+    stored = space.index.stored_neighbors(row)
     if stored:
         return stored[:k]
-    return [space.index.row_of_id(m.id) for m in space.index.similar(space.index.names[row], by="umap", k=k)]
+    return [(space.index.row_of_id(m.id), None)
+            for m in space.index.similar(space.index.names[row], by="umap", k=k)]
+
+
+def _stored_distance(distance: float | None) -> float | None:
+    """A stored neighbour distance at 4 significant digits (enough to read, and their order kept), for JSON."""
+    return None if distance is None else float(f"{distance:.4g}")
 
 
 def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
@@ -491,18 +499,22 @@ def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
         row = index.find(name)
         k = search._check_k(k)
         result["pokemon"] = pokemon_facts(space, row)
-        result["neighbors"] = [_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])),
-                                      rank=rank) for rank, r in enumerate(map_neighbours(space, row, k), start=1)]
+        result["neighbors"] = [
+            {**_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])), rank=rank),
+             "distance": None if distance is None else round(float(distance), 6)}
+            for rank, (r, distance) in enumerate(map_neighbours(space, row, k), start=1)]
     return result
 
 
 def map_view_data(space: Space) -> dict[str, Any]:
-    """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours."""
+    """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours (`nb`: rows,
+    nearest first; `nd`: their stored distances, null where the dataset stores none)."""
     index = space.index
     gens = [g or "unknown" for g in index.generations]
     gen_order = sorted(set(gens), key=lambda g: search.generation_sort_key(None if g == "unknown" else g))
     primary = [t[0] if t else "unknown" for t in index.types]
     type_order = sorted(set(primary))
+    all_neighbours = [map_neighbours(space, r) for r in range(len(index))]
     return {
         "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
         "pca_x": [round(float(v), 4) for v in space.pca.coordinates[:, 0]],
@@ -515,7 +527,8 @@ def map_view_data(space: Space) -> dict[str, Any]:
         "type_colours": [html.TYPE_COLOURS.get(t, "#888888") for t in type_order],
         "type_names": [" / ".join(t) or "unknown" for t in index.types],
         "art": [int(bool(a)) for a in index.has_image],
-        "nb": [map_neighbours(space, r) for r in range(len(index))],
+        "nb": [[r for r, _ in neighbours] for neighbours in all_neighbours],
+        "nd": [[_stored_distance(d) for _, d in neighbours] for neighbours in all_neighbours],
         "thumb_base": "gradio_api/file=" + (space.art.folder / "thumb").as_posix() + "/",
         "placeholder": space.art.url(-1),
     }
@@ -945,7 +958,8 @@ def api_endpoints(space: Space) -> None:
         (computed when the Space starts, with a fixed sign per axis); with a name, that Pokémon and its nearest
         neighbours as stored in the dataset's neighbors column. Returns JSON: `projection`, `points` (id, name, x, y,
         generation), `explained_variance_ratio` (PCA only: the share of the variance each axis explains), `pokemon`,
-        `neighbors` (rank, id, name, display_name, score = distance on this map).
+        `neighbors` (rank, id, name, display_name, distance = the dataset's stored neighbour distance, the cosine
+        distance of the combined text and image vectors, nearest first; score = distance on this map).
 
         Args:
             name: optional; a Pokémon to highlight, spelled as for /similar.
