@@ -84,14 +84,14 @@ def generation_sort_key(generation: str | None) -> tuple[int, str]:
     return (10**5, generation)
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (all-zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
-def _top(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
+def top_rows(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
     """Indices of the k best candidates by score; ties broken by the smaller Pokémon id."""
     if k <= 0 or candidates.size == 0:
         return candidates[:0]
@@ -148,14 +148,14 @@ class PokedexIndex:
             raise BadInputError(f"index arrays {', '.join(wrong)} do not have one row per name ({n}); "
                                 "rebuild the dataset with build_dataset.py")
         has_image = has_image & (np.linalg.norm(image, axis=1) > 0) if image.shape[1] else np.zeros(n, dtype=bool)
-        image = _unit_rows(image) if image.shape[1] else image
+        image = unit_rows(image) if image.shape[1] else image
         image[~has_image] = 0.0
         set_ = object.__setattr__
         set_(self, "ids", ids)
         set_(self, "names", tuple(self.names))
         set_(self, "generations", tuple(self.generations))
         set_(self, "types", tuple(tuple(t) for t in self.types))
-        set_(self, "text", _unit_rows(text))
+        set_(self, "text", unit_rows(text))
         set_(self, "image", image)
         set_(self, "has_image", has_image)
         set_(self, "umap", umap)
@@ -256,7 +256,7 @@ class PokedexIndex:
         if by == "umap":
             return np.linalg.norm(self.umap - self.umap[row], axis=1), others, False
         if by == "image":
-            self._require_image(row)
+            self.require_image(row)
             return self.image @ self.image[row], others[self.has_image[others]], True
         text = self.text @ self.text[row]
         if not self.has_image[row]:
@@ -265,7 +265,8 @@ class PokedexIndex:
         image = self.image @ self.image[row]
         return np.where(both, (text + image) / 2.0, text), others, True
 
-    def _require_image(self, row: int) -> None:
+    def require_image(self, row: int) -> None:
+        """Refuse an image ranking for a Pokémon without artwork, in one line."""
         if not self.has_image[row]:
             raise BadInputError(f"{self.names[row]} has no artwork, so it has no image embedding; "
                                 "rank it by text, umap or combined instead")
@@ -274,19 +275,19 @@ class PokedexIndex:
         """The k Pokémon most like `name` by text, image, umap or combined similarity, itself excluded."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
-        best = _top(scores, candidates, self.ids, _check_k(k), descending=descending)
-        return [self._match(r, scores[r]) for r in best]
+        best = top_rows(scores, candidates, self.ids, check_k(k), descending=descending)
+        return [self.as_match(r, scores[r]) for r in best]
 
     def best_per_generation(self, name: str, by: str = "text", k: int = 3) -> list[GenerationMatch]:
         """The k best matches for `name` within each generation (generation order), itself excluded."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
-        k = _check_k(k)
+        k = check_k(k)
         codes = self._generation_codes[candidates]
         rows: list[GenerationMatch] = []
         for code, gen in enumerate(self._generation_labels):
             members = candidates[codes == code]
-            for rank, r in enumerate(_top(scores, members, self.ids, k, descending=descending), start=1):
+            for rank, r in enumerate(top_rows(scores, members, self.ids, k, descending=descending), start=1):
                 rows.append(GenerationMatch(gen, rank, int(self.ids[r]), self.names[r], float(scores[r])))
         return rows
 
@@ -303,7 +304,7 @@ class PokedexIndex:
             raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
         scores = self.image @ (query / norm)
         candidates = np.flatnonzero(self.has_image)
-        return [self._match(r, scores[r]) for r in _top(scores, candidates, self.ids, _check_k(k), descending=True)]
+        return [self.as_match(r, scores[r]) for r in top_rows(scores, candidates, self.ids, check_k(k), descending=True)]
 
     def similarity_matrix(self, rows: np.ndarray, modality: str) -> np.ndarray:
         """Pairwise cosine similarities among `rows` for text, image or combined (as `scores` defines them)."""
@@ -325,7 +326,7 @@ class PokedexIndex:
         """
         if modality not in MODALITIES:
             raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
-        per_generation = _check_k(per_generation)
+        per_generation = check_k(per_generation)
         pool = self.has_image if modality == "image" else np.ones(len(self), dtype=bool)
         out: list[Oddball] = []
         for code, gen in enumerate(self._generation_labels):
@@ -341,7 +342,8 @@ class PokedexIndex:
                 out.append(Oddball(modality, gen, rank, int(self.ids[r]), self.names[r], float(medians[i])))
         return out
 
-    def _match(self, row: int, score: float) -> Match:
+    def as_match(self, row: int, score: float) -> Match:
+        """A row and its score as a Match (id, name, score)."""
         return Match(int(self.ids[row]), self.names[row], float(score))
 
 
@@ -359,7 +361,8 @@ def _neighbor_rows(cells: Sequence[Any], ids: np.ndarray) -> tuple[tuple[int, ..
     return tuple(tuple(int(v) for v in row) for row in lists)
 
 
-def _check_k(k: int) -> int:
+def check_k(k: int) -> int:
+    """`k` as an int from 1 to 1000, else a one-line BadInputError."""
     try:
         k = int(k)
     except (TypeError, ValueError):

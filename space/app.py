@@ -386,7 +386,7 @@ def similar_result(space: Space, name: str, mode: str = "text", k: int = 12) -> 
 def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     """The Pokémon whose artwork best matches a question (search_query embedding against image embeddings)."""
     text = queries.validate_question(question, space.config.max_question_chars)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.query_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": space.artwork_count,
             "matches": _matches(space, space.index.search_images(vector, k=k))}
@@ -396,7 +396,7 @@ def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[s
     """The Pokémon whose artwork is closest to a picture file."""
     image = queries.validate_upload(path, max_bytes=space.config.max_upload_bytes,
                                     max_pixels=space.config.max_upload_pixels)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.image_encoder().embed_images([image])[0]
     return {"width": image.width, "height": image.height, "score": "cosine", "searched": space.artwork_count,
             "matches": _matches(space, space.index.search_images(vector, k=k))}
@@ -416,7 +416,7 @@ def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     """The Pokémon whose records best answer a question: the question's `search_query: ` embedding by the dataset's
     text model against the records' `search_document: ` embeddings (nomic's retrieval use)."""
     text = queries.validate_question(question, space.config.max_question_chars)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.records_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": len(space.index),
             "matches": _matches(space, search.ask_records(space.index, vector, k=k))}
@@ -497,7 +497,7 @@ def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
         result["explained_variance_ratio"] = pca_variance(space)
     if name is not None and str(name).strip():
         row = index.find(name)
-        k = search._check_k(k)
+        k = search.check_k(k)
         result["pokemon"] = pokemon_facts(space, row)
         result["neighbors"] = [
             {**_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])), rank=rank),
