@@ -277,7 +277,7 @@ def single_threaded_numpy() -> None:
 def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     """Load the dataset once: the index, display names, artwork files (in `workdir`, else a temporary folder removed
     when the Space is garbage-collected or the process exits) and the model names."""
-    from pokembed.artwork import export_artwork, write_thumbnails
+    from pokembed.artwork_export import export_artwork, write_thumbnails
     from pokembed.dataset import load_dataset_split
     from pokembed.dataset_version import dataset_version, version_footer
     from pokembed.facts import models_from_facts, read_build_facts
