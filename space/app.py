@@ -480,8 +480,9 @@ def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[tupl
 
 
 def _stored_distance(distance: float | None) -> float | None:
-    """A stored neighbour distance at 4 significant digits (enough to read, and their order kept), for JSON."""
-    return None if distance is None else float(f"{distance:.4g}")
+    """A stored neighbour distance at 3 significant digits (what the list shows; rounding keeps their order), for
+    JSON: the map's data stays small."""
+    return None if distance is None else float(f"{distance:.3g}")
 
 
 def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,

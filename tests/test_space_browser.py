@@ -209,7 +209,7 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     picked = next(r for r in rows if r["name"] == page.locator("#map-view .pk-map-open").get_attribute("data-name"))
     assert len(listed) == page.locator("#map-view .pk-map-list li").count()
     assert listed == sorted(listed), listed  # non-decreasing: nearest first
-    assert listed == pytest.approx(picked["neighbors"]["distances"][:len(listed)], rel=1e-3)
+    assert listed == pytest.approx(picked["neighbors"]["distances"][:len(listed)], rel=5e-3)
     page.locator("#map-view .pk-map-find").fill("missingno")
     page.locator("#map-view .pk-map-find").press("Enter")
     expect(page.locator("#map-view .pk-map-message")).to_contain_text("No Pokémon named “missingno”")
