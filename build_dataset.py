@@ -155,8 +155,14 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                   "--image-model": args.image_model, "--previous": str(args.previous) if args.previous else None}
         return run_build_job(argv, options, push_repo=args.push, inputs=inputs, dry_run=args.dry_run,
                              echo=lambda line: print(line, flush=True))
-    if args.schedule:
-        raise PokembedError("--schedule only applies with --hf-job FLAVOR; add --hf-job or drop --schedule")
+    job_only = [flag for flag, value, default in (("--schedule", args.schedule, None),
+                                                   ("--hf-job-code", args.hf_job_code, None),
+                                                   ("--hf-job-revision", args.hf_job_revision, None),
+                                                   ("--hf-job-image", args.hf_job_image, None),
+                                                   ("--hf-job-timeout", args.hf_job_timeout, "2h")) if value != default]
+    if job_only:
+        raise PokembedError(f"{', '.join(job_only)} only applies with --hf-job FLAVOR; add --hf-job or drop "
+                            f"{', '.join(job_only)}")
 
     umap = UmapParams()
     if args.umap_epochs is not None:

@@ -69,7 +69,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--artwork", default=str(DEFAULT_ARTWORK), help="build --artwork (default: the shared folder)")
     models = parser.add_mutually_exclusive_group()
     models.add_argument("--full-size", action="store_true",
-                        help="random full-size models (nomic-embed-text-v1.5 and ViT-B/16 architectures)")
+                        help="random full-size models (nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures)")
     models.add_argument("--tiny", action="store_true", help="the tiny models (the default)")
     parser.add_argument("--text-model", default=None, help="a text model name or folder (overrides the above)")
     parser.add_argument("--image-model", default=None, help="an image model name or folder (overrides the above)")

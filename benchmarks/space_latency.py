@@ -14,9 +14,10 @@ Starts `python space/app.py` as a real server (what a Space runs) on a dataset a
   memory                 the server's resident memory (now and peak) with both query models loaded
 
 By default the server runs full-size models with random weights made from their configs (a NomicBert with
-nomic-embed-text-v1.5's settings and the real bert-base-uncased tokenizer from ../shared, a ViT-B/16), the same
-arithmetic and memory as the real ones without a download; the dataset is copied with its vectors replaced by seeded
-random 768-d unit vectors so the full-size query vectors rank against it (rankings meaningless, cost the same).
+nomic-embed-text-v1.5's settings and the real bert-base-uncased tokenizer from ../shared, nomic-embed-vision-v1.5's
+architecture), the same arithmetic and memory as the real ones without a download; the dataset is copied with its
+vectors replaced by seeded random 768-d unit vectors so the full-size query vectors rank against it (rankings
+meaningless, cost the same).
 --tiny serves the dataset as built, with the tiny models given by --models.
 
   python benchmarks/space_latency.py build/smoke

@@ -414,5 +414,3 @@ def _id_list(ids: list[int], limit: int = 20) -> str:
     shown = ", ".join(map(str, ids[:limit]))
     return shown + (f", … ({len(ids) - limit} more)" if len(ids) > limit else "")
 
-
-from pokembed.artwork_export import export_artwork, write_thumbnails  # noqa: E402,F401 - the Space imports them here

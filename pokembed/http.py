@@ -219,15 +219,38 @@ def _shut(connection: HTTPConnection) -> None:
 
 
 class _WatchedRequests:
-    """Mixin for urllib3 connections: register each request's socket with the running deadline's watchdog."""
+    """Mixin for urllib3 connections: register each request's socket with the running deadline's watchdog.
+
+    An attempt starts at ``connect`` where urllib3 opens the connection before the request (HTTPS pools do), else at
+    ``request``; each attempt is counted once, so a host that never accepts a connection still counts its tries.
+    """
+
+    _attempt_registered = False
+
+    def connect(self):  # noqa: D102 (urllib3 API)
+        watch = _current_watch.get()
+        if watch is not None and not self._attempt_registered:
+            watch.watch(self)
+            self._attempt_registered = True
+        try:
+            return super().connect()
+        except BaseException:
+            self._attempt_registered = False
+            raise
 
     def request(self, *args, **kwargs):  # noqa: D102 (urllib3 API)
         watch = _current_watch.get()
         if watch is not None:
             if watch.expired:
+                self._attempt_registered = False
                 raise TimeoutError("the request's deadline passed")
-            watch.watch(self)
-        return super().request(*args, **kwargs)
+            if not self._attempt_registered:
+                watch.watch(self)
+                self._attempt_registered = True
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            self._attempt_registered = False
 
 
 class _WatchedHTTPConnection(_WatchedRequests, HTTPConnection):

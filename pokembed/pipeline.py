@@ -99,6 +99,9 @@ def validate_config(config: BuildConfig) -> None:
         raise BadInputError(f"`limit` must be a positive number, got {config.limit}")
     if config.neighbors < 1:
         raise BadInputError(f"`neighbors` must be a positive number, got {config.neighbors}")
+    if config.previous is not None and not Path(config.previous).is_dir():
+        raise BadInputError(f"`previous` {config.previous} is not a folder; pass an earlier output folder, or leave "
+                            "`previous` out to diff against the existing output")
     if config.card_template is not None and not Path(config.card_template).is_file():
         raise BadInputError(f"card template {config.card_template} not found; pass an existing `card_template` file")
 

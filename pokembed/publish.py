@@ -58,7 +58,7 @@ class PushResult:
     dry_run: bool
 
 
-class _Unreachable(PublishError):
+class HubUnreachable(PublishError):
     """The Hub could not be reached at all (network, DNS, offline mode)."""
 
 
@@ -106,7 +106,7 @@ def resolve_endpoint(endpoint: str | None = None) -> str:
 def plan_push(out_dir: Path, repo_id: str, version: str, *, remote_files: list[str] | None = None) -> PushPlan:
     """Plan a push of `out_dir` without any network call; `remote_files` (None: unknown) decides the deletions."""
     version = validate_version(version)
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     local = _local_files(Path(out_dir), version)
     produced = {path for path, _ in local}
     notes = [] if remote_files is not None else ["the remote files are unknown: stale data/ files are not listed"]
@@ -129,12 +129,12 @@ def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None,
     if token is None and not dry_run:
         raise PublishError(_NO_TOKEN)
     try:
-        remote = _read_remote(repo_id, endpoint, token, timeout)
+        remote = read_remote(repo_id, endpoint, token, timeout)
     except PublishError as exc:
         if not dry_run:
             raise
         logger.warning("dry run without the Hub: %s", exc)
-        reason = f"{endpoint} could not be reached" if isinstance(exc, _Unreachable) else f"the Hub refused: {exc}"
+        reason = f"{endpoint} could not be reached" if isinstance(exc, HubUnreachable) else f"the Hub refused: {exc}"
         notes = [f"{reason}; existing tags are not checked", *plan.notes]
         return PushResult(_with_notes(plan, notes), None, None, dry_run=True)
     if plan.tag in remote.tags:
@@ -143,7 +143,7 @@ def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None,
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=endpoint, token=token, library_name="pokembed")
-    with _hub_errors("list the files of", repo_id, endpoint, token):
+    with hub_errors("list the files of", repo_id, endpoint, token):
         remote_files = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision="main") if remote.exists else []
     plan = plan_push(out_dir, repo_id, version, remote_files=remote_files)
     notes = [] if remote.exists else [f"{repo_id} does not exist yet: it will be created"]
@@ -159,9 +159,9 @@ def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None,
 def check_tag_free(repo_id: str, version: str, *, token: str | None = None, endpoint: str | None = None,
                    timeout: float = 30.0) -> None:
     """Fail fast, before a long build: PublishError when the tag `vVERSION` already exists on `repo_id`."""
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     tag = f"v{validate_version(version)}"
-    remote = _read_remote(repo_id, resolve_endpoint(endpoint), resolve_token(token), timeout)
+    remote = read_remote(repo_id, resolve_endpoint(endpoint), resolve_token(token), timeout)
     if tag in remote.tags:
         raise PublishError(f"tag {tag} already exists on {repo_id}; choose a new `version`")
 
@@ -173,16 +173,16 @@ def fetch_previous(repo_id: str, *, token: str | None = None, endpoint: str | No
     `revision` defaults to the highest `vX.Y.Z` tag, else main. None when the repo does not exist or holds none of
     those files yet (nothing was published). huggingface_hub keeps its download metadata in `dest/.cache`.
     """
-    _check_repo_id(repo_id)
+    check_repo_id(repo_id)
     endpoint, token = resolve_endpoint(endpoint), resolve_token(token)
-    remote = _read_remote(repo_id, endpoint, token, timeout)
+    remote = read_remote(repo_id, endpoint, token, timeout)
     if not remote.exists:
         return None
     from huggingface_hub import HfApi
 
     api = HfApi(endpoint=endpoint, token=token, library_name="pokembed")
     revision = revision or _latest_tag(remote.tags) or "main"
-    with _hub_errors(f"download {revision} of", repo_id, endpoint, token):
+    with hub_errors(f"download {revision} of", repo_id, endpoint, token):
         files = [p for p in api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=revision) if _published(p)]
         for path in files:
             api.hf_hub_download(repo_id, path, repo_type=REPO_TYPE, revision=revision, local_dir=dest)
@@ -199,18 +199,18 @@ def _upload(api, out_dir: Path, plan: PushPlan, remote: _Remote, endpoint: str, 
 
     repo_id = plan.repo_id
     if not remote.exists:
-        with _hub_errors("create", repo_id, endpoint, token):
+        with hub_errors("create", repo_id, endpoint, token):
             api.create_repo(repo_id, repo_type=REPO_TYPE, exist_ok=True, private=private)
         logger.info("created dataset repo %s", repo_id)
     operations = [CommitOperationAdd(path, out_dir / path) for path, _ in plan.files]
     operations += [CommitOperationDelete(path) for path in plan.deletions]
     description = "\n".join(f"- {path}" for path, _ in plan.files)
-    with _hub_errors("commit to", repo_id, endpoint, token):
+    with hub_errors("commit to", repo_id, endpoint, token):
         commit = api.create_commit(repo_id, operations, commit_message=plan.commit_message,
                                    commit_description=description, repo_type=REPO_TYPE, revision="main",
                                    parent_commit=remote.head if remote.exists else None)
     try:
-        with _hub_errors(f"tag {commit.oid[:8]} as {plan.tag} on", repo_id, endpoint, token, tag=plan.tag):
+        with hub_errors(f"tag {commit.oid[:8]} as {plan.tag} on", repo_id, endpoint, token, tag=plan.tag):
             api.create_tag(repo_id, tag=plan.tag, revision=commit.oid, repo_type=REPO_TYPE,
                            tag_message=plan.commit_message)
     except PublishError as exc:  # half-finished: say what landed and the one command that finishes it
@@ -226,13 +226,13 @@ def _upload(api, out_dir: Path, plan: PushPlan, remote: _Remote, endpoint: str, 
     return PushResult(plan, commit.commit_url, commit.oid, dry_run=False)
 
 
-def _read_remote(repo_id: str, endpoint: str, token: str | None, timeout: float) -> _Remote:
+def read_remote(repo_id: str, endpoint: str, token: str | None, timeout: float) -> _Remote:
     """Branches and tags of the repo, read with a timeout so an unreachable Hub fails fast."""
     from huggingface_hub.errors import RepositoryNotFoundError
     from huggingface_hub.utils import build_hf_headers, get_session, hf_raise_for_status
 
     url = f"{endpoint}/api/{REPO_TYPE}s/{repo_id}/refs"
-    with _hub_errors("read the tags of", repo_id, endpoint, token):
+    with hub_errors("read the tags of", repo_id, endpoint, token):
         response = get_session().get(url, headers=build_hf_headers(token=token or False), timeout=timeout)
         try:
             hf_raise_for_status(response)
@@ -244,7 +244,7 @@ def _read_remote(repo_id: str, endpoint: str, token: str | None, timeout: float)
 
 
 @contextlib.contextmanager
-def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: str | None = None) -> Iterator[None]:
+def hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: str | None = None) -> Iterator[None]:
     """Turn what huggingface_hub and httpx raise into one-line PublishErrors naming the repo and the endpoint."""
     import httpx
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RevisionNotFoundError
@@ -253,7 +253,7 @@ def _hub_errors(step: str, repo_id: str, endpoint: str, token: str | None, tag: 
     try:
         yield
     except (OfflineModeIsEnabled, httpx.TransportError, ConnectionError, TimeoutError) as exc:
-        raise _Unreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_cause_line(exc, token)}); "
+        raise HubUnreachable(f"cannot reach {endpoint} to {step} {repo_id} ({_cause_line(exc, token)}); "
                            "check the network, HF_ENDPOINT and HF_HUB_OFFLINE") from None
     except RevisionNotFoundError:
         raise PublishError(f"cannot {step} {where}: the revision does not exist; pass an existing tag") from None
@@ -308,7 +308,8 @@ def _marker_version(out_dir: Path) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def _check_repo_id(repo_id: str) -> None:
+def check_repo_id(repo_id: str) -> None:
+    """Refuse a repo id that is not OWNER/NAME, in one line."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 

@@ -84,14 +84,14 @@ def generation_sort_key(generation: str | None) -> tuple[int, str]:
     return (10**5, generation)
 
 
-def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
     """Rows scaled to unit L2 norm (all-zero rows stay zero)."""
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
-def _top(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
+def top_rows(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
     """Indices of the k best candidates by score; ties broken by the smaller Pokémon id."""
     if k <= 0 or candidates.size == 0:
         return candidates[:0]
@@ -106,7 +106,9 @@ class PokedexIndex:
 
     `text` and `image` are L2-normalised on construction; `image` rows where `has_image` is False are zeros and never
     ranked. `neighbors` are the dataset's stored nearest neighbours of each row as zero-based row indices (the
-    dataset card's embedding-atlas format), nearest first.
+    dataset card's embedding-atlas format), nearest first; `neighbor_distances` their stored distances (the cosine
+    distance of the combined text and image vectors, pokembed.projection.combined_distances), where the dataset has
+    them.
     """
 
     ids: np.ndarray                       # int64 (n,)
@@ -118,6 +120,7 @@ class PokedexIndex:
     has_image: np.ndarray                 # bool (n,)
     umap: np.ndarray                      # float32 (n, 2)
     neighbors: tuple[tuple[int, ...], ...] = ()
+    neighbor_distances: tuple[tuple[float, ...], ...] = ()  # aligned with `neighbors`; () where none are stored
     _by_name: dict[str, int] = field(init=False, repr=False)
     _by_id: dict[int, int] = field(init=False, repr=False)
     _generation_labels: tuple[str, ...] = field(init=False, repr=False)  # in game order, "unknown" for None
@@ -131,29 +134,33 @@ class PokedexIndex:
         image = np.asarray(self.image, dtype=np.float32)
         umap = np.asarray(self.umap, dtype=np.float32)
         neighbors = tuple(tuple(int(i) for i in row) for row in self.neighbors) or tuple(() for _ in range(n))
+        neighbor_distances = (tuple(tuple(float(d) for d in row) for row in self.neighbor_distances)
+                              or tuple(() for _ in range(n)))
         if image.size == 0:
             image = np.zeros((n, 0), dtype=np.float32)
         checks = {"ids": ids.shape == (n,), "generations": len(self.generations) == n, "types": len(self.types) == n,
                   "text": text.ndim == 2 and text.shape[0] == n, "image": image.ndim == 2 and image.shape[0] == n,
                   "has_image": has_image.shape == (n,),
-                  "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n}
+                  "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n,
+                  "neighbor_distances": len(neighbor_distances) == n}
         wrong = [name for name, ok in checks.items() if not ok]
         if wrong:
             raise BadInputError(f"index arrays {', '.join(wrong)} do not have one row per name ({n}); "
                                 "rebuild the dataset with build_dataset.py")
         has_image = has_image & (np.linalg.norm(image, axis=1) > 0) if image.shape[1] else np.zeros(n, dtype=bool)
-        image = _unit_rows(image) if image.shape[1] else image
+        image = unit_rows(image) if image.shape[1] else image
         image[~has_image] = 0.0
         set_ = object.__setattr__
         set_(self, "ids", ids)
         set_(self, "names", tuple(self.names))
         set_(self, "generations", tuple(self.generations))
         set_(self, "types", tuple(tuple(t) for t in self.types))
-        set_(self, "text", _unit_rows(text))
+        set_(self, "text", unit_rows(text))
         set_(self, "image", image)
         set_(self, "has_image", has_image)
         set_(self, "umap", umap)
         set_(self, "neighbors", neighbors)
+        set_(self, "neighbor_distances", neighbor_distances)
         by_name: dict[str, int] = {}
         for row, name in enumerate(self.names):
             by_name.setdefault(normalize_name(name), row)
@@ -185,7 +192,9 @@ class PokedexIndex:
         else:
             image, has_image = np.zeros((n, 0), dtype=np.float32), np.zeros(n, dtype=bool)
         ids = table.column("id").to_numpy(zero_copy_only=False)
-        neighbors = _neighbor_rows(table.column("neighbors").to_pylist(), ids) if "neighbors" in columns else ()
+        cells = table.column("neighbors").to_pylist() if "neighbors" in columns else []
+        neighbors = _neighbor_rows(cells, ids) if cells else ()
+        distances = tuple(tuple((cell or {}).get("distances") or ()) for cell in cells)
         umap = np.stack([table.column("umap_2d_x").to_numpy(zero_copy_only=False),
                          table.column("umap_2d_y").to_numpy(zero_copy_only=False)], axis=1).astype(np.float32)
         return cls(
@@ -194,6 +203,7 @@ class PokedexIndex:
             generations=tuple(table.column("generation").to_pylist()),
             types=tuple(tuple(t or ()) for t in table.column("types").to_pylist()),
             text=text, image=image, has_image=has_image, umap=np.nan_to_num(umap), neighbors=neighbors,
+            neighbor_distances=distances,
         )
 
     # ---- lookup -------------------------------------------------------------------------------------------------
@@ -225,7 +235,14 @@ class PokedexIndex:
 
     def neighbor_rows(self, row: int) -> list[int]:
         """Rows of the dataset's stored nearest neighbours of `row`, nearest first (out-of-range entries skipped)."""
-        return [i for i in self.neighbors[row] if 0 <= i < len(self) and i != row]
+        return [i for i, _ in self.stored_neighbors(row)]
+
+    def stored_neighbors(self, row: int) -> list[tuple[int, float | None]]:
+        """(row, stored distance) of the dataset's nearest neighbours of `row`, nearest first (out-of-range entries
+        skipped); the distance is None where the dataset stores none."""
+        distances = self.neighbor_distances[row]
+        return [(i, distances[j] if j < len(distances) else None) for j, i in enumerate(self.neighbors[row])
+                if 0 <= i < len(self) and i != row]
 
     # ---- rankings -----------------------------------------------------------------------------------------------
     def scores(self, row: int, by: str = "text") -> tuple[np.ndarray, np.ndarray, bool]:
@@ -239,7 +256,7 @@ class PokedexIndex:
         if by == "umap":
             return np.linalg.norm(self.umap - self.umap[row], axis=1), others, False
         if by == "image":
-            self._require_image(row)
+            self.require_image(row)
             return self.image @ self.image[row], others[self.has_image[others]], True
         text = self.text @ self.text[row]
         if not self.has_image[row]:
@@ -248,7 +265,8 @@ class PokedexIndex:
         image = self.image @ self.image[row]
         return np.where(both, (text + image) / 2.0, text), others, True
 
-    def _require_image(self, row: int) -> None:
+    def require_image(self, row: int) -> None:
+        """Refuse an image ranking for a Pokémon without artwork, in one line."""
         if not self.has_image[row]:
             raise BadInputError(f"{self.names[row]} has no artwork, so it has no image embedding; "
                                 "rank it by text, umap or combined instead")
@@ -257,19 +275,19 @@ class PokedexIndex:
         """The k Pokémon most like `name` by text, image, umap or combined similarity, itself excluded."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
-        best = _top(scores, candidates, self.ids, _check_k(k), descending=descending)
-        return [self._match(r, scores[r]) for r in best]
+        best = top_rows(scores, candidates, self.ids, check_k(k), descending=descending)
+        return [self.as_match(r, scores[r]) for r in best]
 
     def best_per_generation(self, name: str, by: str = "text", k: int = 3) -> list[GenerationMatch]:
         """The k best matches for `name` within each generation (generation order), itself excluded."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
-        k = _check_k(k)
+        k = check_k(k)
         codes = self._generation_codes[candidates]
         rows: list[GenerationMatch] = []
         for code, gen in enumerate(self._generation_labels):
             members = candidates[codes == code]
-            for rank, r in enumerate(_top(scores, members, self.ids, k, descending=descending), start=1):
+            for rank, r in enumerate(top_rows(scores, members, self.ids, k, descending=descending), start=1):
                 rows.append(GenerationMatch(gen, rank, int(self.ids[r]), self.names[r], float(scores[r])))
         return rows
 
@@ -286,7 +304,7 @@ class PokedexIndex:
             raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
         scores = self.image @ (query / norm)
         candidates = np.flatnonzero(self.has_image)
-        return [self._match(r, scores[r]) for r in _top(scores, candidates, self.ids, _check_k(k), descending=True)]
+        return [self.as_match(r, scores[r]) for r in top_rows(scores, candidates, self.ids, check_k(k), descending=True)]
 
     def similarity_matrix(self, rows: np.ndarray, modality: str) -> np.ndarray:
         """Pairwise cosine similarities among `rows` for text, image or combined (as `scores` defines them)."""
@@ -308,7 +326,7 @@ class PokedexIndex:
         """
         if modality not in MODALITIES:
             raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
-        per_generation = _check_k(per_generation)
+        per_generation = check_k(per_generation)
         pool = self.has_image if modality == "image" else np.ones(len(self), dtype=bool)
         out: list[Oddball] = []
         for code, gen in enumerate(self._generation_labels):
@@ -324,7 +342,8 @@ class PokedexIndex:
                 out.append(Oddball(modality, gen, rank, int(self.ids[r]), self.names[r], float(medians[i])))
         return out
 
-    def _match(self, row: int, score: float) -> Match:
+    def as_match(self, row: int, score: float) -> Match:
+        """A row and its score as a Match (id, name, score)."""
         return Match(int(self.ids[row]), self.names[row], float(score))
 
 
@@ -342,7 +361,8 @@ def _neighbor_rows(cells: Sequence[Any], ids: np.ndarray) -> tuple[tuple[int, ..
     return tuple(tuple(int(v) for v in row) for row in lists)
 
 
-def _check_k(k: int) -> int:
+def check_k(k: int) -> int:
+    """`k` as an int from 1 to 1000, else a one-line BadInputError."""
     try:
         k = int(k)
     except (TypeError, ValueError):

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from pokembed.errors import BadInputError
-from pokembed.search import Match, PokedexIndex, _check_k, _top, _unit_rows, generation_sort_key, normalize_name
+from pokembed.search import Match, PokedexIndex, check_k, top_rows, unit_rows, generation_sort_key, normalize_name
 
 
 ARITHMETIC_SPACES = ("text", "image")
@@ -95,7 +95,7 @@ def unit_centroid(vectors: np.ndarray, members: np.ndarray) -> np.ndarray:
     rows = matrix[np.asarray(members)]
     if rows.shape[0] == 0:
         raise BadInputError("this group has no members, so it has no centroid; pick a group the dataset contains")
-    mean = _unit_rows(rows).astype(np.float64).mean(axis=0)
+    mean = unit_rows(rows).astype(np.float64).mean(axis=0)
     norm = float(np.linalg.norm(mean))
     if not np.isfinite(norm) or norm < _CANCELLED:
         raise BadInputError("this group's members cancel out, so its centroid has no direction; pick another group")
@@ -136,7 +136,7 @@ def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10) -> l
                         "embed the question with the dataset's text model")
     scores = index.text @ query
     candidates = np.arange(len(index), dtype=np.int64)
-    return [index._match(r, scores[r]) for r in _top(scores, candidates, index.ids, _check_k(k), descending=True)]
+    return [index.as_match(r, scores[r]) for r in top_rows(scores, candidates, index.ids, check_k(k), descending=True)]
 
 
 def parse_expression(index: PokedexIndex, expression: str) -> tuple[Term, ...]:
@@ -171,7 +171,7 @@ def term_vector(index: PokedexIndex, term: Term, space: str = "text") -> np.ndar
     if term.kind == "pokemon":
         row = index.find(term.name)
         if space == "image":
-            index._require_image(row)
+            index.require_image(row)
             return index.image[row]
         return index.text[row]
     if term.kind == "type":
@@ -189,7 +189,7 @@ def embedding_arithmetic(index: PokedexIndex, terms: str | Sequence[Term], space
     out of the matches, whatever its sign; in image space only Pokémon with artwork are ranked.
     """
     _check_space(space)
-    k = _check_k(k)
+    k = check_k(k)
     parsed = parse_expression(index, terms) if isinstance(terms, str) else tuple(terms)
     if not parsed:
         raise BadInputError("no terms given; e.g. pikachu - type:electric + type:water")
@@ -209,12 +209,12 @@ def embedding_arithmetic(index: PokedexIndex, terms: str | Sequence[Term], space
     inputs = {index.find(t.name) for t in parsed if t.kind == "pokemon"}
     pool = np.ones(len(index), dtype=bool) if space == "text" else index.has_image.copy()
     pool[list(inputs)] = False
-    best = _top(scores, np.flatnonzero(pool), index.ids, k, descending=True)
+    best = top_rows(scores, np.flatnonzero(pool), index.ids, k, descending=True)
     canonical = tuple(Term(t.sign, t.kind, index.names[index.find(t.name)] if t.kind == "pokemon" else t.name)
                       for t in parsed)
     expression = " ".join(str(t) for t in canonical).removeprefix("+ ")
     return ArithmeticResult(expression, space, canonical, tuple(index.names[r] for r in sorted(inputs)),
-                            tuple(index._match(r, scores[r]) for r in best))
+                            tuple(index.as_match(r, scores[r]) for r in best))
 
 
 def pca_map(index: PokedexIndex) -> "PcaProjection":  # noqa: F821 - pokembed.projection.PcaProjection

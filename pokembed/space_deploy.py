@@ -25,10 +25,10 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError, PokembedError, PublishError
 from pokembed.publish import (
-    _check_repo_id,
-    _hub_errors,
-    _read_remote,
-    _Unreachable,
+    HubUnreachable,
+    check_repo_id,
+    hub_errors,
+    read_remote,
     resolve_endpoint,
     resolve_token,
     validate_version,
@@ -111,16 +111,16 @@ def space_files(root: Path | None = None) -> dict[str, Path]:
 
 def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None) -> None:
     """Before a long build: BadInputError for a bad Space or dataset id, or a checkout without the Space's files."""
-    _check_repo_id(space_id)
-    _check_repo_id(dataset_id)
+    check_repo_id(space_id)
+    check_repo_id(dataset_id)
     space_files(root)
 
 
 def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | None = None,
                remote_files: list[str] | None = None) -> SpacePlan:
     """Plan a deploy without any network call; `remote_files` (None: unknown) decides the deletions."""
-    _check_repo_id(space_id)
-    _check_repo_id(dataset_id)
+    check_repo_id(space_id)
+    check_repo_id(dataset_id)
     tag = f"v{validate_version(version)}"
     contents = {path: local.read_bytes() for path, local in space_files(root).items()}
     contents[CARD] = _card_naming(contents[CARD], dataset_id)
@@ -145,11 +145,11 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
         raise PublishError(_NO_TOKEN)
     notes: list[str] = []
     try:
-        dataset = _read_remote(dataset_id, endpoint, token, timeout)
+        dataset = read_remote(dataset_id, endpoint, token, timeout)
     except PublishError as exc:
         if not dry_run:
             raise
-        reason = f"{endpoint} could not be reached" if isinstance(exc, _Unreachable) else f"the Hub refused: {exc}"
+        reason = f"{endpoint} could not be reached" if isinstance(exc, HubUnreachable) else f"the Hub refused: {exc}"
         plan = replace(plan, notes=(f"{reason}; the dataset tag and the Space are not checked", *plan.notes))
         return SpaceDeployResult(plan, None, None, None, dry_run=True)
     if plan.tag not in dataset.tags:
@@ -241,7 +241,7 @@ def _step(plan: SpacePlan, title: str, done: list[str], endpoint: str, token: st
     """One write of a deploy: what the Hub raises becomes one PublishError naming the step, what is done, and the
     command that finishes the deploy (every step can run again: unchanged files make no new commit)."""
     try:
-        with _hub_errors(_STEPS[title], plan.space_id, endpoint, token):
+        with hub_errors(_STEPS[title], plan.space_id, endpoint, token):
             yield
     except PublishError as error:
         number = list(_STEPS).index(title) + 1
@@ -255,7 +255,7 @@ def _read_space(api, space_id: str, endpoint: str, token: str | None) -> tuple[s
     """The Space's head commit and files, or (None, []) when it does not exist yet."""
     from huggingface_hub.errors import RepositoryNotFoundError
 
-    with _hub_errors("read", space_id, endpoint, token):
+    with hub_errors("read", space_id, endpoint, token):
         try:
             info = api.space_info(space_id, files_metadata=False)
         except RepositoryNotFoundError:
@@ -266,7 +266,7 @@ def _read_space(api, space_id: str, endpoint: str, token: str | None) -> tuple[s
 def _current_state(api, plan: SpacePlan, endpoint: str, token: str) -> list[str]:
     """Dry-run notes: what each variable holds now and the Space's runtime stage."""
     try:
-        with _hub_errors("read the settings of", plan.space_id, endpoint, token):
+        with hub_errors("read the settings of", plan.space_id, endpoint, token):
             current = api.get_space_variables(plan.space_id)
             stage = api.get_space_runtime(plan.space_id).stage
     except PublishError as exc:

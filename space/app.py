@@ -277,7 +277,7 @@ def single_threaded_numpy() -> None:
 def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     """Load the dataset once: the index, display names, artwork files (in `workdir`, else a temporary folder removed
     when the Space is garbage-collected or the process exits) and the model names."""
-    from pokembed.artwork import export_artwork, write_thumbnails
+    from pokembed.artwork_export import export_artwork, write_thumbnails
     from pokembed.dataset import load_dataset_split
     from pokembed.dataset_version import dataset_version, version_footer
     from pokembed.facts import models_from_facts, read_build_facts
@@ -386,7 +386,7 @@ def similar_result(space: Space, name: str, mode: str = "text", k: int = 12) -> 
 def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     """The Pokémon whose artwork best matches a question (search_query embedding against image embeddings)."""
     text = queries.validate_question(question, space.config.max_question_chars)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.query_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": space.artwork_count,
             "matches": _matches(space, space.index.search_images(vector, k=k))}
@@ -396,7 +396,7 @@ def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[s
     """The Pokémon whose artwork is closest to a picture file."""
     image = queries.validate_upload(path, max_bytes=space.config.max_upload_bytes,
                                     max_pixels=space.config.max_upload_pixels)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.image_encoder().embed_images([image])[0]
     return {"width": image.width, "height": image.height, "score": "cosine", "searched": space.artwork_count,
             "matches": _matches(space, space.index.search_images(vector, k=k))}
@@ -416,7 +416,7 @@ def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     """The Pokémon whose records best answer a question: the question's `search_query: ` embedding by the dataset's
     text model against the records' `search_document: ` embeddings (nomic's retrieval use)."""
     text = queries.validate_question(question, space.config.max_question_chars)
-    search._check_k(k)
+    search.check_k(k)
     vector = space.models.records_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": len(space.index),
             "matches": _matches(space, search.ask_records(space.index, vector, k=k))}
@@ -468,12 +468,21 @@ def map_coordinates(space: Space, projection: str = "umap") -> np.ndarray:
     raise BadInputError(f"unknown projection {projection!r}; use umap or pca")
 
 
-def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[int]:
-    """The dataset's stored nearest neighbours of a row (nearest first); by map distance if none are stored."""
-    stored = space.index.neighbor_rows(row)
+def map_neighbours(space: Space, row: int, k: int = MAP_NEIGHBOURS) -> list[tuple[int, float | None]]:
+    """(row, stored distance) of a row's nearest neighbours as the dataset stores them, nearest first: the distance
+    is `neighbors.distances`, the cosine distance of the combined text and image vectors. Where the dataset stores no
+    neighbours, the nearest on the UMAP map, with no stored distance (None)."""
+    stored = space.index.stored_neighbors(row)
     if stored:
         return stored[:k]
-    return [space.index.row_of_id(m.id) for m in space.index.similar(space.index.names[row], by="umap", k=k)]
+    return [(space.index.row_of_id(m.id), None)
+            for m in space.index.similar(space.index.names[row], by="umap", k=k)]
+
+
+def _stored_distance(distance: float | None) -> float | None:
+    """A stored neighbour distance at 3 significant digits (what the list shows; rounding keeps their order), for
+    JSON: the map's data stays small."""
+    return None if distance is None else float(f"{distance:.3g}")
 
 
 def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
@@ -489,20 +498,24 @@ def map_result(space: Space, name: str | None = None, k: int = MAP_NEIGHBOURS,
         result["explained_variance_ratio"] = pca_variance(space)
     if name is not None and str(name).strip():
         row = index.find(name)
-        k = search._check_k(k)
+        k = search.check_k(k)
         result["pokemon"] = pokemon_facts(space, row)
-        result["neighbors"] = [_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])),
-                                      rank=rank) for rank, r in enumerate(map_neighbours(space, row, k), start=1)]
+        result["neighbors"] = [
+            {**_entry(space, int(index.ids[r]), float(np.linalg.norm(coordinates[r] - coordinates[row])), rank=rank),
+             "distance": None if distance is None else round(float(distance), 6)}
+            for rank, (r, distance) in enumerate(map_neighbours(space, row, k), start=1)]
     return result
 
 
 def map_view_data(space: Space) -> dict[str, Any]:
-    """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours."""
+    """Compact columns for the map's script: coordinates, names, colour groups, artwork flags, neighbours (`nb`: rows,
+    nearest first; `nd`: their stored distances, null where the dataset stores none)."""
     index = space.index
     gens = [g or "unknown" for g in index.generations]
     gen_order = sorted(set(gens), key=lambda g: search.generation_sort_key(None if g == "unknown" else g))
     primary = [t[0] if t else "unknown" for t in index.types]
     type_order = sorted(set(primary))
+    all_neighbours = [map_neighbours(space, r) for r in range(len(index))]
     return {
         "x": [round(float(v), 3) for v in index.umap[:, 0]], "y": [round(float(v), 3) for v in index.umap[:, 1]],
         "pca_x": [round(float(v), 4) for v in space.pca.coordinates[:, 0]],
@@ -515,7 +528,8 @@ def map_view_data(space: Space) -> dict[str, Any]:
         "type_colours": [html.TYPE_COLOURS.get(t, "#888888") for t in type_order],
         "type_names": [" / ".join(t) or "unknown" for t in index.types],
         "art": [int(bool(a)) for a in index.has_image],
-        "nb": [map_neighbours(space, r) for r in range(len(index))],
+        "nb": [[r for r, _ in neighbours] for neighbours in all_neighbours],
+        "nd": [[_stored_distance(d) for _, d in neighbours] for neighbours in all_neighbours],
         "thumb_base": "gradio_api/file=" + (space.art.folder / "thumb").as_posix() + "/",
         "placeholder": space.art.url(-1),
     }
@@ -945,7 +959,8 @@ def api_endpoints(space: Space) -> None:
         (computed when the Space starts, with a fixed sign per axis); with a name, that Pokémon and its nearest
         neighbours as stored in the dataset's neighbors column. Returns JSON: `projection`, `points` (id, name, x, y,
         generation), `explained_variance_ratio` (PCA only: the share of the variance each axis explains), `pokemon`,
-        `neighbors` (rank, id, name, display_name, score = distance on this map).
+        `neighbors` (rank, id, name, display_name, distance = the dataset's stored neighbour distance, the cosine
+        distance of the combined text and image vectors, nearest first; score = distance on this map).
 
         Args:
             name: optional; a Pokémon to highlight, spelled as for /similar.

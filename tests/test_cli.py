@@ -99,3 +99,19 @@ def test_bad_umap_epochs_fail_before_any_work(cli, tmp_path, csv_fixture, artwor
     code, err = run_cli(cli, argv, capsys)
     assert_one_line_error(code, err, r"--umap-epochs must be an integer >= 1")
     assert not (tmp_path / ".pokembed-cache").exists()
+
+
+def test_missing_previous_folder_fails_before_any_work(cli, tmp_path, csv_fixture, artwork_fixture, tiny_models,
+                                                       capsys):
+    argv = build_args(csv_fixture, artwork_fixture, tiny_models, tmp_path / "out") + [
+        "--previous", str(tmp_path / "no-such-build")]
+    code, err = run_cli(cli, argv, capsys)
+    assert_one_line_error(code, err, r"--previous .*no-such-build is not a folder")
+    assert not (tmp_path / ".pokembed-cache").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", [["--hf-job-code", "https://example.org/x.git"], ["--hf-job-revision", "abc"],
+                                    ["--hf-job-image", "python:3.11"], ["--hf-job-timeout", "5x"]])
+def test_job_options_without_a_job_are_refused(cli, tmp_path, option, capsys):
+    code, err = run_cli(cli, ["--out", str(tmp_path / "out"), *option], capsys)
+    assert_one_line_error(code, err, rf"{option[0]} only applies with --hf-job FLAVOR")

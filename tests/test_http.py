@@ -233,11 +233,12 @@ def test_body_always_cut_off_names_the_problem():
     assert not info.value.deadline_passed and server.hits == 2
 
 
-def test_unreachable_after_retries():
+@pytest.mark.parametrize("scheme", ["http", "https"])  # an HTTPS pool connects before the request is sent
+def test_unreachable_after_retries(scheme):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/x"
+    url = f"{scheme}://127.0.0.1:{port}/x"
     with make_session(FAST) as session:
         with pytest.raises(HttpError, match=r"connection failed .* after 4 attempts") as info:
             fetch(session, url, policy=FAST)

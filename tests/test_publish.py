@@ -171,7 +171,7 @@ def test_wrong_token_gives_one_line_without_the_token(hub, tmp_path):
 
 def test_commit_racing_another_push_is_refused_and_not_tagged(hub, tmp_path, monkeypatch):
     push(make_out_dir(tmp_path / "v1"), REPO, "0.1.0", token=TOKEN, endpoint=hub.endpoint)
-    read_remote = publish._read_remote
+    read_remote = publish.read_remote
 
     def someone_commits_meanwhile(*args, **kwargs):
         remote = read_remote(*args, **kwargs)
@@ -179,7 +179,7 @@ def test_commit_racing_another_push_is_refused_and_not_tagged(hub, tmp_path, mon
         repo.commits.append(Commit("f" * 40, "someone else", repo.head.oid, dict(repo.head.files)))
         return remote
 
-    monkeypatch.setattr(publish, "_read_remote", someone_commits_meanwhile)
+    monkeypatch.setattr(publish, "read_remote", someone_commits_meanwhile)
     second = make_out_dir(tmp_path / "v2", version="0.2.0", card="v2")
     with pytest.raises(PublishError, match=f"cannot commit to {REPO} on .*: the repo changed during the push"):
         push(second, REPO, "0.2.0", token=TOKEN, endpoint=hub.endpoint)

@@ -263,6 +263,8 @@ def test_from_dataset_and_artwork(tmp_path):
     assert np.allclose(index.umap[2], [2.5, 3.0])
     assert [index.names[r] for r in index.neighbor_rows(0)] == ["ivysaur", "deoxys-attack"]
     assert index.neighbor_rows(1) == [0]
+    assert index.stored_neighbors(0) == [(1, pytest.approx(0.1)), (2, pytest.approx(0.2))]
+    assert index.stored_neighbors(2) == []
 
     paths = export_artwork(ds, tmp_path / "art")
     assert sorted(paths) == [1, 10001]

@@ -132,6 +132,9 @@ def test_oddballs_and_map(app, space, rows):
     result = app.map_result(space, chosen["name"], 10)
     stored = [rows[i]["id"] for i in chosen["neighbors"]["ids"]][:10]
     assert [n["id"] for n in result["neighbors"]] == stored
+    distances = [n["distance"] for n in result["neighbors"]]  # the dataset's, not the map's: nearest first
+    assert distances == pytest.approx(chosen["neighbors"]["distances"][:10], abs=1e-6)
+    assert distances == sorted(distances)
     assert len(result["points"]) == len(rows) and result["pokemon"]["id"] == chosen["id"]
     assert app.map_result(space)["pokemon"] is None
     view = app.map_view(space, chosen["name"])
@@ -142,6 +145,8 @@ def test_oddballs_and_map(app, space, rows):
     assert data == json.loads(json.dumps(app.map_view_data(space)))
     assert len(data["x"]) == len(rows) and len(set(data["gen_colours"])) == len(data["gens"])
     assert data["nb"][view["start"]] == chosen["neighbors"]["ids"][:10]
+    assert data["nd"][view["start"]] == pytest.approx(chosen["neighbors"]["distances"][:10], rel=5e-3)
+    assert all(row_distances == sorted(row_distances) for row_distances in data["nd"])
 
 
 def test_page_is_light_and_has_no_map(demo, space):

@@ -35,7 +35,7 @@ def rows(built_dataset) -> list[dict]:
     import pyarrow.parquet as pq
 
     parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
-    return pq.read_table(parquet, columns=["name", "generation", "image_embedding"]).to_pylist()
+    return pq.read_table(parquet, columns=["name", "generation", "image_embedding", "neighbors"]).to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +202,14 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     canvas.click(position={"x": point[0], "y": point[1]})
     expect(page.locator("#map-view .pk-map-chosen b")).to_have_text(re.compile(".+"))
     assert page.locator("#map-view .pk-map-list li").count() >= 1
+    # beside the plot: the dataset's own neighbour distances (cosine, text + image), in their order, not the map's
+    expect(page.locator("#map-view .pk-map-side .pk-heading")).to_contain_text("cosine distance")
+    listed = page.locator("#map-view .pk-map-list .pk-map-dist").evaluate_all(
+        "els => els.map(e => parseFloat(e.dataset.distance))")
+    picked = next(r for r in rows if r["name"] == page.locator("#map-view .pk-map-open").get_attribute("data-name"))
+    assert len(listed) == page.locator("#map-view .pk-map-list li").count()
+    assert listed == sorted(listed), listed  # non-decreasing: nearest first
+    assert listed == pytest.approx(picked["neighbors"]["distances"][:len(listed)], rel=5e-3)
     page.locator("#map-view .pk-map-find").fill("missingno")
     page.locator("#map-view .pk-map-find").press("Enter")
     expect(page.locator("#map-view .pk-map-message")).to_contain_text("No Pokémon named “missingno”")

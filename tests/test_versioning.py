@@ -89,7 +89,7 @@ def test_a_minor_lists_the_patch_reasons_too():
 
 
 def test_a_model_field_added_by_a_newer_pokembed_is_not_a_change():
-    assert decide(text_model={**TEXT, "code_revision": None}).bump == "none"
+    assert decide(text_model={**TEXT, "a_newer_field": None}).bump == "none"
 
 
 def test_no_previous_version_is_the_first():

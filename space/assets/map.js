@@ -161,6 +161,10 @@ function distance(a, b) {
   return Math.hypot(X[a] - X[b], Y[a] - Y[b]);
 }
 
+function storedDistance(v) {
+  return v >= 0.01 ? v.toFixed(3) : v.toPrecision(2);  // tiny random-weight models give distances near 0
+}
+
 function side() {
   const panel = $(".pk-map-side");
   if (!panel) return;
@@ -171,15 +175,29 @@ function side() {
     return;
   }
   const row = state.selected;
-  const items = d.nb[row].map((i) =>
-    `<li><button type="button" class="pk-map-pick" data-row="${i}"><img src="${thumb(i)}" alt="" width="40" ` +
-    `height="40" loading="lazy"><span>${escapeHtml(d.label[i])}</span><small>dist ${distance(row, i).toFixed(2)}</small>` +
-    `</button></li>`).join("");
+  // The dataset's own distance (neighbors.distances: cosine distance of the combined text and image vectors), the
+  // order the list is in; the distance on this 2-D map only in the tooltip, or where the dataset stores none.
+  const stored = (d.nd && d.nd[row]) || [];
+  const hasStored = stored.some((v) => v !== null && v !== undefined);
+  const mapName = state.projection === "pca" ? "PCA" : "UMAP";
+  const items = d.nb[row].map((i, j) => {
+    const onMap = `distance on the ${mapName} map ${distance(row, i).toFixed(2)}`;
+    const v = stored[j];
+    const known = v !== null && v !== undefined;
+    const dist = known
+      ? `<small class="pk-map-dist" data-distance="${v}" title="cosine distance of the text + image vectors; ${onMap}">` +
+        `${storedDistance(v)}</small>`
+      : `<small class="pk-map-dist" title="${onMap}">map ${distance(row, i).toFixed(2)}</small>`;
+    return `<li><button type="button" class="pk-map-pick" data-row="${i}"><img src="${thumb(i)}" alt="" width="40" ` +
+      `height="40" loading="lazy"><span>${escapeHtml(d.label[i])}</span>${dist}</button></li>`;
+  }).join("");
+  const heading = hasStored
+    ? `Nearest neighbours (the dataset's <code>neighbors</code>: cosine distance of the text + image vectors)`
+    : `Nearest neighbours on this map (the dataset stores none)`;
   panel.innerHTML = `<div class="pk-map-chosen"><img src="${thumb(row)}" alt="" width="96" height="96">` +
     `<div><b>${escapeHtml(d.label[row])}</b><span>${escapeHtml(d.gens[d.gen[row]])}<br>${escapeHtml(d.type_names[row])}` +
     `</span><button type="button" class="pk-map-open" data-name="${escapeHtml(d.name[row])}">Similar Pokémon →</button>` +
-    `</div></div><p class="pk-heading">Nearest neighbours (the dataset's <code>neighbors</code>; ` +
-    `distance on this map)</p><ol class="pk-map-list">${items}</ol>`;
+    `</div></div><p class="pk-heading">${heading}</p><ol class="pk-map-list">${items}</ol>`;
 }
 
 function select(row) {
