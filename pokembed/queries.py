@@ -14,15 +14,20 @@ MAX_UPLOAD_BYTES = 10_000_000  # 10 MB
 MAX_UPLOAD_PIXELS = 16_000_000  # 16 megapixels (4000×4000)
 
 
+def clean_text(text: str | None, *, what: str, when_empty: str, max_chars: int) -> str:
+    """`text` with its whitespace collapsed; empty or longer than `max_chars` -> BadInputError naming `what`."""
+    cleaned = " ".join((text or "").split())
+    if not cleaned:
+        raise BadInputError(f"the {what} is empty; {when_empty}")
+    if len(cleaned) > max_chars:
+        raise BadInputError(f"the {what} is {len(cleaned)} characters long; keep it under {max_chars}")
+    return cleaned
+
+
 def validate_question(text: str | None, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """The question stripped of surrounding space; empty or longer than `max_chars` -> BadInputError."""
-    question = " ".join((text or "").split())
-    if not question:
-        raise BadInputError("the question is empty; type what you are looking for, "
-                            "e.g. 'what looks like an ice cream cone?'")
-    if len(question) > max_chars:
-        raise BadInputError(f"the question is {len(question)} characters long; keep it under {max_chars}")
-    return question
+    return clean_text(text, what="question", max_chars=max_chars,
+                      when_empty="type what you are looking for, e.g. 'what looks like an ice cream cone?'")
 
 
 def validate_upload(path: str | Path | None, *, max_bytes: int = MAX_UPLOAD_BYTES,
@@ -65,4 +70,5 @@ def validate_upload(path: str | Path | None, *, max_bytes: int = MAX_UPLOAD_BYTE
     return image.convert("RGB")
 
 
-__all__ = ["MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "validate_question", "validate_upload"]
+__all__ = ["MAX_QUESTION_CHARS", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_PIXELS", "clean_text", "validate_question",
+           "validate_upload"]

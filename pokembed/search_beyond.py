@@ -14,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from pokembed.errors import BadInputError
+from pokembed.queries import clean_text
 from pokembed.search import Match, PokedexIndex, check_k, top_rows, unit_rows, generation_sort_key, normalize_name
 
 
@@ -148,12 +149,8 @@ def parse_expression(index: PokedexIndex, expression: str) -> tuple[Term, ...]:
     ``generation:NAME`` (also ``gen:4``, ``gen:iv``); a bare word that names no Pokémon is tried as a type, then as a
     generation. Consecutive words form one name (``mr mime``). Anything else is a BadInputError saying what to type.
     """
-    text = " ".join((expression or "").split())
-    if not text:
-        raise BadInputError("the expression is empty; write terms joined by + and -, e.g. "
-                            "pikachu - type:electric + type:water")
-    if len(text) > MAX_EXPRESSION_CHARS:
-        raise BadInputError(f"the expression is {len(text)} characters long; keep it under {MAX_EXPRESSION_CHARS}")
+    text = clean_text(expression, what="expression", max_chars=MAX_EXPRESSION_CHARS,
+                      when_empty="write terms joined by + and -, e.g. pikachu - type:electric + type:water")
     tokens = _expression_tokens(text)
     terms: list[Term] = []
     position = _parse_sum(index, tokens, 0, 1, terms)
