@@ -394,24 +394,7 @@ def _column_matrix(column: Any) -> tuple[np.ndarray, np.ndarray]:
     return matrix, present
 
 
-# Asking the records, embedding arithmetic and the PCA map live in pokembed.search_beyond; these names still
-# resolve here, imported on first use (that module imports this one).
-_BEYOND = ("ARITHMETIC_SPACES", "TERM_KINDS", "MAX_ARITHMETIC_TERMS", "MAX_EXPRESSION_CHARS", "ARITHMETIC_METHOD", "ARITHMETIC_PRESETS", "Term", "ArithmeticResult", "ArithmeticPreset", "unit_centroid", "type_names", "generation_names", "type_centroid", "generation_centroid", "ask_records", "parse_expression", "term_vector", "embedding_arithmetic", "pca_map")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _BEYOND:
-        from pokembed import search_beyond
-
-        return getattr(search_beyond, name)
-    raise AttributeError(f"module 'pokembed.search' has no attribute {name!r}")
-
-
 __all__ = [
     "MODES", "MODALITIES", "SCORE_LABELS", "Match", "GenerationMatch", "Oddball", "PokedexIndex", "normalize_name",
     "generation_sort_key",
-    # beyond the article
-    "ARITHMETIC_SPACES", "TERM_KINDS", "ARITHMETIC_METHOD", "ARITHMETIC_PRESETS", "Term", "ArithmeticResult",
-    "ArithmeticPreset", "unit_centroid", "type_names", "generation_names", "type_centroid", "generation_centroid",
-    "ask_records", "parse_expression", "term_vector", "embedding_arithmetic", "pca_map",
 ]

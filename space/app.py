@@ -26,7 +26,7 @@ from typing import Any, Literal
 import gradio as gr
 import numpy as np
 
-from pokembed import queries, search
+from pokembed import queries, search, search_beyond
 from pokembed.errors import BadInputError, ModelLoadError, PokembedError
 from pokembed.names import display_names, generation_label
 
@@ -305,7 +305,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
                 len(art.thumbs), image_model)
     models = QueryModels(image_model, config.text_model, config.device, recorded.text_model, config.torch_threads)
     started = time.perf_counter()
-    pca = search.pca_map(index)
+    pca = search_beyond.pca_map(index)
     logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
                 " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
     footer = version_footer(dataset_version(config.dataset, config.revision, facts))
@@ -419,35 +419,35 @@ def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     search.check_k(k)
     vector = space.models.records_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": len(space.index),
-            "matches": _matches(space, search.ask_records(space.index, vector, k=k))}
+            "matches": _matches(space, search_beyond.ask_records(space.index, vector, k=k))}
 
 
 def arithmetic_result(space: Space, expression: str, embedding_space: str = "text", k: int = 12) -> dict[str, Any]:
     """The Pokémon nearest to a sum of signed Pokémon and type/generation centroids, the Pokémon typed left out."""
-    result = search.embedding_arithmetic(space.index, expression, embedding_space, k)
+    result = search_beyond.embedding_arithmetic(space.index, expression, embedding_space, k)
     return {"expression": result.expression, "space": result.space, "score": "cosine",
-            "method": search.ARITHMETIC_METHOD, "story": _story(space, result),
+            "method": search_beyond.ARITHMETIC_METHOD, "story": _story(space, result),
             "terms": [{"sign": "+" if t.sign > 0 else "-", "kind": t.kind, "name": t.name} for t in result.terms],
             "excluded": list(result.excluded), "matches": _matches(space, result.matches)}
 
 
-def _story(space: Space, result: search.ArithmeticResult) -> str | None:
+def _story(space: Space, result: search_beyond.ArithmeticResult) -> str | None:
     """The story of the preset whose terms and space these are, if any."""
-    for preset in search.ARITHMETIC_PRESETS:
+    for preset in search_beyond.ARITHMETIC_PRESETS:
         try:
-            if preset.space == result.space and search.parse_expression(space.index, preset.expression) == result.terms:
+            if preset.space == result.space and search_beyond.parse_expression(space.index, preset.expression) == result.terms:
                 return preset.story
         except BadInputError:  # a small build may lack a preset's Pokémon
             continue
     return None
 
 
-def available_presets(space: Space) -> list[search.ArithmeticPreset]:
+def available_presets(space: Space) -> list[search_beyond.ArithmeticPreset]:
     """The presets this dataset can compute (all of them on a full build)."""
     out = []
-    for preset in search.ARITHMETIC_PRESETS:
+    for preset in search_beyond.ARITHMETIC_PRESETS:
         try:
-            search.embedding_arithmetic(space.index, preset.expression, preset.space, 1)
+            search_beyond.embedding_arithmetic(space.index, preset.expression, preset.space, 1)
         except BadInputError:
             continue
         out.append(preset)
@@ -726,7 +726,7 @@ def default_expression(space: Space) -> tuple[str, str]:
         return presets[0].expression, presets[0].space
     index = space.index
     own = index.types[0][0] if index.types[0] else None
-    other = next((t for t in search.type_names(index) if t != own), None)
+    other = next((t for t in search_beyond.type_names(index) if t != own), None)
     if own and other:
         return f"{index.names[0]} - type:{own} + type:{other}", "text"
     return index.names[0], "text"
@@ -743,7 +743,7 @@ def arithmetic_tab(space: Space) -> gr.HTML:
 
     with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
         gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
-                    f"{search.ARITHMETIC_METHOD} Write "
+                    f"{search_beyond.ARITHMETIC_METHOD} Write "
                     "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
                     "them; parentheses group: `charmander + (wartortle - squirtle)`.")
         with gr.Row(equal_height=True):

@@ -9,9 +9,9 @@ import pytest
 
 from pokembed.errors import BadInputError
 from pokembed.projection import pca_2d
-from pokembed.search import (
+from pokembed.search import PokedexIndex
+from pokembed.search_beyond import (
     ARITHMETIC_PRESETS,
-    PokedexIndex,
     Term,
     ask_records,
     embedding_arithmetic,

@@ -45,7 +45,7 @@ def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app,
 
 
 def test_arithmetic_result_is_the_library_ranking_as_json(app, space, table):
-    from pokembed.search import embedding_arithmetic
+    from pokembed.search_beyond import embedding_arithmetic
 
     a, b, c = (r["name"] for r in table[:3])
     result = app.arithmetic_result(space, f"{a} + ({b} - {c})", "text", 4)
