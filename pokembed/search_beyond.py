@@ -2,7 +2,7 @@
 
 nomic's retrieval use (a ``search_query: `` question against the ``search_document: `` record embeddings),
 word2vec-style arithmetic on Pokémon and on type and generation centroids, and the PCA map computed from the
-index's own vectors. ``pokembed.search`` still answers for these names (it imports this module on first use).
+index's own vectors.
 """
 
 from __future__ import annotations
