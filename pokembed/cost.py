@@ -71,15 +71,6 @@ def count_tokens(spec, texts: Sequence[str]) -> tuple[int, bool]:
         return int(sum(len(text) for text in texts) / CHARS_PER_TOKEN), False
 
 
-def resolve_device_name(device: str) -> str:
-    """"cuda" or "cpu": what ``--device`` will run on (auto means cuda when torch sees a GPU)."""
-    if device in ("cpu", "cuda"):
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def torch_threads() -> int:
     import torch
 

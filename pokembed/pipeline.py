@@ -303,7 +303,8 @@ def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_
 def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, documents: list[str],
                     images: list[bytes]) -> None:
     """Log what is about to be embedded and, for a large text embedding on a CPU, the rough time and alternatives."""
-    from pokembed.cost import EmbedPlan, count_tokens, resolve_device_name, torch_threads
+    from pokembed.cost import EmbedPlan, count_tokens, torch_threads
+    from pokembed.model_loading import resolve_device
     from pokembed.vector_cache import content_hash, model_cache_key
 
     doc_keys = [content_hash(document) for document in documents]
@@ -312,7 +313,7 @@ def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, do
     image_keys = [content_hash(png) for png in images]
     images_found = vector_cache.get_many(model_cache_key(image_spec), list(dict.fromkeys(image_keys))) if images else {}
     tokens, exact = count_tokens(text_spec, todo)
-    device = resolve_device_name(config.device)
+    device = resolve_device(config.device).type
     plan = EmbedPlan(documents=len(documents), documents_cached=sum(key in found for key in doc_keys), tokens=tokens,
                      tokens_exact=exact, images=len(images), images_cached=sum(k in images_found for k in image_keys),
                      device=device, cpu_threads=torch_threads() if device == "cpu" else 1)
