@@ -18,6 +18,7 @@ from pathlib import Path
 from pokembed.artwork import DEFAULT_ARTWORK_URL
 from pokembed.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import PokembedError
+from pokembed.model_loading import DEVICES
 from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 
 # The library's messages name its parameters in backticks (`cache_dir`); here they read as the flags that set them.
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="only the first N Pokémon (by id)")
     parser.add_argument("--text-model", default=DEFAULT_TEXT_MODEL, help="registry name, Hub id or local folder")
     parser.add_argument("--image-model", default=DEFAULT_IMAGE_MODEL, help="registry name, Hub id or local folder")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--long-documents", default="truncate", choices=list(LONG_DOCUMENT_MODES),
                         help="documents over the text model's context: cut them, or embed windows and average them")
     parser.add_argument("--version", default="0.1.0",

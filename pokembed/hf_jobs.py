@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import subprocess
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -78,7 +79,7 @@ class JobPlan:
             f"Hugging Face Job on {self.flavor}, {when}, time limit {self.timeout}",
             f"  image: {self.image}",
             f"  code: {self.env['POKEMBED_CODE']} @ {self.env['POKEMBED_REVISION']}",
-            f"  runs: python build_dataset.py {' '.join(_quote(a) for a in self.command[4:])}",
+            f"  runs: python build_dataset.py {shlex.join(self.command[4:])}",
             f"  secrets: {', '.join(self.secret_names)} (from your token, never shown)",
         ])
 
@@ -274,11 +275,3 @@ def _git(args: list[str]) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)

@@ -131,7 +131,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.models import get_model_spec, query_model_spec
     from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources import load_source
-    from pokembed.vector_cache import VectorCache
+    from pokembed.vector_cache import VectorCache, content_hash, model_cache_key
 
     check_output_folder(Path(config.out))
     timer = StageTimer()
@@ -173,13 +173,20 @@ def _build_locked(config: BuildConfig) -> BuildResult:
 
     with_image = [pokemon_id for pokemon_id in ids if pokemon_id in pngs]
     with VectorCache(cache_dir / "vectors.sqlite") as vector_cache:
-        _log_embed_plan(config, text_spec, image_spec, vector_cache, documents, [pngs[i] for i in with_image])
+        # Hashed once for the plan and the embedding stages (a local model's key reads every file of its folder).
+        text_keys = [content_hash(document) for document in documents]
+        text_model_key = model_cache_key(text_spec, config.long_documents)
+        image_keys = [content_hash(pngs[pokemon_id]) for pokemon_id in with_image]
+        image_model_key = model_cache_key(image_spec)
+        _log_embed_plan(config, text_spec, vector_cache, documents, text_keys, text_model_key, image_keys,
+                        image_model_key)
         with timer.stage("text embeddings"):
-            text_vectors, text_infos, text_embedded = _embed_texts(config, text_spec, vector_cache, documents)
+            text_vectors, text_infos, text_embedded = _embed_texts(config, text_spec, vector_cache, documents,
+                                                                   text_keys, text_model_key)
         with timer.stage("image embeddings"):
             image_rows, image_embedded = _embed_images(config, image_spec, vector_cache,
-                                                       [artwork.images[i] for i in with_image],
-                                                       [pngs[i] for i in with_image])
+                                                       [artwork.images[i] for i in with_image], image_keys,
+                                                       image_model_key)
     image_by_id = dict(zip(with_image, image_rows)) if image_rows is not None else {}
     image_dim = image_rows.shape[1] if image_rows is not None else image_spec.dimension
 
@@ -248,36 +255,33 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     )
 
 
-def _embed_texts(config: BuildConfig, spec, vector_cache, documents: list[str]):
+def _embed_texts(config: BuildConfig, spec, vector_cache, documents: list[str], keys: list[str], model_key: str):
     """(vectors, per-document token info, how many were embedded now) for the documents, through the cache."""
     from pokembed.cached_embedding import embed_with_cache
     from pokembed.encoders import load_text_encoder
-    from pokembed.vector_cache import content_hash, model_cache_key
 
     def embed(encoder, positions: list[int]) -> tuple[np.ndarray, list[dict]]:
         result = encoder.embed_documents([documents[i] for i in positions], long_documents=config.long_documents)
         return result.vectors, [{"tokens": int(t), "truncated": bool(c)} for t, c in zip(result.tokens, result.truncated)]
 
     return embed_with_cache(
-        [content_hash(document) for document in documents], cache=vector_cache,
-        model_key=model_cache_key(spec, config.long_documents),
+        keys, cache=vector_cache, model_key=model_key,
         load=lambda: load_text_encoder(spec, device=config.device, progress=config.progress),
         embed=embed, desc=f"text embeddings ({spec.name})", chunk=config.embed_chunk,
         sizes=[len(document) for document in documents],
     )
 
 
-def _embed_images(config: BuildConfig, spec, vector_cache, images: list, pngs: list[bytes]):
-    """(vectors or None, how many were embedded now) for the preprocessed images, keyed by their PNG bytes."""
+def _embed_images(config: BuildConfig, spec, vector_cache, images: list, keys: list[str], model_key: str):
+    """(vectors or None, how many were embedded now) for the preprocessed images, keyed by their PNGs' hashes."""
     from pokembed.cached_embedding import embed_with_cache
     from pokembed.encoders import load_image_encoder
-    from pokembed.vector_cache import content_hash, model_cache_key
 
     def embed(encoder, positions: list[int]) -> tuple[np.ndarray, list[dict]]:
         return encoder.embed_images([images[i] for i in positions]), [{} for _ in positions]
 
     vectors, _, embedded = embed_with_cache(
-        [content_hash(png) for png in pngs], cache=vector_cache, model_key=model_cache_key(spec),
+        keys, cache=vector_cache, model_key=model_key,
         load=lambda: load_image_encoder(spec, device=config.device, progress=config.progress),
         embed=embed, desc=f"image embeddings ({spec.name})", chunk=config.embed_chunk,
     )
@@ -300,22 +304,19 @@ def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_
                           documents=documents, artwork=pngs, settings=settings)
 
 
-def _log_embed_plan(config: BuildConfig, text_spec, image_spec, vector_cache, documents: list[str],
-                    images: list[bytes]) -> None:
+def _log_embed_plan(config: BuildConfig, text_spec, vector_cache, documents: list[str], doc_keys: list[str],
+                    text_model_key: str, image_keys: list[str], image_model_key: str) -> None:
     """Log what is about to be embedded and, for a large text embedding on a CPU, the rough time and alternatives."""
     from pokembed.cost import EmbedPlan, count_tokens, torch_threads
     from pokembed.model_loading import resolve_device
-    from pokembed.vector_cache import content_hash, model_cache_key
 
-    doc_keys = [content_hash(document) for document in documents]
-    found = vector_cache.get_many(model_cache_key(text_spec, config.long_documents), list(dict.fromkeys(doc_keys)))
+    found = vector_cache.get_many(text_model_key, list(dict.fromkeys(doc_keys)))
     todo = list(dict.fromkeys(d for d, key in zip(documents, doc_keys) if key not in found))
-    image_keys = [content_hash(png) for png in images]
-    images_found = vector_cache.get_many(model_cache_key(image_spec), list(dict.fromkeys(image_keys))) if images else {}
+    images_found = vector_cache.get_many(image_model_key, list(dict.fromkeys(image_keys))) if image_keys else {}
     tokens, exact = count_tokens(text_spec, todo)
     device = resolve_device(config.device).type
     plan = EmbedPlan(documents=len(documents), documents_cached=sum(key in found for key in doc_keys), tokens=tokens,
-                     tokens_exact=exact, images=len(images), images_cached=sum(k in images_found for k in image_keys),
+                     tokens_exact=exact, images=len(image_keys), images_cached=sum(k in images_found for k in image_keys),
                      device=device, cpu_threads=torch_threads() if device == "cpu" else 1)
     log.info("%s", plan.describe())
     warning = plan.cpu_warning()

@@ -91,6 +91,19 @@ def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+def unit_query(vector: np.ndarray, dim: int, what: str, fix: str) -> np.ndarray:
+    """A query vector as float32 of unit length; BadInputError when it has not the `dim` dimensions of the dataset's
+    `what` (the message ends with `fix`) or is zero or not finite."""
+    query = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if query.shape[0] != dim:
+        raise BadInputError(f"the query vector has {query.shape[0]} dimensions but the dataset's {what} have {dim}; "
+                            f"{fix}")
+    norm = float(np.linalg.norm(query))
+    if not np.isfinite(norm) or norm == 0.0:
+        raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
+    return query / norm
+
+
 def top_rows(scores: np.ndarray, candidates: np.ndarray, ids: np.ndarray, k: int, *, descending: bool) -> np.ndarray:
     """Indices of the k best candidates by score; ties broken by the smaller Pokémon id."""
     if k <= 0 or candidates.size == 0:
@@ -293,16 +306,11 @@ class PokedexIndex:
 
     def search_images(self, query_vector: np.ndarray, k: int = 10) -> list[Match]:
         """The k Pokémon whose image embedding is closest (cosine) to a query vector in the image space."""
-        query = np.asarray(query_vector, dtype=np.float32).reshape(-1)
         if self.image.shape[1] == 0 or not self.has_image.any():
             raise BadInputError("this dataset has no image embeddings; rebuild it with artwork to search by image")
-        if query.shape[0] != self.image.shape[1]:
-            raise BadInputError(f"the query vector has {query.shape[0]} dimensions but the dataset's image embeddings "
-                                f"have {self.image.shape[1]}; use the query model of the dataset's image model")
-        norm = float(np.linalg.norm(query))
-        if not np.isfinite(norm) or norm == 0.0:
-            raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
-        scores = self.image @ (query / norm)
+        query = unit_query(query_vector, self.image.shape[1], "image embeddings",
+                           "use the query model of the dataset's image model")
+        scores = self.image @ query
         candidates = np.flatnonzero(self.has_image)
         return [self.as_match(r, scores[r]) for r in top_rows(scores, candidates, self.ids, check_k(k), descending=True)]
 

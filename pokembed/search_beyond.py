@@ -15,7 +15,8 @@ import numpy as np
 
 from pokembed.errors import BadInputError
 from pokembed.queries import clean_text
-from pokembed.search import Match, PokedexIndex, check_k, top_rows, unit_rows, generation_sort_key, normalize_name
+from pokembed.search import (Match, PokedexIndex, check_k, top_rows, unit_query, unit_rows, generation_sort_key,
+                             normalize_name)
 
 
 ARITHMETIC_SPACES = ("text", "image")
@@ -133,8 +134,8 @@ def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10) -> l
     The query is a question embedded by the dataset's text model with its query prompt (`search_query: ` for nomic),
     the records having been embedded with the document prompt: nomic's retrieval setup, asymmetric on purpose.
     """
-    query = _unit_query(query_vector, index.text.shape[1], "text embeddings",
-                        "embed the question with the dataset's text model")
+    query = unit_query(query_vector, index.text.shape[1], "text embeddings",
+                       "embed the question with the dataset's text model")
     scores = index.text @ query
     candidates = np.arange(len(index), dtype=np.int64)
     return [index.as_match(r, scores[r]) for r in top_rows(scores, candidates, index.ids, check_k(k), descending=True)]
@@ -227,17 +228,6 @@ def pca_map(index: PokedexIndex) -> "PcaProjection":  # noqa: F821 - pokembed.pr
 def _check_space(space: str) -> None:
     if space not in ARITHMETIC_SPACES:
         raise BadInputError(f"unknown space {space!r}; use one of {', '.join(ARITHMETIC_SPACES)}")
-
-
-def _unit_query(vector: np.ndarray, dim: int, what: str, fix: str) -> np.ndarray:
-    query = np.asarray(vector, dtype=np.float32).reshape(-1)
-    if query.shape[0] != dim:
-        raise BadInputError(f"the query vector has {query.shape[0]} dimensions but the dataset's {what} have {dim}; "
-                            f"{fix}")
-    norm = float(np.linalg.norm(query))
-    if not np.isfinite(norm) or norm == 0.0:
-        raise BadInputError("the query vector is empty (zero or not finite); check the encoder output")
-    return query / norm
 
 
 def _group_centroid(index: PokedexIndex, members: np.ndarray, space: str, label: str) -> np.ndarray:
