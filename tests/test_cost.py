@@ -46,17 +46,28 @@ def test_count_tokens_with_the_tokenizer_and_without():
     if BERT.is_dir():
         from transformers import AutoTokenizer
 
-        spec = SimpleNamespace(model_id=str(BERT), revision=None, document_prompt="search_document: ")
+        spec = SimpleNamespace(model_id=str(BERT), revision=None, snapshot=None, document_prompt="search_document: ")
         expected = sum(len(AutoTokenizer.from_pretrained(str(BERT))("search_document: " + t)["input_ids"])
                        for t in texts)
         assert count_tokens(spec, texts) == (expected, True)
-    missing = SimpleNamespace(model_id="/nonexistent/model", revision=None, document_prompt="")
+    missing = SimpleNamespace(model_id="/nonexistent/model", revision=None, snapshot=None, document_prompt="")
     assert count_tokens(missing, texts) == (int(sum(map(len, texts)) / CHARS_PER_TOKEN), False)
     assert count_tokens(missing, []) == (0, True)
 
 
 @pytest.mark.skipif(not BERT.is_dir(), reason=f"shared tokenizer absent ({BERT})")
 def test_count_tokens_handles_long_documents_without_truncation():
-    spec = SimpleNamespace(model_id=str(BERT), revision=None, document_prompt="")
+    spec = SimpleNamespace(model_id=str(BERT), revision=None, snapshot=None, document_prompt="")
     tokens, exact = count_tokens(spec, ["word " * 10_000])
     assert exact and tokens == 10_002
+
+
+@pytest.mark.skipif(not BERT.is_dir(), reason=f"shared tokenizer absent ({BERT})")
+def test_count_tokens_reads_a_registry_models_local_snapshot(monkeypatch):
+    # A registry model given as a local snapshot (--text-model ./folder): the Hub id is unreachable offline, so the
+    # count must come from the snapshot's tokenizer, as the encoder's does, not from a length estimate.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = SimpleNamespace(model_id="nomic-ai/nomic-embed-text-v1.5", revision="0" * 40, snapshot=str(BERT),
+                           document_prompt="")
+    tokens, exact = count_tokens(spec, ["word " * 100])
+    assert exact and tokens == 102
