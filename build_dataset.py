@@ -15,11 +15,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from pokembed.artwork import DEFAULT_ARTWORK_URL
-from pokembed.encoders import LONG_DOCUMENT_MODES
+from pokembed.sources.artwork import DEFAULT_ARTWORK_URL
+from pokembed.embedding.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import PokembedError
-from pokembed.model_loading import DEVICES
-from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
+from pokembed.embedding.loading import DEVICES
+from pokembed.embedding.registry import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 
 # The library's messages name its parameters in backticks (`cache_dir`); here they read as the flags that set them.
 FLAGS = {
@@ -119,7 +119,7 @@ def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -
     """Before the build: refuse a push that would fail (no token, existing tag) and fetch the previous version
     into the build cache."""
     from pokembed.errors import PublishError
-    from pokembed.publish import check_tag_free, fetch_previous, require_token
+    from pokembed.hub.publish import check_tag_free, fetch_previous, require_token
 
     if not args.dry_run:
         require_token()
@@ -139,15 +139,15 @@ def prepare_push(args: argparse.Namespace, previous: Path | None, cache: Path) -
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pokembed.pipeline import BuildConfig, build
     from pokembed.projection import UmapParams
-    from pokembed.publish import push
-    from pokembed.space_deploy import check_deployable, deploy_space, print_result, push_failed
+    from pokembed.hub.publish import push
+    from pokembed.hub.space_deploy import check_deployable, deploy_space, print_result, push_failed
 
     if args.space:
         if not args.push:
             raise PokembedError("--space deploys the version --push publishes; add --push REPO_ID or drop --space")
         check_deployable(args.space, args.push)  # a bad Space id or a checkout without space/ fails before any build
     if args.hf_job:
-        from pokembed.hf_jobs import JobOptions, run_build_job
+        from pokembed.hub.jobs import JobOptions, run_build_job
 
         options = JobOptions(flavor=args.hf_job, schedule=args.schedule, code_url=args.hf_job_code,
                              revision=args.hf_job_revision, image=args.hf_job_image, timeout=args.hf_job_timeout,

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pokembed.artwork import load_artwork
+from pokembed.sources.artwork import load_artwork
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_ARTWORK as DEFAULT_FOLDER  # noqa: E402

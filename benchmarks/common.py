@@ -46,8 +46,8 @@ def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *n
 # --- model writers --------------------------------------------------------------------------------------------------
 
 def write_tiny_models(folder: Path) -> tuple[Path, Path]:
-    """(text, image) tiny random-weight models (python -m pokembed.tiny_models) with the real tokenizer."""
-    command = [sys.executable, "-m", "pokembed.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
+    """(text, image) tiny random-weight models (python -m pokembed.embedding.tiny_models) with the real tokenizer."""
+    command = [sys.executable, "-m", "pokembed.embedding.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return Path(folder) / "text", Path(folder) / "image"
 
@@ -61,7 +61,7 @@ def write_full_size_models(folder: Path) -> tuple[Path, Path]:
 
 
 def full_size_text_config():
-    """NomicBertConfig with nomic-embed-text-v1.5's settings (what pokembed.models loads for the real model)."""
+    """NomicBertConfig with nomic-embed-text-v1.5's settings (what pokembed.embedding.registry loads for the real model)."""
     from transformers import NomicBertConfig
 
     return NomicBertConfig(
@@ -97,7 +97,7 @@ def write_full_size_text_model(folder: Path, *, tokenizer_dir: Path = TOKENIZER_
 
 
 def write_pokembed_json(folder: Path, *, kind: str) -> None:
-    """The pokembed.json sidecar (the format pokembed.tiny_models writes) that gives the folder the real model's
+    """The pokembed.json sidecar (the format pokembed.embedding.tiny_models writes) that gives the folder the real model's
     spec: search prompts, mean pooling, 768 dimensions, the 8,192-token context, layer norm before normalising."""
     import json
 
@@ -107,7 +107,7 @@ def write_pokembed_json(folder: Path, *, kind: str) -> None:
 
 
 def write_full_size_image_model(folder: Path, *, seed: int = 0, query_model: str | None = None) -> Path:
-    """Save a random-weight nomic-embed-vision-v1.5 architecture (pokembed.nomic_vision, the Hub layout) with the
+    """Save a random-weight nomic-embed-vision-v1.5 architecture (pokembed.embedding.nomic_vision, the Hub layout) with the
     real model's CLIP image processor to `folder`; `query_model` (a text model folder, relative to this one) goes
     into its pokembed.json for the Space's text-to-image search."""
     import json
@@ -115,7 +115,7 @@ def write_full_size_image_model(folder: Path, *, seed: int = 0, query_model: str
     from safetensors.torch import save_file
     from transformers import CLIPImageProcessorPil
 
-    from pokembed import nomic_vision
+    from pokembed.embedding import nomic_vision
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

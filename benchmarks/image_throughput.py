@@ -1,15 +1,15 @@
 #!/usr/bin/env python
 """Image embedding throughput: preprocessing and embedding of the shared official artwork, reported apart.
 
-The model is nomic-embed-vision-v1.5's architecture at full size, run natively by pokembed.nomic_vision (768 hidden,
+The model is nomic-embed-vision-v1.5's architecture at full size, run natively by pokembed.embedding.nomic_vision (768 hidden,
 12 layers, 12 heads, SwiGLU MLP 2048 with its LayerNorm, patch 16, 224x224, 2-D rotary, attention-pooling selector;
 random weights), written in the Hub repo's layout with its CLIP image processor and loaded through
-pokembed.encoders.load_image_encoder: the same compute as the real model. --with-vit also times the ViT-B/16 that
+pokembed.embedding.encoders.load_image_encoder: the same compute as the real model. --with-vit also times the ViT-B/16 that
 stood in for it before (transformers' ViTConfig defaults, 3072 GELU MLP; the same linear MACs per token) on the same
 images, for comparison.
 
 Two stages, each timed on its own:
-  preprocessing  pokembed.artwork.load_artwork(ids, folder, cache_dir=None): read, decode, composite on white,
+  preprocessing  pokembed.sources.artwork.load_artwork(ids, folder, cache_dir=None): read, decode, composite on white,
                  LANCZOS to 224x224 RGB (no cache, so every file is decoded), on the artwork module's thread pool.
   embedding      encoder.embed_images(images): the model's image processor (rescale, normalise, to tensors), the
                  forward pass, CLS pooling and normalisation. The image processor alone is also timed, for scale.
@@ -148,7 +148,7 @@ def spread_subset(ids: Sequence[int], k: int) -> list[int]:
 
 def reference_vectors(spec, images, device: Device) -> np.ndarray:
     """A few images through processor → fp32 model → token 0 → L2 normalise, outside pokembed's encoder (its batching,
-    dtype and device handling): for the ViT transformers' AutoModel, for nomic the bare pokembed.nomic_vision module."""
+    dtype and device handling): for the ViT transformers' AutoModel, for nomic the bare pokembed.embedding.nomic_vision module."""
     import torch
     import torch.nn.functional as F
     from transformers import AutoImageProcessor, AutoModel
@@ -156,7 +156,7 @@ def reference_vectors(spec, images, device: Device) -> np.ndarray:
     folder = spec.snapshot or spec.model_id
     processor = AutoImageProcessor.from_pretrained(folder, backend="pil")
     if spec.architecture == "nomic_vision":
-        from pokembed import nomic_vision
+        from pokembed.embedding import nomic_vision
 
         model = nomic_vision.load_model(Path(folder))
     else:
@@ -184,7 +184,7 @@ def time_model(spec, images, device: Device, args: argparse.Namespace, label: st
     """Load the encoder, warm it up, time `repeats` embeddings of every image, check 4 against the plain reference."""
     import torch
 
-    from pokembed.encoders import load_image_encoder
+    from pokembed.embedding.encoders import load_image_encoder
 
     kwargs = {"device": device.kind, "progress": not args.no_progress}
     if args.batch_size is not None:
@@ -218,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers import AutoImageProcessor
     from transformers.utils import logging as hf_logging
 
-    from pokembed.artwork import load_artwork
-    from pokembed.models import get_model_spec
+    from pokembed.sources.artwork import load_artwork
+    from pokembed.embedding.registry import get_model_spec
 
     if args.no_progress:
         hf_logging.disable_progress_bar()
@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model is None:
             start = time.perf_counter()
             model_dir = write_full_size_image_model(Path(tmp) / "image")
-            print(f"model: random-weight full-size nomic-embed-vision-v1.5 architecture (pokembed.nomic_vision, Hub "
+            print(f"model: random-weight full-size nomic-embed-vision-v1.5 architecture (pokembed.embedding.nomic_vision, Hub "
                   f"layout) + CLIP image processor, written in {time.perf_counter() - start:.1f} s")
             spec = get_model_spec(str(model_dir), "image")
             label = "nomic vision (native)"

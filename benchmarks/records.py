@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from pokembed.errors import PokembedError
-from pokembed.sources import load_records
+from pokembed.sources.choice import load_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEFAULT_SOURCE  # noqa: E402

@@ -11,7 +11,7 @@ shortest document are reported apart; with --repeats the methods alternate withi
   article   one document at a time, fp32, in id order, no sorting: tokenizer(prompt + doc, truncation to 8192)
             → model(**inputs) → attention-masked mean pooling → layer_norm → L2 normalisation. Written here as the
             reference; the dynamic-RoPE cache is reset before each document so that each is embedded as if alone.
-  pokembed  pokembed.encoders.load_text_encoder(model, device=...).embed_documents(texts).
+  pokembed  pokembed.embedding.encoders.load_text_encoder(model, device=...).embed_documents(texts).
 The two methods' vectors are compared: on a CPU (fp32 both) they must reach cosine >= 0.99 and each encoder vector
 must be nearest its own document's reference vector (exit code 1 otherwise); on a GPU the deviation is reported.
 
@@ -125,8 +125,8 @@ def text_flop_model(model) -> tuple[TextFlopModel, str]:
 
 def load_documents(source: str) -> tuple[list[int], list[str]]:
     """(ids, document texts) of every Pokémon of the source, by id."""
-    from pokembed.documents import document_text
-    from pokembed.sources import load_records
+    from pokembed.sources.documents import document_text
+    from pokembed.sources.choice import load_records
 
     records = load_records(source, progress=False)
     return [int(r["id"]) for r in records], [document_text(r) for r in records]
@@ -229,7 +229,7 @@ def article_method(spec, device: Device) -> Method:
 
 
 def pokembed_method(spec, device: Device, *, token_budget: int | None, chunk: int | None, progress: bool) -> Method:
-    from pokembed.encoders import load_text_encoder
+    from pokembed.embedding.encoders import load_text_encoder
 
     kwargs = {"device": device.kind, "progress": progress}
     if token_budget is not None:
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from pokembed.models import get_model_spec
+    from pokembed.embedding.registry import get_model_spec
 
     if args.no_progress:
         hf_logging.disable_progress_bar()

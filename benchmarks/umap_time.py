@@ -67,7 +67,7 @@ def random_vectors(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.nda
 
 def dataset_vectors(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """(text, image, has_image, description) from a built dataset; rows without artwork keep has_image False."""
-    from pokembed.dataset import read_table
+    from pokembed.dataset.table import read_table
 
     table = read_table(folder)
     text = np.asarray(table.column("text_embedding").to_pylist(), dtype=np.float32)

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from pokembed.artwork import DEFAULT_ARTWORK_URL
-from pokembed.cached_embedding import EMBED_CHUNK
-from pokembed.encoders import LONG_DOCUMENT_MODES
+from pokembed.sources.artwork import DEFAULT_ARTWORK_URL
+from pokembed.embedding.cached import EMBED_CHUNK
+from pokembed.embedding.encoders import LONG_DOCUMENT_MODES
 from pokembed.errors import BadInputError
-from pokembed.models import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
+from pokembed.embedding.registry import DEFAULT_IMAGE_MODEL, DEFAULT_TEXT_MODEL
 from pokembed.projection import UmapParams
-from pokembed.versioning import AUTO as AUTO_VERSION
+from pokembed.dataset.versioning import AUTO as AUTO_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class BuildConfig:
     """Everything a build depends on; the defaults serve the real, published run."""
 
     out: Path
-    source: str = "auto"  # live GraphQL, else PokéAPI's tables at the latest commit (see pokembed.sources)
+    source: str = "auto"  # live GraphQL, else PokéAPI's tables at the latest commit (see pokembed.sources.choice)
     artwork: str = DEFAULT_ARTWORK_URL
     cache_dir: Path | None = None  # default: <out's parent>/.pokembed-cache
     limit: int | None = None
@@ -36,7 +36,7 @@ class BuildConfig:
     image_model: str = DEFAULT_IMAGE_MODEL
     device: str = "auto"
     long_documents: str = "truncate"
-    version: str = "0.1.0"  # or "auto": decided from what changed since the previous version (pokembed.versioning)
+    version: str = "0.1.0"  # or "auto": decided from what changed since the previous version (pokembed.dataset.versioning)
     umap: UmapParams = field(default_factory=UmapParams)
     neighbors: int = 10
     refresh: bool = False
@@ -86,7 +86,7 @@ class StageTimer:
 def validate_config(config: BuildConfig) -> None:
     """Reject bad options before any slow work starts."""
     from pokembed.projection import validate_umap_params
-    from pokembed.publish import validate_version
+    from pokembed.dataset.versioning import validate_version
 
     if config.version != AUTO_VERSION:
         validate_version(config.version)
@@ -112,7 +112,7 @@ def build(config: BuildConfig) -> BuildResult:
     Paths are checked before any work; the output folder's lock is held throughout, so a second build of the same
     folder fails at once, and what an interrupted build left behind is finished or undone first.
     """
-    from pokembed.output_folder import check_build_paths, output_lock, recover
+    from pokembed.dataset.output_folder import check_build_paths, output_lock, recover
 
     validate_config(config)
     check_build_paths(Path(config.out), Path(config.cache))
@@ -122,16 +122,16 @@ def build(config: BuildConfig) -> BuildResult:
 
 
 def _build_locked(config: BuildConfig) -> BuildResult:
-    from pokembed.artwork import load_artwork
-    from pokembed.card import DEFAULT_TEMPLATE, read_template, render_card
-    from pokembed.changelog import choose_changelog, read_previous
-    from pokembed.dataset import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
-    from pokembed.documents import document_text, row_metadata
-    from pokembed.facts import METADATA_KEY, BuildFacts, facts_to_json
-    from pokembed.models import get_model_spec, query_model_spec
+    from pokembed.sources.artwork import load_artwork
+    from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template, render_card
+    from pokembed.dataset.changelog import choose_changelog, read_previous
+    from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
+    from pokembed.sources.documents import document_text, row_metadata
+    from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json
+    from pokembed.embedding.registry import get_model_spec, query_model_spec
     from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
-    from pokembed.sources import load_source
-    from pokembed.vector_cache import VectorCache, content_hash, model_cache_key
+    from pokembed.sources.choice import load_source
+    from pokembed.embedding.vector_cache import VectorCache, content_hash, model_cache_key
 
     check_output_folder(Path(config.out))
     timer = StageTimer()
@@ -257,8 +257,8 @@ def _build_locked(config: BuildConfig) -> BuildResult:
 
 def _embed_texts(config: BuildConfig, spec, vector_cache, documents: list[str], keys: list[str], model_key: str):
     """(vectors, per-document token info, how many were embedded now) for the documents, through the cache."""
-    from pokembed.cached_embedding import embed_with_cache
-    from pokembed.encoders import load_text_encoder
+    from pokembed.embedding.cached import embed_with_cache
+    from pokembed.embedding.encoders import load_text_encoder
 
     def embed(encoder, positions: list[int]) -> tuple[np.ndarray, list[dict]]:
         result = encoder.embed_documents([documents[i] for i in positions], long_documents=config.long_documents)
@@ -274,8 +274,8 @@ def _embed_texts(config: BuildConfig, spec, vector_cache, documents: list[str], 
 
 def _embed_images(config: BuildConfig, spec, vector_cache, images: list, keys: list[str], model_key: str):
     """(vectors or None, how many were embedded now) for the preprocessed images, keyed by their PNGs' hashes."""
-    from pokembed.cached_embedding import embed_with_cache
-    from pokembed.encoders import load_image_encoder
+    from pokembed.embedding.cached import embed_with_cache
+    from pokembed.embedding.encoders import load_image_encoder
 
     def embed(encoder, positions: list[int]) -> tuple[np.ndarray, list[dict]]:
         return encoder.embed_images([images[i] for i in positions]), [{} for _ in positions]
@@ -296,7 +296,7 @@ def _log_unchanged(version: str, before: str | None, now: str | None) -> None:
 
 def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_spec, image_spec):
     """--version auto: compare what is about to be embedded with the previous version."""
-    from pokembed.versioning import decide_version, settings_of
+    from pokembed.dataset.versioning import decide_version, settings_of
 
     settings = settings_of(text_model=text_spec, image_model=image_spec, umap=config.umap,
                            long_documents=config.long_documents, neighbors=config.neighbors)
@@ -307,8 +307,8 @@ def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_
 def _log_embed_plan(config: BuildConfig, text_spec, vector_cache, documents: list[str], doc_keys: list[str],
                     text_model_key: str, image_keys: list[str], image_model_key: str) -> None:
     """Log what is about to be embedded and, for a large text embedding on a CPU, the rough time and alternatives."""
-    from pokembed.cost import EmbedPlan, count_tokens, torch_threads
-    from pokembed.model_loading import resolve_device
+    from pokembed.embedding.cost import EmbedPlan, count_tokens, torch_threads
+    from pokembed.embedding.loading import resolve_device
 
     found = vector_cache.get_many(text_model_key, list(dict.fromkeys(doc_keys)))
     todo = list(dict.fromkeys(d for d, key in zip(documents, doc_keys) if key not in found))

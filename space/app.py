@@ -4,7 +4,7 @@ embedding arithmetic, the map (UMAP or PCA) and the oddballs.
 `make_demo(load_space(config))` builds the page; importing this file loads nothing. `python space/app.py` (what a
 Space runs) reads the dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder
 written by build_dataset.py), starts warming the query models in the background, and serves the page at once.
-Rankings live in `pokembed.search`; HTML in `pokedex_html.py`; this file wires them to Gradio. Run locally with
+Rankings live in `pokembed.explore.index`; HTML in `pokedex_html.py`; this file wires them to Gradio. Run locally with
 `POKEMBED_DATASET=build/smoke python space/app.py`.
 """
 
@@ -26,9 +26,9 @@ from typing import Any, Literal
 import gradio as gr
 import numpy as np
 
-from pokembed import queries, search, search_beyond
+from pokembed.explore import arithmetic as search_beyond, index as search, queries
 from pokembed.errors import BadInputError, ModelLoadError, PokembedError
-from pokembed.names import display_names, generation_label
+from pokembed.explore.names import display_names, generation_label
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the Space's folder: pokedex_html.py sits beside this file however it is loaded
@@ -135,7 +135,7 @@ class QueryModels:
         return self._image is not None
 
     def _image_spec(self) -> Any:
-        from pokembed.models import get_model_spec
+        from pokembed.embedding.registry import get_model_spec
 
         spec = get_model_spec(self.image_model, "image")
         text_model = self.text_model or (None if spec.query_model else self.recorded_text_model)
@@ -153,7 +153,7 @@ class QueryModels:
     @property
     def records_model(self) -> str:
         """The text model whose query prompt asks the records: POKEMBED_TEXT_MODEL, else the dataset's own."""
-        from pokembed.models import DEFAULT_TEXT_MODEL
+        from pokembed.embedding.registry import DEFAULT_TEXT_MODEL
 
         return self.text_model or self.recorded_text_model or DEFAULT_TEXT_MODEL
 
@@ -168,7 +168,7 @@ class QueryModels:
             return self._records
 
     def _records_is_query(self) -> bool:
-        from pokembed.models import get_model_spec
+        from pokembed.embedding.registry import get_model_spec
 
         try:
             query = self._image_spec().query_model
@@ -178,7 +178,7 @@ class QueryModels:
             return False
 
     def _load_records(self) -> Any:
-        from pokembed.encoders import load_text_encoder
+        from pokembed.embedding.encoders import load_text_encoder
 
         self._threads()
         return load_text_encoder(self.records_model, device=self.device, progress=False)
@@ -197,13 +197,13 @@ class QueryModels:
             torch.set_num_threads(self.torch_threads)
 
     def _load_query(self) -> Any:
-        from pokembed.encoders import load_query_encoder
+        from pokembed.embedding.encoders import load_query_encoder
 
         self._threads()
         return load_query_encoder(self._image_spec(), device=self.device)
 
     def _load_image(self) -> Any:
-        from pokembed.encoders import load_image_encoder
+        from pokembed.embedding.encoders import load_image_encoder
 
         self._threads()
         return load_image_encoder(self._image_spec(), device=self.device, progress=False)
@@ -247,7 +247,7 @@ class Space:
     config: SpaceConfig
     answers: dict[str, Any] = field(default_factory=dict)  # the warm-up's first answer, keyed by question
     pca: Any = None  # pokembed.projection.PcaProjection of the index's vectors, computed once at start
-    version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.dataset_version)
+    version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.hub.published)
 
     @property
     def artwork_count(self) -> int:
@@ -277,10 +277,10 @@ def single_threaded_numpy() -> None:
 def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     """Load the dataset once: the index, display names, artwork files (in `workdir`, else a temporary folder removed
     when the Space is garbage-collected or the process exits) and the model names."""
-    from pokembed.artwork_export import export_artwork, write_thumbnails
-    from pokembed.dataset import load_dataset_split
-    from pokembed.dataset_version import dataset_version, version_footer
-    from pokembed.facts import models_from_facts, read_build_facts
+    from pokembed.explore.artwork_export import export_artwork, write_thumbnails
+    from pokembed.dataset.table import load_dataset_split
+    from pokembed.hub.published import dataset_version, version_footer
+    from pokembed.dataset.facts import models_from_facts, read_build_facts
 
     single_threaded_numpy()
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="pokembed-art-"))
@@ -298,7 +298,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     recorded = models_from_facts(facts)
     image_model = config.image_model or recorded.image_model
     if image_model is None:
-        from pokembed.models import DEFAULT_IMAGE_MODEL
+        from pokembed.embedding.registry import DEFAULT_IMAGE_MODEL
 
         image_model = DEFAULT_IMAGE_MODEL
     logger.info("loaded %d Pokémon from %s (%d with artwork); image model %s", len(index), config.dataset,

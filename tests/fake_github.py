@@ -54,7 +54,7 @@ class FakeGitHub:
         self.server.server_close()
 
     def endpoints(self):
-        from pokembed.pokeapi_github import GitHubEndpoints
+        from pokembed.sources.github_tables import GitHubEndpoints
 
         return GitHubEndpoints(api=self.api_url, raw=self.raw_url)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pokembed.artwork import (
+from pokembed.sources.artwork import (
     DEFAULT_ARTWORK_URL,
     IMAGE_SIZE,
     ArtworkSet,
@@ -151,7 +151,7 @@ def art_folder(tmp_path: Path) -> Path:
 
 
 def test_folder_source_missing_and_corrupt(art_folder: Path, caplog):
-    with caplog.at_level(logging.WARNING, logger="pokembed.artwork"):
+    with caplog.at_level(logging.WARNING, logger="pokembed.sources.artwork"):
         result = load_artwork([4, 3, 2, 1, 2], str(art_folder), cache_dir=None, workers=2, progress=False)
     assert isinstance(result, ArtworkSet)
     assert list(result.images) == [1, 2]
@@ -303,7 +303,7 @@ def scripted() -> dict[int, list[tuple[int, bytes]]]:
 
 
 def test_url_source_retries_404_and_corrupt(tmp_path: Path, caplog):
-    with ArtServer(scripted()) as server, caplog.at_level(logging.WARNING, logger="pokembed.artwork"):
+    with ArtServer(scripted()) as server, caplog.at_level(logging.WARNING, logger="pokembed.sources.artwork"):
         result = load_artwork(
             [5, 4, 3, 2, 1], server.template, cache_dir=None, workers=4, retries=3, backoff=0.0, progress=False
         )

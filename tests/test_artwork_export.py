@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from pokembed.artwork_export import export_artwork, write_thumbnails
+from pokembed.explore.artwork_export import export_artwork, write_thumbnails
 from pokembed.errors import BadInputError
 
 

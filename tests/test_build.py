@@ -16,7 +16,7 @@ from conftest import build_args, fixture_ids, load_cli
 
 from pokembed.pipeline import BuildConfig, build
 from pokembed.projection import UmapParams
-from pokembed.facts import MARKER
+from pokembed.dataset.facts import MARKER
 
 PARQUET = Path("data") / "train-00000-of-00001.parquet"
 
@@ -87,8 +87,8 @@ def test_vectors_are_unit_norm_and_images_null_exactly_where_artwork_is_missing(
 
 
 def test_documents_are_the_records_and_neighbours_point_at_rows(loaded, csv_fixture):
-    from pokembed.documents import document_text
-    from pokembed.sources import load_records
+    from pokembed.sources.documents import document_text
+    from pokembed.sources.choice import load_records
 
     records = load_records(f"csv:{csv_fixture}")
     assert loaded["document"] == [document_text(r) for r in records]
@@ -158,7 +158,7 @@ def test_rebuild_after_one_document_changes_embeds_exactly_one_text(tmp_path, cs
 
 
 def test_an_interrupted_build_resumes_and_leaves_no_dataset(tmp_path, csv_fixture, artwork_fixture, tiny_models, monkeypatch):
-    from pokembed import encoders
+    from pokembed.embedding import encoders
 
     cache, out = tmp_path / "cache", tmp_path / "out"
     calls = {"n": 0}
@@ -193,7 +193,7 @@ def test_cli_prints_a_summary_with_time_per_step(tmp_path, csv_fixture, artwork_
 
 def test_each_row_holds_the_vectors_of_its_own_inputs(loaded, tiny_models):
     """text_embedding[i] is document[i] embedded alone, image_embedding[i] is that row's image embedded alone."""
-    from pokembed.encoders import load_image_encoder, load_text_encoder
+    from pokembed.embedding.encoders import load_image_encoder, load_text_encoder
 
     text_encoder = load_text_encoder(str(tiny_models / "text"), device="cpu", progress=False)
     image_encoder = load_image_encoder(str(tiny_models / "image"), device="cpu", progress=False)
@@ -212,7 +212,7 @@ def test_each_row_holds_the_vectors_of_its_own_inputs(loaded, tiny_models):
 
 def test_loading_a_build_without_cache_dir_stays_in_the_tests_temp_folder(built_dataset, tmp_path_factory):
     """As the Space loads it (no cache_dir): the datasets cache it writes is pytest's, not the user's."""
-    from pokembed.dataset import load_dataset_split
+    from pokembed.dataset.table import load_dataset_split
 
     loaded = load_dataset_split(built_dataset)
     base = tmp_path_factory.getbasetemp().resolve()

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import yaml
 
-from pokembed.card import COLUMN_DOCS, DEFAULT_TEMPLATE, read_template, render_card, size_category
-from pokembed.changelog import diff_versions, parse_changelog
-from pokembed.facts import BuildFacts, facts_from_card, facts_from_dict, facts_from_json, facts_to_dict, facts_to_json
-from pokembed.dataset import dataset_features, read_table, rows_to_table, write_dataset_folder
+from pokembed.dataset.card import COLUMN_DOCS, DEFAULT_TEMPLATE, read_template, render_card, size_category
+from pokembed.dataset.changelog import diff_versions, parse_changelog
+from pokembed.dataset.facts import BuildFacts, facts_from_card, facts_from_dict, facts_from_json, facts_to_dict, facts_to_json
+from pokembed.dataset.table import dataset_features, read_table, rows_to_table, write_dataset_folder
 from pokembed.errors import BadInputError
 from pokembed.projection import UmapParams
 
@@ -389,7 +389,7 @@ def test_the_template_ships_inside_the_package(tmp_path) -> None:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)
     (wheel,) = (tmp_path / "wheel").glob("pokembed-*.whl")
-    assert "pokembed/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
+    assert "pokembed/dataset/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
     with pytest.raises(BadInputError, match="cannot read the card template"):
         read_template(Path("/nonexistent/card.md"))
     with pytest.raises(BadInputError, match="unknown or malformed placeholder"):
@@ -403,7 +403,7 @@ def test_read_table_feeds_the_card(tmp_path: Path) -> None:
 
 
 def test_the_card_says_the_nomic_image_model_runs_natively():
-    from pokembed.card_build_text import model_description as _model_description
+    from pokembed.dataset.card_text import model_description as _model_description
 
     text = _model_description(NOMIC_VISION, "image")
     assert "run natively by pokembed (nomic's `NomicVisionModel` in plain torch, no remote code)" in text
@@ -415,8 +415,8 @@ def test_facts_leave_out_which_local_snapshot_was_read(tmp_path):
     """An offline build from a snapshot folder records the same model facts as an online one."""
     import dataclasses
 
-    from pokembed.facts import BuildFacts
-    from pokembed.models import MODELS
+    from pokembed.dataset.facts import BuildFacts
+    from pokembed.embedding.registry import MODELS
 
     spec = MODELS["nomic-embed-vision-v1.5"]
     facts = [

@@ -91,7 +91,7 @@ def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture,
     assert "Pushed:" in output and "Deployed the Space:" in output
     state, space = hub.spaces[SPACE], hub.repo(SPACE, "space")
     assert state.serving == {"POKEMBED_DATASET": REPO, "POKEMBED_REVISION": "v0.1.0"}
-    assert {"app.py", "README.md", "requirements.txt", "pokembed/search.py"} <= set(space.head.files)
+    assert {"app.py", "README.md", "requirements.txt", "pokembed/explore/index.py"} <= set(space.head.files)
     assert not [path for path in space.head.files if path.startswith(("tests/", "build", ".pokembed-cache"))]
     tagged = hub.requests.index(("POST", f"/api/datasets/{REPO}/tag/{hub.repo(REPO).tags['v0.1.0']}"))
     assert tagged < hub.requests.index(("POST", f"/api/spaces/{SPACE}/restart"))
@@ -104,7 +104,7 @@ def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture,
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("Error: the commit ") and "Traceback" not in err
     assert f"the Space {SPACE} was not touched" in err
-    assert f"deploy it with `python -m pokembed.space_deploy {SPACE} --dataset {REPO} --version 0.2.0`" in err
+    assert f"deploy it with `python -m pokembed.hub.space_deploy {SPACE} --dataset {REPO} --version 0.2.0`" in err
     assert not [p for m, p in hub.requests[sent:] if m != "GET" and "/spaces/" in p]
     assert state.serving["POKEMBED_REVISION"] == "v0.1.0" and len(space.commits) == 2
 

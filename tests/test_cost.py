@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pokembed.cost import CHARS_PER_TOKEN, CPU_WARNING_TOKENS, EmbedPlan, count_tokens
+from pokembed.embedding.cost import CHARS_PER_TOKEN, CPU_WARNING_TOKENS, EmbedPlan, count_tokens
 from conftest import SHARED
 
 BERT = SHARED / "tokenizers" / "bert-base-uncased"

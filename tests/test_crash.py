@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, build_args, write_artwork_folder
-from pokembed.facts import MARKER
+from pokembed.dataset.facts import MARKER
 
 ROUNDS = 20
 SEED = 10
@@ -81,7 +81,7 @@ class Zygote:
 
 
 def user_files(out: Path) -> dict[str, bytes]:
-    from pokembed.output_folder import is_owned
+    from pokembed.dataset.output_folder import is_owned
 
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
             if p.is_file() and not is_owned(p.relative_to(out).as_posix())}

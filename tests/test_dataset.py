@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pokembed.dataset import (
+from pokembed.dataset.table import (
     DATA_FILE,
     dataset_features,
     read_table,
@@ -18,7 +18,7 @@ from pokembed.dataset import (
     write_parquet,
 )
 from pokembed.errors import BadInputError
-from pokembed.facts import MARKER, read_marker
+from pokembed.dataset.facts import MARKER, read_marker
 
 TEXT_DIM, IMAGE_DIM = 8, 4
 CARD = """---
@@ -194,12 +194,12 @@ def test_a_failed_write_leaves_the_old_folder_intact(tmp_path: Path, monkeypatch
         monkeypatch.setattr(pq.ParquetWriter, "write_table", crash)
         expected = KeyboardInterrupt
     else:
-        import pokembed.output_folder
+        import pokembed.dataset.output_folder
 
         def exchange(src, dst):
             raise OSError(5, "disk gone")
 
-        monkeypatch.setattr(pokembed.output_folder, "_exchange", exchange)  # the swap fails: one line, old intact
+        monkeypatch.setattr(pokembed.dataset.output_folder, "_exchange", exchange)  # the swap fails: one line, old intact
         expected = BadInputError
     with pytest.raises(expected):
         write(out_dir, **overrides)

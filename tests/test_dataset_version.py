@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from pokembed.dataset_version import dataset_version, version_footer
-from pokembed.facts import MARKER, read_build_facts
+from pokembed.hub.published import dataset_version, version_footer
+from pokembed.dataset.facts import MARKER, read_build_facts
 
 FACTS = {"version": "0.2.0", "built_at": "2026-11-20", "text_model": {"model_id": "nomic-ai/nomic-embed-text-v1.5"}}
 

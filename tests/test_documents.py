@@ -1,4 +1,4 @@
-"""pokembed.documents: the embedded text and the row metadata kept apart from it."""
+"""pokembed.sources.documents: the embedded text and the row metadata kept apart from it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 import pytest
 from pokeapi_fixture import FORM_ID, write_csv_fixture
 
-from pokembed.documents import RowMeta, document_text, row_metadata
+from pokembed.sources.documents import RowMeta, document_text, row_metadata
 from pokembed.errors import BadInputError
-from pokembed.sources import PokemonMeta, load_source
+from pokembed.sources.choice import PokemonMeta, load_source
 from conftest import SHARED
 
 PIKACHU_2024 = SHARED / "pokeapi" / "pikachu_graphql_v1beta_2024.json"
@@ -74,7 +74,7 @@ def test_row_metadata_rejects_meta_of_another_pokemon(data):
 def test_document_of_the_2024_pikachu_sample():
     if not PIKACHU_2024.is_file():
         pytest.skip(f"shared Pikachu sample absent ({PIKACHU_2024})")
-    from pokembed.pokeapi_graphql import strip_prefixes
+    from pokembed.sources.graphql import strip_prefixes
 
     record = strip_prefixes(json.loads(PIKACHU_2024.read_text(encoding="utf-8")))
     text = document_text(record)

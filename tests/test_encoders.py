@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from pokembed.encoders import (
+from pokembed.embedding.encoders import (
     ImageEncoder,
     TextEncoder,
     load_image_encoder,
@@ -18,7 +18,7 @@ from pokembed.encoders import (
     resolve_device,
 )
 from pokembed.errors import BadInputError, ModelLoadError
-from pokembed.models import get_model_spec
+from pokembed.embedding.registry import get_model_spec
 
 DOCS = [
     '{"id":25,"name":"pikachu","types":[{"type":{"name":"electric"}}]}',
@@ -272,7 +272,7 @@ def test_real_tokenizer_counts_on_a_real_record(tmp_path, shared_dir):
     """Tiny weights, bert-base-uncased (nomic's tokenizer): token counts as the real model would see them."""
     from transformers import AutoTokenizer
 
-    from pokembed.tiny_models import write_tiny_models
+    from pokembed.embedding.tiny_models import write_tiny_models
 
     tokenizer_dir = shared_dir / "tokenizers" / "bert-base-uncased"
     record = json.loads((shared_dir / "pokeapi" / "pikachu_graphql_v1beta_2024.json").read_text())
@@ -318,7 +318,7 @@ def test_one_answer_for_which_model_embeds_queries(tiny_models):
     """models.query_model_spec: the named text model, or (SigLIP) the image model's own text tower."""
     import dataclasses as dc
 
-    from pokembed.models import query_model_spec
+    from pokembed.embedding.registry import query_model_spec
 
     image = get_model_spec(str(tiny_models / "image"), "image")
     assert query_model_spec(image) == get_model_spec(str((tiny_models / "text").resolve()), "text")

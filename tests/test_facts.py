@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pokembed.facts import (
+from pokembed.dataset.facts import (
     MARKER,
     DatasetModels,
     facts_from_card,
@@ -64,7 +64,7 @@ def test_facts_of_a_real_build_read_back_from_the_hub(built_dataset, monkeypatch
 
 
 def test_the_marker_name_is_defined_once():
-    spelled = [f"{path.name}:{n}" for path in sorted(PACKAGE.glob("*.py"))
+    spelled = [f"{path.relative_to(PACKAGE).as_posix()}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
                for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                if re.search(r"""["']\.pokembed["']""", line)]
-    assert spelled == ["facts.py:24"]
+    assert spelled == ["dataset/facts.py:24"]

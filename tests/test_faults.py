@@ -14,10 +14,10 @@ import pytest
 from test_artwork import BLUE, RED, ArtServer
 from test_http import Server, answer, drip_body
 
-from pokembed.artwork import artwork_cache_dir, load_artwork
+from pokembed.sources.artwork import artwork_cache_dir, load_artwork
 from pokembed.errors import BadInputError, SourceUnavailableError
-from pokembed.sources import load_source
-from pokembed.facts import MARKER
+from pokembed.sources.choice import load_source
+from pokembed.dataset.facts import MARKER
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,7 @@ def json_answer(body: dict):
 
 def _user_files(out: Path) -> dict[str, bytes]:
     """The user's files in an output folder: everything but README.md, .pokembed and data/*.parquet."""
-    from pokembed.output_folder import is_owned
+    from pokembed.dataset.output_folder import is_owned
 
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
             if p.is_file() and not is_owned(p.relative_to(out).as_posix())}
@@ -96,7 +96,7 @@ def test_a_symlinked_out_is_written_where_it_points(tmp_path):
 def test_crash_between_the_renames_is_finished_on_the_next_run(tmp_path, monkeypatch):
     """The state a kill between the two renames of the fallback swap leaves: no --out, a complete new folder and
     the old one aside. The next run finishes the swap instead of starting from nothing."""
-    import pokembed.output_folder as output_folder
+    import pokembed.dataset.output_folder as output_folder
     from test_dataset import write
 
     out = tmp_path / "out"
@@ -120,7 +120,7 @@ def test_crash_between_the_renames_is_finished_on_the_next_run(tmp_path, monkeyp
     assert not out.exists()
     names = sorted(p.name.split("-")[0] for p in tmp_path.iterdir())
     assert names == [".out.old", ".out.tmp"]
-    from pokembed.output_folder import output_lock, recover
+    from pokembed.dataset.output_folder import output_lock, recover
 
     with output_lock(out):
         recover(out)
@@ -130,7 +130,7 @@ def test_crash_between_the_renames_is_finished_on_the_next_run(tmp_path, monkeyp
 
 
 def test_leftovers_are_cleaned_and_a_second_writer_gets_one_line(tmp_path):
-    from pokembed.output_folder import output_lock
+    from pokembed.dataset.output_folder import output_lock
     from test_dataset import write
 
     out = tmp_path / "out"
@@ -169,7 +169,7 @@ def test_three_concurrent_cli_builds_one_wins_the_others_say_why(tmp_path, csv_f
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".pokembed-cache")) == ["out"]
     assert (out / MARKER).is_file()
     # While another writer holds the folder, a build stops at once with one line (deterministic, unlike the race).
-    from pokembed.output_folder import output_lock
+    from pokembed.dataset.output_folder import output_lock
 
     with output_lock(out):
         blocked = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -233,8 +233,8 @@ def test_graphql_mistyped_species_id_is_refused_before_caching(tmp_path):
 
 
 def test_a_bad_cached_graphql_response_is_not_replayed(tmp_path, caplog):
-    from pokembed import pokeapi_graphql
-    from pokembed.sources import QUERY
+    from pokembed.sources import graphql as pokeapi_graphql
+    from pokembed.sources.choice import QUERY
 
     good = graphql_body([record(1), record(2, "ivysaur")])
     with Server([json_answer(good)]) as server:
@@ -385,7 +385,7 @@ def test_full_disk_for_the_output_is_one_line_and_keeps_the_old_output(tmp_path,
 def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkeypatch, caplog):
     import errno
 
-    import pokembed.artwork as artwork
+    import pokembed.sources.artwork as artwork
     from test_artwork import png_bytes, sprite
 
     folder = tmp_path / "art"
@@ -407,8 +407,8 @@ def test_full_disk_for_the_artwork_cache_warns_once_and_goes_on(tmp_path, monkey
 def test_full_vector_database_keeps_the_embeddings_just_computed(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.cached_embedding import embed_cached
-    from pokembed.vector_cache import VectorCache
+    from pokembed.embedding.cached import embed_cached
+    from pokembed.embedding.vector_cache import VectorCache
 
     cache = VectorCache(tmp_path / "vectors.sqlite")
     cache._db.execute("PRAGMA max_page_count = 16")  # past 16 pages SQLite answers "database or disk is full"
@@ -509,7 +509,7 @@ def test_16_bit_grayscale_is_scaled_not_blanked():
     import numpy as np
     from PIL import Image
 
-    from pokembed.artwork import preprocess_artwork
+    from pokembed.sources.artwork import preprocess_artwork
 
     levels = np.full((64, 64), 257 * 40, dtype=np.uint16)  # dark grey 40/255 in 16 bits
     levels[:, 32:] = 257 * 200
@@ -526,7 +526,7 @@ def test_every_mode_gives_the_colour_it_means(mode):
     import numpy as np
     from PIL import Image
 
-    from pokembed.artwork_images import _to_rgba
+    from pokembed.sources.artwork_images import _to_rgba
 
     grey = {"1": 255, "F": 0.5}.get(mode, 128)
     values = {"L": 128, "LA": (128, 255), "La": (128, 255), "P": 0, "PA": (0, 255), "RGB": (128,) * 3,
@@ -548,7 +548,7 @@ def test_huge_image_is_refused_from_its_header_before_decoding():
 
     from PIL import Image
 
-    from pokembed.artwork import preprocess_artwork
+    from pokembed.sources.artwork import preprocess_artwork
 
     bomb = _png(Image.new("L", (12000, 12000), 255))  # about 150 kB of PNG, 144 megapixels
     tracemalloc.start()
@@ -564,8 +564,8 @@ def test_concurrent_decodes_stay_within_the_pixel_budget(monkeypatch, tmp_path):
 
     from PIL import Image
 
-    import pokembed.artwork as artwork
-    import pokembed.artwork_images as artwork_images
+    import pokembed.sources.artwork as artwork
+    import pokembed.sources.artwork_images as artwork_images
 
     folder = tmp_path / "art"
     folder.mkdir()
@@ -653,8 +653,8 @@ def test_csv_non_integer_cell_names_file_column_and_row(tmp_path, csv_fixture):
 def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.cached_embedding import embed_cached
-    from pokembed.vector_cache import VectorCache
+    from pokembed.embedding.cached import embed_cached
+    from pokembed.embedding.vector_cache import VectorCache
 
     rng = np.random.default_rng(1)
     vectors = rng.standard_normal((20, 16)).astype(np.float32)
@@ -685,8 +685,8 @@ def test_truncated_and_nan_vectors_are_dropped_and_embedded_again(tmp_path, capl
 def test_garbage_in_a_page_of_the_vector_database(tmp_path, caplog):
     import numpy as np
 
-    from pokembed.cached_embedding import embed_cached
-    from pokembed.vector_cache import VectorCache
+    from pokembed.embedding.cached import embed_cached
+    from pokembed.embedding.vector_cache import VectorCache
 
     path = tmp_path / "v.sqlite"
     vectors = np.random.default_rng(2).standard_normal((300, 64)).astype(np.float32)
@@ -721,7 +721,7 @@ def test_commit_landed_tag_did_not_says_so_and_how_to_finish(tmp_path, monkeypat
     from test_publish import REPO, TOKEN, make_out_dir
 
     from pokembed.errors import PublishError
-    from pokembed.publish import push
+    from pokembed.hub.publish import push
 
     isolate_hub_env(monkeypatch, tmp_path / "hf-home")
 
@@ -749,7 +749,7 @@ def test_an_unopenable_vector_database_is_never_deleted(tmp_path, monkeypatch):
 
     import numpy as np
 
-    from pokembed.vector_cache import VectorCache
+    from pokembed.embedding.vector_cache import VectorCache
 
     path = tmp_path / "v.sqlite"
     with VectorCache(path) as cache:

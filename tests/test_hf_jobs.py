@@ -8,7 +8,7 @@ import pytest
 
 from conftest import load_cli
 from fake_hub import fake_jobs, isolated_hub
-from pokembed.hf_jobs import DEFAULT_IMAGE, JOB_SCRIPT, job_arguments
+from pokembed.hub.jobs import DEFAULT_IMAGE, JOB_SCRIPT, job_arguments
 
 TOKEN = "hf_jobsTOKEN5678901234secret"
 REPO = "tester/pokemon-embeddings"

@@ -9,15 +9,15 @@ import shutil
 import pytest
 
 from pokembed.errors import BadInputError, UnknownModelError
-from pokembed.models import (
+from pokembed.embedding.registry import (
     ALIASES,
     DEFAULT_IMAGE_MODEL,
     DEFAULT_TEXT_MODEL,
     MODELS,
     get_model_spec,
 )
-from pokembed.tiny_models import main as tiny_main
-from pokembed.tiny_models import tiny_vocab, write_tiny_models
+from pokembed.embedding.tiny_models import main as tiny_main
+from pokembed.embedding.tiny_models import tiny_vocab, write_tiny_models
 
 
 def _is_commit(revision: str | None) -> bool:

@@ -1,10 +1,10 @@
-"""pokembed.names: display names and generation labels for PokéAPI slugs."""
+"""pokembed.explore.names: display names and generation labels for PokéAPI slugs."""
 
 from __future__ import annotations
 
 import pytest
 
-from pokembed.names import display_name, display_names, generation_label
+from pokembed.explore.names import display_name, display_names, generation_label
 
 
 @pytest.mark.parametrize("slug, shown", [

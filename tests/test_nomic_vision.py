@@ -22,9 +22,9 @@ import pytest
 
 from conftest import ROOT
 
-from pokembed.encoders import load_image_encoder, load_text_encoder
+from pokembed.embedding.encoders import load_image_encoder, load_text_encoder
 from pokembed.errors import ModelLoadError
-from pokembed.models import MODELS, get_model_spec
+from pokembed.embedding.registry import MODELS, get_model_spec
 
 TINY_DIMENSION = 64
 COSINE_FLOOR = 0.9999
@@ -100,8 +100,8 @@ def test_vision_reproduces_nomics_vectors(hf_home, reference):
 @pytest.fixture(scope="module")
 def reference_documents(shared_dir, reference) -> list[str]:
     """The documents nomic's vectors were made from: pokembed's CSV source and document text for ids 10322, 25, 794."""
-    from pokembed.documents import document_text
-    from pokembed.sources import load_records
+    from pokembed.sources.documents import document_text
+    from pokembed.sources.choice import load_records
 
     expected = json.loads((reference / "nomic-embed-text-tiny" / "expected.json").read_text())
     records = {record["id"]: record for record in load_records(f"csv:{shared_dir / 'pokeapi' / 'csv'}", progress=False)}
@@ -131,8 +131,8 @@ def test_registry_names_load_offline_from_the_hugging_face_cache(hf_home, refere
     script = (
         "import dataclasses, json, sys\n"
         "from PIL import Image\n"
-        "from pokembed.encoders import load_image_encoder, load_text_encoder\n"
-        "from pokembed.models import get_model_spec\n"
+        "from pokembed.embedding.encoders import load_image_encoder, load_text_encoder\n"
+        "from pokembed.embedding.registry import get_model_spec\n"
         "image = get_model_spec('nomic-embed-vision-v1.5', 'image')\n"
         "text = get_model_spec('nomic-embed-text-v1.5', 'text')\n"
         "assert image.snapshot is None and text.snapshot is None\n"

@@ -10,12 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fake_github import FakeGitHub
 
-from pokembed.documents import document_text
+from pokembed.sources.documents import document_text
 from pokembed.errors import BadInputError, SourceUnavailableError
-from pokembed.pokeapi_csv import TABLES
-from pokembed.sources import load_source, parse_source
+from pokembed.sources.csv_tables import TABLES
+from pokembed.sources.choice import load_source, parse_source
 from conftest import SHARED
-from pokembed.facts import MARKER
+from pokembed.dataset.facts import MARKER
 
 SHA = hashlib.sha1(b"pokeapi at some commit").hexdigest()
 SHARED_CSV = SHARED / "pokeapi" / "csv"
@@ -103,7 +103,7 @@ def test_unknown_ref_and_missing_table(github, tmp_path):
 
 
 def test_unreachable_github(tmp_path):
-    from pokembed.pokeapi_github import GitHubEndpoints
+    from pokembed.sources.github_tables import GitHubEndpoints
 
     with pytest.raises(SourceUnavailableError, match=r"cannot fetch http://127\.0\.0\.1:9/"):
         load_source("pokeapi:main", cache_dir=tmp_path, **FAST,
@@ -160,7 +160,7 @@ def test_auto_falls_back_when_graphql_answers_502(github, failing_graphql, csv_f
 
 
 def test_auto_without_either_source_names_both(failing_graphql, tmp_path):
-    from pokembed.pokeapi_github import GitHubEndpoints
+    from pokembed.sources.github_tables import GitHubEndpoints
 
     url, _ = failing_graphql
     dead = GitHubEndpoints(api="http://127.0.0.1:9", raw="http://127.0.0.1:9")

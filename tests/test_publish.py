@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from fake_hub import Commit, FakeHub, isolate_hub_env
-from pokembed import publish
+from pokembed.hub import publish
 from pokembed.errors import BadInputError, PublishError
-from pokembed.publish import fetch_previous, plan_push, push, resolve_token, validate_version
-from pokembed.facts import MARKER
+from pokembed.dataset.versioning import validate_version
+from pokembed.hub.publish import fetch_previous, plan_push, push, resolve_token
+from pokembed.dataset.facts import MARKER
 
 # huggingface_hub's own LFS PUT passes data=<file> to httpx, which warns; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")

@@ -1,4 +1,4 @@
-"""pokembed.search on small synthetic arrays whose right answers are known by construction."""
+"""pokembed.explore.index on small synthetic arrays whose right answers are known by construction."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from PIL import Image
 
 from pokembed.errors import BadInputError
-from pokembed.artwork_export import export_artwork
-from pokembed.dataset import load_dataset_split
-from pokembed.queries import validate_question, validate_upload
-from pokembed.search import PokedexIndex, generation_sort_key, normalize_name
+from pokembed.explore.artwork_export import export_artwork
+from pokembed.dataset.table import load_dataset_split
+from pokembed.explore.queries import validate_question, validate_upload
+from pokembed.explore.index import PokedexIndex, generation_sort_key, normalize_name
 
 E = np.eye(5, dtype=np.float32)
 NO_IMAGE = np.zeros(5, dtype=np.float32)

@@ -9,8 +9,8 @@ import pytest
 
 from pokembed.errors import BadInputError
 from pokembed.projection import pca_2d
-from pokembed.search import PokedexIndex
-from pokembed.search_beyond import (
+from pokembed.explore.index import PokedexIndex
+from pokembed.explore.arithmetic import (
     ARITHMETIC_PRESETS,
     Term,
     ask_records,

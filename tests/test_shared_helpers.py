@@ -36,7 +36,7 @@ def test_one_line_collapses_cuts_and_masks():
 def test_each_helper_is_defined_once():
     """No module keeps a private copy of write_atomic or one_line (there were five of one, three of the other)."""
     copies = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for name in re.findall(r"^def (_?(?:one_line|first_line|write_atomic|write_cache))\(",
                                path.read_text(encoding="utf-8"), re.M):
             copies.append(f"{path.name}:{name}")

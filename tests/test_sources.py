@@ -1,4 +1,4 @@
-"""pokembed.sources: the CSV source on fixture tables, the live source against a local server, the shared data."""
+"""pokembed.sources.choice: the CSV source on fixture tables, the live source against a local server, the shared data."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from pokeapi_fixture import FORM_ID, write_csv_fixture
 
-from pokembed.documents import document_text
+from pokembed.sources.documents import document_text
 from pokembed.errors import BadInputError, SourceUnavailableError
-from pokembed.pokeapi_graphql import PREFIX, RELATIONSHIPS, cache_path
-from pokembed.sources import (
+from pokembed.sources.graphql import PREFIX, RELATIONSHIPS, cache_path
+from pokembed.sources.choice import (
     DEFAULT_GRAPHQL_URL,
     QUERY,
     PokemonMeta,
@@ -605,7 +605,7 @@ def shared_data():
 def pikachu_2024():
     if not PIKACHU_2024.is_file():
         pytest.skip(f"shared Pikachu sample absent ({PIKACHU_2024})")
-    from pokembed.pokeapi_graphql import strip_prefixes
+    from pokembed.sources.graphql import strip_prefixes
 
     return strip_prefixes(json.loads(PIKACHU_2024.read_text(encoding="utf-8")))
 

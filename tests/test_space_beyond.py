@@ -24,7 +24,7 @@ def handler(demo, name: str, n_inputs: int):
 
 
 def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app, space, table, tiny_models):
-    from pokembed.encoders import load_text_encoder
+    from pokembed.embedding.encoders import load_text_encoder
 
     result = app.records_result(space, "  a ghost type that   evolves by trading ", 5)
     assert result["question"] == "a ghost type that evolves by trading" and result["searched"] == len(table)
@@ -45,7 +45,7 @@ def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app,
 
 
 def test_arithmetic_result_is_the_library_ranking_as_json(app, space, table):
-    from pokembed.search_beyond import embedding_arithmetic
+    from pokembed.explore.arithmetic import embedding_arithmetic
 
     a, b, c = (r["name"] for r in table[:3])
     result = app.arithmetic_result(space, f"{a} + ({b} - {c})", "text", 4)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from fake_hub import Commit, FakeHub
-from pokembed import space_deploy
+from pokembed.hub import space_deploy
 from pokembed.errors import BadInputError, PublishError
-from pokembed.publish import push
-from pokembed.space_deploy import deploy_space, plan_space, space_files
+from pokembed.hub.publish import push
+from pokembed.hub.space_deploy import deploy_space, plan_space, space_files
 from test_publish import TOKEN, free_port_endpoint, hub, hub_env, make_out_dir  # noqa: F401 - hub, hub_env: fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -50,18 +50,18 @@ def test_space_files_are_the_app_and_the_modules_it_imports():
     assert {"app.py", "README.md", "requirements.txt"} <= set(files)
     assert files["app.py"] == ROOT / "space" / "app.py"
     modules = {p for p in files if p.startswith("pokembed/")}
-    assert {"pokembed/__init__.py", "pokembed/search.py", "pokembed/errors.py"} <= modules
-    assert "pokembed/tiny_models.py" not in modules and "pokembed/space_deploy.py" not in modules  # not imported
+    assert {"pokembed/__init__.py", "pokembed/explore/index.py", "pokembed/errors.py"} <= modules
+    assert "pokembed/embedding/tiny_models.py" not in modules and "pokembed/hub/space_deploy.py" not in modules  # not imported
     assert not [p for p in files if p.startswith("tests/") or "__pycache__" in p or p.endswith(".pyc")]
     assert all(local.is_file() for local in files.values()), "files only, no folders"
 
 
-def test_space_files_follow_lazy_and_relative_imports_and_skip_caches(tmp_path):
+def test_space_files_follow_lazy_imports_into_subpackages_and_skip_caches(tmp_path):
     space, package = tmp_path / "space", tmp_path / "pokembed"
     for folder in (space / "__pycache__", space / ".gradio", space / "flagged", space / "assets",
-                   package / "__pycache__"):
+                   package / "__pycache__", package / "explore", package / "embedding"):
         folder.mkdir(parents=True)
-    (space / "app.py").write_text("import os\nfrom pokembed import search\n\ndef f():\n    import pokembed.lazy\n")
+    (space / "app.py").write_text("import os\nfrom pokembed.explore import index\n\ndef f():\n    import pokembed.lazy\n")
     (space / "README.md").write_text("---\nsdk: gradio\ndatasets:\n  - someone/else\n---\n# Space\n")
     (space / "requirements.txt").write_text("numpy\n")
     (space / "assets" / "style.css").write_text("body {}\n")
@@ -70,16 +70,18 @@ def test_space_files_follow_lazy_and_relative_imports_and_skip_caches(tmp_path):
     (space / "flagged" / "log.csv").write_text("x")
     (space / "space.log").write_text("x")
     (package / "__init__.py").write_text("")
-    (package / "search.py").write_text("from .errors import BadInputError\n")
+    (package / "explore" / "__init__.py").write_text("")
+    (package / "explore" / "index.py").write_text("from pokembed.errors import BadInputError\n")
     (package / "errors.py").write_text("class BadInputError(Exception): ...\n")
-    (package / "lazy.py").write_text("def g():\n    from pokembed.models import x\n")
-    (package / "models.py").write_text("x = 1\n")
-    (package / "unused.py").write_text("import pokembed.search\n")
+    (package / "lazy.py").write_text("def g():\n    from pokembed.embedding.registry import x\n")
+    (package / "embedding" / "__init__.py").write_text("")
+    (package / "embedding" / "registry.py").write_text("x = 1\n")
+    (package / "unused.py").write_text("import pokembed.embedding\n")
     (package / "__pycache__" / "search.cpython-311.pyc").write_bytes(b"\0")
     assert list(space_files(tmp_path)) == ["README.md", "app.py", "assets/style.css", "pokembed/__init__.py",
-                                           "pokembed/errors.py",
-                                           "pokembed/lazy.py", "pokembed/models.py", "pokembed/search.py",
-                                           "requirements.txt"]
+                                           "pokembed/embedding/__init__.py", "pokembed/embedding/registry.py",
+                                           "pokembed/errors.py", "pokembed/explore/__init__.py",
+                                           "pokembed/explore/index.py", "pokembed/lazy.py", "requirements.txt"]
     plan = plan_space(SPACE, "me/data", "1.2.3", root=tmp_path,
                       remote_files=[".gitattributes", "LICENSE", "old.py", "pokembed/gone.py", "app.py"])
     assert plan.deletions == ("old.py", "pokembed/gone.py"), "stale code goes; someone's LICENSE stays"
@@ -156,7 +158,7 @@ def test_a_failure_between_steps_names_the_step_and_how_to_finish(hub, tmp_path,
         deploy_space(SPACE, DATASET, "0.1.0", token=TOKEN, endpoint=hub.endpoint)
     message = str(info.value)
     assert message.startswith(f"the Space deploy stopped at {step}: cannot ") and done in message
-    finish = f"python -m pokembed.space_deploy {SPACE} --dataset {DATASET} --version 0.1.0"
+    finish = f"python -m pokembed.hub.space_deploy {SPACE} --dataset {DATASET} --version 0.1.0"
     assert f"to finish, fix that and run `{finish}`" in message and "\n" not in message
     state = hub.spaces[SPACE]
     assert not any(start["cause"] == "restart" for start in state.starts), "no restart after a failed step"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from space_server import running_space
-from pokembed.facts import MARKER
+from pokembed.dataset.facts import MARKER
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from pokembed.errors import BadInputError
-from pokembed.models import MODELS, get_model_spec
-from pokembed.vector_cache import VectorCache, content_hash, folder_fingerprint, model_cache_key
+from pokembed.embedding.registry import MODELS, get_model_spec
+from pokembed.embedding.vector_cache import VectorCache, content_hash, folder_fingerprint, model_cache_key
 
 
 def test_content_hash_is_sha256_of_utf8_or_bytes():

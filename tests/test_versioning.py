@@ -13,7 +13,7 @@ import pytest
 from conftest import build_args, load_cli
 from fake_hub import isolated_hub
 from pokembed.errors import BadInputError
-from pokembed.versioning import decide_version, next_version, settings_of
+from pokembed.dataset.versioning import decide_version, next_version, settings_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -98,7 +98,7 @@ def test_no_previous_version_is_the_first():
 
 
 def test_settings_of_turns_specs_into_plain_values():
-    from pokembed.models import get_model_spec
+    from pokembed.embedding.registry import get_model_spec
     from pokembed.projection import UmapParams
 
     spec = get_model_spec("nomic-embed-text-v1.5", "text")

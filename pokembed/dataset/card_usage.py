@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pokembed.facts import BuildFacts, public_model_id, query_model_of
+from pokembed.dataset.facts import BuildFacts, public_model_id, query_model_of
 
 
 def usage_example(repo_id: str, facts: BuildFacts, names: Sequence[str]) -> str:

@@ -4,7 +4,7 @@
 sha is used as given; anything else is resolved to its commit through GitHub's commits API, so a build always
 records the exact commit it read (``pokeapi:main`` today and in a year name two different, reproducible commits).
 
-Only the tables the records need (:data:`pokembed.pokeapi_csv.TABLES`) are fetched, concurrently, each retried,
+Only the tables the records need (:data:`pokembed.sources.csv_tables.TABLES`) are fetched, concurrently, each retried,
 then checked against the size and git blob sha1 that GitHub's contents API reports for that commit; a table that
 does not match is refused by name. Verified tables live in ``cache/source/pokeapi-<commit>/`` with the listing they
 were checked against, so a later build at the same commit needs no network; a cached table is re-checked each time,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pokembed.artwork_images import (  # noqa: F401 - IMAGE_SIZE, encode_png: part of this module's API
+from pokembed.sources.artwork_images import (  # noqa: F401 - IMAGE_SIZE, encode_png: part of this module's API
     IMAGE_SIZE,
     MAX_ARTWORK_PIXELS,
     PixelBudget,

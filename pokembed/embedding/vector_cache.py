@@ -28,7 +28,7 @@ import numpy as np
 from pokembed.errors import BadInputError
 
 if TYPE_CHECKING:
-    from pokembed.models import ModelSpec
+    from pokembed.embedding.registry import ModelSpec
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (

@@ -1,7 +1,7 @@
 """Which dataset version a Space serves: its version, tag and build date from the build facts, as a page footer.
 
 The facts come from the dataset itself (the `.pokembed` marker, else the parquet metadata, else the card's YAML;
-see `pokembed.facts.read_build_facts`), the tag from the revision the Space was started with (`POKEMBED_REVISION`,
+see `pokembed.dataset.facts.read_build_facts`), the tag from the revision the Space was started with (`POKEMBED_REVISION`,
 which a deploy sets to the tag it pushed). The footer links to the changelog on the dataset card.
 """
 
@@ -35,7 +35,7 @@ class DatasetVersion:
         """The changelog on the dataset card, at the served revision (None for a local folder)."""
         if self.local:
             return None
-        from pokembed.publish import resolve_endpoint
+        from pokembed.hub.publish import resolve_endpoint
 
         base = f"{resolve_endpoint(endpoint)}/datasets/{self.dataset}"
         if self.revision:

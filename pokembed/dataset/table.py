@@ -6,7 +6,7 @@ The output folder is a Hub dataset repo::
     data/train-00000-of-00001.parquet    the table (schema metadata: "huggingface" features, "pokembed" build facts)
     .pokembed                            marker JSON (version, build facts): tells us the folder is ours
 
-It is written in a hidden sibling folder and swapped into place whole (``pokembed.output_folder``), so a failed or
+It is written in a hidden sibling folder and swapped into place whole (``pokembed.dataset.output_folder``), so a failed or
 killed build never leaves a half-written dataset; the user's own files in the folder are kept, and a folder that
 lacks the marker is never replaced.
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 from pokembed.atomic_files import atomic_path
 from pokembed.errors import BadInputError, SourceUnavailableError
-from pokembed.facts import CARD, MARKER, marker_text
+from pokembed.dataset.facts import CARD, MARKER, marker_text
 
 if TYPE_CHECKING:
     import datasets
@@ -246,7 +246,7 @@ def write_dataset_folder(
     replaced only when it is empty or carries our marker; on any failure the old folder is left intact. The
     folder's lock is taken unless the caller holds it (``lock_held``).
     """
-    from pokembed.output_folder import output_lock, recover, replace_folder
+    from pokembed.dataset.output_folder import output_lock, recover, replace_folder
 
     out_dir = Path(out_dir)
     check_output_folder(out_dir)

@@ -12,20 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pokembed.errors import BadInputError, PublishError, one_line
-from pokembed.facts import MARKER, read_marker
+from pokembed.dataset.facts import MARKER, read_marker
+from pokembed.dataset.versioning import VERSION_PATTERN, validate_version
 
 logger = logging.getLogger(__name__)
 
 REPO_TYPE = "dataset"
 CARD = "README.md"
 DATA_DIR = "data"
-_VERSION = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 _NO_TOKEN = "a push (`repo_id`) needs a Hugging Face token: set HF_TOKEN or run `hf auth login`"
 
 
@@ -67,14 +66,6 @@ class _Remote:
     exists: bool
     head: str | None  # commit of main
     tags: dict[str, str]  # tag name -> commit
-
-
-def validate_version(version: str) -> str:
-    """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
-    match = _VERSION.fullmatch(str(version).strip())
-    if match is None:
-        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
-    return ".".join(match.groups())
 
 
 def resolve_token(token: str | None = None) -> str | None:
@@ -326,7 +317,7 @@ def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:
 
 
 def _latest_tag(tags: dict[str, str]) -> str | None:
-    versions = [tuple(map(int, m.groups())) for t in tags if (m := _VERSION.fullmatch(t)) and t.startswith("v")]
+    versions = [tuple(map(int, m.groups())) for t in tags if (m := VERSION_PATTERN.fullmatch(t)) and t.startswith("v")]
     return "v{}.{}.{}".format(*max(versions)) if versions else None
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError
 from pokembed.errors import describe_os_error as os_problem
-from pokembed.facts import MARKER
+from pokembed.dataset.facts import MARKER
 
 logger = logging.getLogger(__name__)
 

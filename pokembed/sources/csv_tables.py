@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 from pokembed.errors import BadInputError, SourceUnavailableError, one_line
-from pokembed.records import check_records
+from pokembed.sources.records import check_records
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from pokembed.atomic_files import write_atomic
 from pokembed.errors import SourceUnavailableError, one_line
 from pokembed.http import DEFAULT_POLICY
-from pokembed.records import check_records
+from pokembed.sources.records import check_records
 
 logger = logging.getLogger(__name__)
 

@@ -368,7 +368,7 @@ class NomicVisionModel(nn.Module):
 
 def read_config_file(folder: Path) -> VisionConfig:
     """The VisionConfig of a folder's ``config.json``."""
-    from pokembed.models import read_json_object
+    from pokembed.embedding.registry import read_json_object
 
     return read_config(read_json_object(Path(folder) / CONFIG_FILE, what="model config", fix="use the Hub repo's own"))
 

@@ -1,14 +1,14 @@
 """The dataset card: the README.md (Hub YAML + body) rendered from the template, the table and the build facts.
 
-The template ships in the package (``pokembed/templates/dataset_card.md``, read with importlib.resources) and is a
+The template ships in the package (``pokembed/dataset/templates/dataset_card.md``, read with importlib.resources) and is a
 Jinja template with ``{{ name }}`` placeholders, rendered by jinja2 as huggingface_hub's ``DatasetCard.from_template``
-renders cards; the card is read back with ``DatasetCard`` (``pokembed.facts.card_metadata``). The YAML front matter is
+renders cards; the card is read back with ``DatasetCard`` (``pokembed.dataset.facts.card_metadata``). The YAML front matter is
 the template's fixed part plus ``dataset_info`` and the public build facts written by PyYAML in the Hub's layout
 (flow style for leaf mappings); ``from_template`` itself is not used because its YAML dump (block style, its own key
 order) would change every card's bytes. Everything that depends on the build is computed from the table and the
 `BuildFacts`, never from the clock, so the same build renders the same card. The quick start is
-``pokembed.card_usage``'s, the build's prose ``pokembed.card_build_text``'s, the changelog
-``pokembed.changelog``'s.
+``pokembed.dataset.card_usage``'s, the build's prose ``pokembed.dataset.card_text``'s, the changelog
+``pokembed.dataset.changelog``'s.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pokembed.card_build_text import (
+from pokembed.dataset.card_text import (
     DISTANCE_DESCRIPTION,
     artwork_description,
     format_int,
@@ -30,15 +30,15 @@ from pokembed.card_build_text import (
     query_description,
     source_description,
 )
-from pokembed.card_usage import usage_example
-from pokembed.changelog import changelog_block, display_version, pokemon_count
+from pokembed.dataset.card_usage import usage_example
+from pokembed.dataset.changelog import changelog_block, display_version, pokemon_count
 from pokembed.errors import BadInputError
-from pokembed.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, query_model_of
+from pokembed.dataset.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, query_model_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-DEFAULT_TEMPLATE = resources.files("pokembed") / "templates" / "dataset_card.md"
+DEFAULT_TEMPLATE = resources.files("pokembed.dataset") / "templates" / "dataset_card.md"
 PLACEHOLDER_REPO_ID = "YOUR-NAMESPACE/pokemon-embeddings"
 
 # What each column is; `{placeholders}` are filled from the build facts. Every feature of the table needs one.
@@ -109,13 +109,13 @@ def render_card(
     undocumented = [column for column in table.column_names if column not in COLUMN_DOCS]
     if undocumented:
         raise BadInputError(
-            f"column(s) {undocumented} have no description in pokembed.card.COLUMN_DOCS; add one for each"
+            f"column(s) {undocumented} have no description in pokembed.dataset.card.COLUMN_DOCS; add one for each"
         )
     absent = [column for column in COLUMN_DOCS if column not in table.column_names]
     if absent:
         raise BadInputError(
             f"render_card needs the full table, but column(s) {absent} are missing; "
-            "pass pokembed.dataset.rows_to_table(rows, features) or read_table(out_dir)"
+            "pass pokembed.dataset.table.rows_to_table(rows, features) or read_table(out_dir)"
         )
     text_model, image_model = dict(facts.text_model), dict(facts.image_model)
     umap = dict(facts.umap)

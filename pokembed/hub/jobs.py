@@ -107,7 +107,7 @@ def job_arguments(argv: Sequence[str]) -> list[str]:
 
 def check_remote_inputs(inputs: dict[str, str | None]) -> None:
     """Refuse options naming local paths, which the job cannot read; ``inputs`` maps an option to its value."""
-    from pokembed.sources import parse_source
+    from pokembed.sources.choice import parse_source
 
     problems = []
     source = inputs.get("--source")
@@ -169,7 +169,7 @@ def run_build_job(
 
     JobError when it ended otherwise (after echoing its last log lines), or when the Hub refused the job.
     """
-    from pokembed.publish import require_token, resolve_endpoint
+    from pokembed.hub.publish import require_token, resolve_endpoint
 
     check_remote_inputs(inputs or {})
     plan = plan_job(argv, options, push_repo=push_repo)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,15 @@ from pokembed.errors import BadInputError
 
 AUTO = "auto"
 FIRST_VERSION = "0.1.0"
+VERSION_PATTERN = re.compile(r"v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
+
+
+def validate_version(version: str) -> str:
+    """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
+    match = VERSION_PATTERN.fullmatch(str(version).strip())
+    if match is None:
+        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
+    return ".".join(match.groups())
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,6 @@ class VersionDecision:
 
 def next_version(previous: str, bump: str) -> str:
     """``previous`` bumped: "minor" → X.Y+1.0, "patch" → X.Y.Z+1."""
-    from pokembed.publish import validate_version
-
     major, minor, patch = (int(part) for part in validate_version(previous).split("."))
     if bump == "minor":
         return f"{major}.{minor + 1}.0"

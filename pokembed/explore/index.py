@@ -2,8 +2,8 @@
 
 Pure numpy over arrays held by one `PokedexIndex`; no web framework here. `space/app.py` only wires these
 functions to components, so everything the page shows can be tested without a browser. Reading a dataset back
-lives in `pokembed.dataset`, its build facts in `pokembed.facts`, its artwork files in `pokembed.artwork`, and the
-checks of what a visitor sends in `pokembed.queries`.
+lives in `pokembed.dataset.table`, its build facts in `pokembed.dataset.facts`, its artwork files in `pokembed.sources.artwork`, and the
+checks of what a visitor sends in `pokembed.explore.queries`.
 """
 
 from __future__ import annotations

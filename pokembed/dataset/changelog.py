@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pokembed.errors import BadInputError
-from pokembed.facts import BuildFacts, facts_from_dict, public_model_id, public_source, read_marker
+from pokembed.dataset.facts import BuildFacts, facts_from_dict, public_model_id, public_source, read_marker
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,7 +43,7 @@ def read_previous(folder: Path, version: str) -> PreviousVersion:
     A damaged previous output never blocks a rebuild: an unreadable marker or table is warned about and the
     changelog keeps what the old card still says.
     """
-    from pokembed.dataset import read_table
+    from pokembed.dataset.table import read_table
     from pokembed.errors import PokembedError
 
     if not folder.is_dir():

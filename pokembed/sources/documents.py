@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from pokembed.errors import BadInputError
-from pokembed.sources import PokemonMeta
+from pokembed.sources.choice import PokemonMeta
 
 
 def document_text(record: dict) -> str:

@@ -6,10 +6,10 @@ progress bar. ``TextEncoder`` adds tokenisation, length-sorted token-budget batc
 ``ImageEncoder`` adds the image processor. The concrete classes at the bottom implement only the forward pass
 (how one padded batch becomes one pooled vector per row).
 
-Long documents (``truncate`` / ``chunk``) and batching are described in ``pokembed.token_batches``.
+Long documents (``truncate`` / ``chunk``) and batching are described in ``pokembed.embedding.token_batches``.
 
 The forward pass is chosen by ``spec.pooling`` (``mean``, ``cls`` or SigLIP's ``pooler``), among those the
-architecture can give. Loading (device, checkpoint, config, the rotary patch) is ``pokembed.model_loading``'s job.
+architecture can give. Loading (device, checkpoint, config, the rotary patch) is ``pokembed.embedding.loading``'s job.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pokembed.errors import BadInputError, ModelLoadError
-from pokembed.model_loading import alternative, load_pretrained, resolve_device
-from pokembed.models import ModelSpec, get_model_spec, query_model_spec
-from pokembed.token_batches import (
+from pokembed.embedding.loading import alternative, load_pretrained, resolve_device
+from pokembed.embedding.registry import ModelSpec, get_model_spec, query_model_spec
+from pokembed.embedding.token_batches import (
     check_texts,
     combine_windows,
     pad_rows,
@@ -335,7 +335,7 @@ class SiglipTextEncoder(TextEncoder):
 
 
 class ClsImageEncoder(ImageEncoder):
-    """ViT-style image towers: token 0 of ``last_hidden_state``. For nomic-embed-vision (pokembed.nomic_vision) that
+    """ViT-style image towers: token 0 of ``last_hidden_state``. For nomic-embed-vision (pokembed.embedding.nomic_vision) that
     is the attention-pooling selector's output, not the encoder's CLS token."""
 
     def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":

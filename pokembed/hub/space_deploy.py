@@ -5,10 +5,10 @@ repo in one commit, sets `POKEMBED_DATASET` and `POKEMBED_REVISION` as Space var
 secrets) naming the dataset's `vX.Y.Z` tag, and restarts the Space. It writes nothing before that tag exists on the
 dataset, so a Space serving version N keeps serving N until N+1 is fully pushed and tagged. A failure after the
 first write names the step that failed, what is already done and the command that finishes the deploy. The token
-follows the dataset push's rules (`pokembed.publish`): it goes only into request headers, never into a message, a
+follows the dataset push's rules (`pokembed.hub.publish`): it goes only into request headers, never into a message, a
 log line, a file or the Space.
 
-Run it on its own with `python -m pokembed.space_deploy SPACE_ID --dataset REPO_ID --version X.Y.Z [--dry-run]`;
+Run it on its own with `python -m pokembed.hub.space_deploy SPACE_ID --dataset REPO_ID --version X.Y.Z [--dry-run]`;
 `build_dataset.py --push REPO_ID --space SPACE_ID` runs it right after the dataset push.
 """
 
@@ -23,15 +23,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pokembed.dataset.versioning import validate_version
 from pokembed.errors import BadInputError, PokembedError, PublishError
-from pokembed.publish import (
+from pokembed.hub.publish import (
     HubUnreachable,
     check_repo_id,
     hub_errors,
     read_remote,
     resolve_endpoint,
     resolve_token,
-    validate_version,
 )
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class SpaceDeployResult:
 
 def default_root() -> Path:
     """The checkout holding `space/` and `pokembed/`: the folder above this package."""
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def space_files(root: Path | None = None) -> dict[str, Path]:
@@ -186,7 +186,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
 def finish_command(space_id: str, dataset_id: str, version: str) -> str:
     """The command that runs (or finishes) a deploy on its own, without rebuilding the dataset."""
     version = version.removeprefix("v")
-    return f"python -m pokembed.space_deploy {space_id} --dataset {dataset_id} --version {version}"
+    return f"python -m pokembed.hub.space_deploy {space_id} --dataset {dataset_id} --version {version}"
 
 
 def push_failed(error: PokembedError, space_id: str, dataset_id: str, version: str) -> PublishError:
@@ -290,26 +290,28 @@ def _managed(path: str) -> bool:
 
 
 def _imported_modules(sources: list[Path], package: Path) -> set[str]:
-    """Modules of `package` that `sources` import, directly or through each other, anywhere in their code."""
+    """Module files of `package` (relative paths without `.py`, e.g. `explore/index`) that `sources` import, directly
+    or through each other, anywhere in their code, with the `__init__` of every subpackage on the way."""
     found: set[str] = set()
     queue = list(sources)
     while queue:
         source = queue.pop()
-        inside = source.parent == package  # `from .x import y` inside the package
         for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [f"{node.module}.{alias.name}" for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 1 and inside:
-                names = [f"{PACKAGE}.{node.module or alias.name}" for alias in node.names]
             for name in names:
-                first, _, rest = name.partition(".")
-                module = rest.split(".")[0]
-                if first == PACKAGE and module not in found and (package / f"{module}.py").is_file():
-                    found.add(module)
-                    queue.append(package / f"{module}.py")
+                first, *parts = name.split(".")
+                if first != PACKAGE:
+                    continue
+                for depth in range(1, len(parts) + 1):
+                    stem = "/".join(parts[:depth])
+                    for module in (f"{stem}/__init__", stem):
+                        if module not in found and (package / f"{module}.py").is_file():
+                            found.add(module)
+                            queue.append(package / f"{module}.py")
     return found
 
 
@@ -326,7 +328,7 @@ def _card_naming(card: bytes, dataset_id: str) -> bytes:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: deploy (or finish deploying) the Space for a dataset version that is already pushed and tagged."""
-    parser = argparse.ArgumentParser(prog="python -m pokembed.space_deploy", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pokembed.hub.space_deploy", description=__doc__.split("\n")[0])
     parser.add_argument("space", metavar="SPACE_ID", help="the Space repo, OWNER/NAME (created if missing)")
     parser.add_argument("--dataset", required=True, metavar="REPO_ID", help="the dataset repo the Space serves")
     parser.add_argument("--version", required=True, help="the dataset version X.Y.Z; its tag vX.Y.Z must exist")

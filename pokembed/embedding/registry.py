@@ -25,7 +25,7 @@ How nomic-embed-text-v1.5 loads without remote code (checked against transformer
   encoder replaces the rotary module with one that uses each sequence's own length (see encoders.py), which equals
   embedding every document alone in a fresh model.
 
-How nomic-embed-vision-v1.5 loads: natively, by ``pokembed.nomic_vision`` (nomic's ``NomicVisionModel`` in plain
+How nomic-embed-vision-v1.5 loads: natively, by ``pokembed.embedding.nomic_vision`` (nomic's ``NomicVisionModel`` in plain
 torch), from the Hub repo's own ``config.json`` and ``model.safetensors``. Its remote code (an ``auto_map`` into
 nomic-ai/nomic-bert-2048) does not run under transformers 5 and is never executed; no model here needs remote code.
 
@@ -57,7 +57,7 @@ from pokembed.errors import BadInputError, UnknownModelError
 logger = logging.getLogger(__name__)
 
 KINDS = ("text", "image")
-SIDECAR = "pokembed.json"  # written by pokembed.tiny_models; optional in any local model folder
+SIDECAR = "pokembed.json"  # written by pokembed.embedding.tiny_models; optional in any local model folder
 
 # model_type in config.json -> (kind, architecture, pooling)
 _LOCAL_ARCHITECTURES = {

@@ -20,7 +20,7 @@ greedily while ``padded length x rows <= token_budget``; each batch is padded to
 longer than 256 tokens run alone instead (a padded batch needs an attention mask, which sends CPU SDPA to its slow
 math kernel; unpadded rows keep the fused one). Rows carry
 their own ``position_ids`` (0 in the padding), and for dynamic-NTK RoPE models the rotary module is replaced by one
-that scales each row by its own length (see ``pokembed.model_loading``), so a vector does not depend on which
+that scales each row by its own length (see ``pokembed.embedding.loading``), so a vector does not depend on which
 other documents share its batch. On CPU the same inputs give the same vectors bit for bit.
 """
 

@@ -14,8 +14,8 @@ from typing import Sequence
 import numpy as np
 
 from pokembed.errors import BadInputError
-from pokembed.queries import clean_text
-from pokembed.search import (Match, PokedexIndex, check_k, top_rows, unit_query, unit_rows, generation_sort_key,
+from pokembed.explore.queries import clean_text
+from pokembed.explore.index import (Match, PokedexIndex, check_k, top_rows, unit_query, unit_rows, generation_sort_key,
                              normalize_name)
 
 

@@ -5,7 +5,7 @@ Four sources give the same records:
 - ``graphql`` / ``graphql:URL``: one POST of :data:`QUERY` to the live endpoint (cached on disk);
 - ``csv:PATH``: the same records rebuilt offline from PokéAPI's ``data/v2/csv`` tables;
 - ``pokeapi:REF``: those tables at a commit of PokeAPI/pokeapi (``main`` is resolved to its commit), downloaded
-  from GitHub into the build cache (see :mod:`pokembed.pokeapi_github`), then read as ``csv:``;
+  from GitHub into the build cache (see :mod:`pokembed.sources.github_tables`), then read as ``csv:``;
 - ``auto`` (the default): the live endpoint, and ``pokeapi:main`` when it is unreachable or erroring after its
   retries; the fallback is logged and recorded in :attr:`SourceData.note` (and so in the card).
 
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from pokembed.errors import BadInputError, SourceUnavailableError
 
 if TYPE_CHECKING:
-    from pokembed.pokeapi_github import GitHubEndpoints
+    from pokembed.sources.github_tables import GitHubEndpoints
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def parse_source(source: str) -> tuple[str, str]:
             raise BadInputError(f"source {source!r}: graphql:URL needs an http(s) URL; use {SOURCE_FORMS}")
         return "graphql", url
     if scheme == "pokeapi" and sep and rest.strip():
-        from pokembed.pokeapi_github import validate_ref
+        from pokembed.sources.github_tables import validate_ref
 
         return "pokeapi", validate_ref(rest)
     if scheme == "csv" and sep and rest.strip():
@@ -224,7 +224,7 @@ def load_source(
     if kind == "csv":
         return _load_csv_folder(Path(location), progress=progress)
 
-    from pokembed import pokeapi_graphql
+    from pokembed.sources import graphql as pokeapi_graphql
 
     response = pokeapi_graphql.fetch_cached(
         location,
@@ -246,7 +246,7 @@ def load_source(
 
 def _load_csv_folder(folder: Path, *, progress: bool, source: str | None = None,
                      data_version: str | None = None) -> SourceData:
-    from pokembed import pokeapi_csv
+    from pokembed.sources import csv_tables as pokeapi_csv
 
     folder = pokeapi_csv.resolve_csv_folder(folder)
     records, meta_rows = pokeapi_csv.build_records(folder, progress=progress)
@@ -264,7 +264,7 @@ def _load_pokeapi_commit(ref: str, *, cache_dir: Path | None, github, timeout: f
     """The tables at ``ref`` (downloaded into the cache, or a temporary folder without one), read as ``csv:``.
 
     ``timeout``, ``retries`` and ``backoff`` left None keep pokeapi_github's defaults."""
-    from pokembed import pokeapi_csv, pokeapi_github
+    from pokembed.sources import csv_tables as pokeapi_csv, github_tables as pokeapi_github
 
     overrides = {k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None}
     with tempfile.TemporaryDirectory(prefix="pokembed-pokeapi-") as scratch:

@@ -1,9 +1,9 @@
 """Models from their files onto a device: the device, the checkpoint, config adjustments and the rotary patch.
 
 ``load_pretrained`` returns a tokenizer or image processor and a model in eval mode on the device (bf16 + SDPA on
-CUDA, fp32 on CPU); ``pokembed.encoders`` wraps them in the encoder whose forward pass the spec's pooling selects.
+CUDA, fp32 on CPU); ``pokembed.embedding.encoders`` wraps them in the encoder whose forward pass the spec's pooling selects.
 Tokenizers, image processors and transformers' native models (NomicBert, SigLIP, ViT) load through the Auto classes;
-nomic-embed-vision-v1.5 through ``pokembed.nomic_vision`` from its own ``config.json`` and ``model.safetensors``.
+nomic-embed-vision-v1.5 through ``pokembed.embedding.nomic_vision`` from its own ``config.json`` and ``model.safetensors``.
 No remote code is ever run. Files come from a registry model's local snapshot, a local folder, or the Hub at the
 pinned revision through the Hugging Face cache (so ``HF_HUB_OFFLINE=1`` works once the cache holds them).
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pokembed.errors import BadInputError, ModelLoadError, PokembedError, one_line
-from pokembed.models import DEFAULT_TEXT_MODEL, ModelSpec
+from pokembed.embedding.registry import DEFAULT_TEXT_MODEL, ModelSpec
 
 if TYPE_CHECKING:
     import torch
@@ -86,14 +86,14 @@ def load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tuple
 
 
 def _load_nomic_vision(spec: ModelSpec, processor: Any, *, what: str) -> Any:
-    """nomic's vision tower from ``config.json`` + ``model.safetensors`` (pokembed.nomic_vision), fp32 on the CPU.
+    """nomic's vision tower from ``config.json`` + ``model.safetensors`` (pokembed.embedding.nomic_vision), fp32 on the CPU.
 
     The image processor must give the model's ``img_size`` (checked on a blank image): the position embedding and
     the rotary grid are fixed to it.
     """
     from PIL import Image
 
-    from pokembed import nomic_vision
+    from pokembed.embedding import nomic_vision
 
     folder = _model_folder(spec, [nomic_vision.CONFIG_FILE, nomic_vision.WEIGHTS_FILE])
     try:
@@ -142,9 +142,9 @@ def _prepare_config(spec: ModelSpec, config: Any) -> None:
 def alternative(spec: ModelSpec) -> str:
     if spec.kind == "image":
         other = FALLBACK_IMAGE_MODEL if spec.name != FALLBACK_IMAGE_MODEL else "nomic-embed-vision-v1.5"
-        return f"use `image_model` {other} (or a folder from python -m pokembed.tiny_models)"
+        return f"use `image_model` {other} (or a folder from python -m pokembed.embedding.tiny_models)"
     if spec.name != DEFAULT_TEXT_MODEL:
-        return f"use `text_model` {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.tiny_models)"
+        return f"use `text_model` {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.embedding.tiny_models)"
     return "check the network (the Hub must be reachable once to download it) or pass `text_model` a local folder"
 
 
