@@ -7,6 +7,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fake_hub import Commit, FakeHub
@@ -334,3 +335,68 @@ def test_the_space_requirements_cover_every_package_its_files_import():
     missing = {module: path for module, path in imported.items()
                if not {canonical(d) for d in providers.get(module, [module])} & installed}
     assert not missing, f"space/requirements.txt lacks the packages of these imports: {missing}"
+
+
+# ---- a deployed Space runs from its wheel -----------------------------------------------------------------------------
+STARTS_FROM_THE_WHEEL = """
+import json, sys
+import app, pokembed
+from pokembed.explore.space import SpaceConfig
+from pokembed.explore.space_loading import load_space
+dataset, models, workdir, name = sys.argv[1:5]
+space = load_space(SpaceConfig(dataset=dataset, text_model=models + "/text", image_model=models + "/image",
+                               device="cpu"), workdir=workdir)
+demo = app.make_demo(space)
+similar = next(f for f in demo.fns.values() if f.api_name == "similar").fn
+print(json.dumps({"pokembed": pokembed.__file__, "app": app.__file__, "similar": similar(name, "text", 3)}))
+"""
+
+
+def test_a_space_deployed_from_a_fresh_clone_starts_from_the_wheel_it_ships(hub, tmp_path, built_dataset, tiny_models):
+    """Deploy from a git clone of this checkout, download the Space's files, install the wheel they ship into a
+    folder of its own and start the app from them with only that folder providing pokembed: it builds the page and
+    answers /similar as numpy over the dataset's text embeddings does."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    publish(hub, tmp_path, "0.1.0")
+    deploy_space(SPACE, DATASET, "0.1.0", token=TOKEN, endpoint=hub.endpoint, root=clone)
+
+    files = hub.repo(SPACE, "space").head.files
+    wheels = [path for path in files if path.endswith(".whl")]
+    assert len(wheels) == 1 and not [path for path in files if path.startswith("pokembed/")]
+    assert {path for path in files if path.endswith(".py")} == {p.name for p in (clone / "space").glob("*.py")}
+    assert files["requirements.txt"].decode().splitlines()[-1].startswith(f"./{wheels[0]}")
+    downloaded = tmp_path / "space-repo"
+    for path, data in files.items():
+        (downloaded / path).parent.mkdir(parents=True, exist_ok=True)
+        (downloaded / path).write_bytes(data)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site),
+                    str(downloaded / wheels[0])], check=True, timeout=120)
+
+    table = pq.read_table(sorted((built_dataset / "data").glob("*.parquet"))[0]).to_pylist()
+    chosen = table[1]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "-c", STARTS_FROM_THE_WHEEL, str(built_dataset), str(tiny_models),
+                           str(tmp_path / "work"), chosen["name"]], cwd=downloaded, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert Path(answer["pokembed"]).is_relative_to(site) and Path(answer["app"]).is_relative_to(downloaded)
+    text = np.array([row["text_embedding"] for row in table], dtype=np.float64)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    scores = text @ text[1]
+    scores[1] = -np.inf  # not itself
+    best = np.lexsort(([row["id"] for row in table], -scores))[:3]
+    assert [m["id"] for m in answer["similar"]["matches"]] == [table[i]["id"] for i in best]
+    assert [m["score"] for m in answer["similar"]["matches"]] == pytest.approx(scores[best].tolist(), abs=1e-5)
