@@ -11,12 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-TYPE_COLOURS = {
-    "normal": "#A8A77A", "fire": "#EE8130", "water": "#6390F0", "electric": "#F7D02C", "grass": "#7AC74C",
-    "ice": "#96D9D6", "fighting": "#C22E28", "poison": "#A33EA1", "ground": "#E2BF65", "flying": "#A98FF3",
-    "psychic": "#F95587", "bug": "#A6B91A", "rock": "#B6A136", "ghost": "#735797", "dragon": "#6F35FC",
-    "dark": "#705746", "steel": "#B7B7CE", "fairy": "#D685AD", "stellar": "#40B5A5", "unknown": "#68A090",
-}
+from pokembed.explore.colours import TYPE_COLOURS, UNKNOWN_COLOUR
+
 DARK_TEXT_TYPES = frozenset({"electric", "ice", "ground", "steel", "normal", "bug", "grass", "rock", "fairy"})
 
 ArtUrl = Callable[[int, str], str]
@@ -27,7 +23,7 @@ def type_chips(types: Sequence[str]) -> str:
     """Coloured chips for a Pokémon's types, in slot order."""
     chips = []
     for t in types or ("unknown",):
-        colour = TYPE_COLOURS.get(t, "#888888")
+        colour = TYPE_COLOURS.get(t, UNKNOWN_COLOUR)
         ink = "#1b1b1b" if t in DARK_TEXT_TYPES else "#ffffff"
         chips.append(f'<span class="pk-type" style="background:{colour};color:{ink}">{escape(t)}</span>')
     return "".join(chips)

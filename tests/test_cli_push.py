@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 
 import pytest
@@ -91,8 +92,9 @@ def test_push_with_space_deploys_the_tag_just_pushed(hub, tmp_path, csv_fixture,
     assert "Pushed:" in output and "Deployed the Space:" in output
     state, space = hub.spaces[SPACE], hub.repo(SPACE, "space")
     assert state.serving == {"POKEMBED_DATASET": REPO, "POKEMBED_REVISION": "v0.1.0"}
-    assert {"app.py", "README.md", "requirements.txt", "pokembed/explore/index.py"} <= set(space.head.files)
-    assert not [path for path in space.head.files if path.startswith(("tests/", "build", ".pokembed-cache"))]
+    assert {"app.py", "README.md", "requirements.txt"} <= set(space.head.files)
+    assert [path for path in space.head.files if re.fullmatch(r"pokembed-[^/]+-py3-none-any\.whl", path)]
+    assert not [path for path in space.head.files if path.startswith(("tests/", "build", ".pokembed-cache", "pokembed/"))]
     tagged = hub.requests.index(("POST", f"/api/datasets/{REPO}/tag/{hub.repo(REPO).tags['v0.1.0']}"))
     assert tagged < hub.requests.index(("POST", f"/api/spaces/{SPACE}/restart"))
 

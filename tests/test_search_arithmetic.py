@@ -10,19 +10,10 @@ import pytest
 from pokembed.errors import BadInputError
 from pokembed.projection import pca_2d
 from pokembed.explore.index import PokedexIndex
-from pokembed.explore.arithmetic import (
-    ARITHMETIC_PRESETS,
-    Term,
-    ask_records,
-    embedding_arithmetic,
-    generation_centroid,
-    generation_names,
-    parse_expression,
-    pca_map,
-    type_centroid,
-    type_names,
-    unit_centroid,
-)
+from pokembed.explore.arithmetic import ARITHMETIC_PRESETS, Term, embedding_arithmetic, parse_expression
+from pokembed.explore.centroids import generation_centroid, generation_names, type_centroid, type_names, unit_centroid
+from pokembed.explore.map_data import pca_map
+from pokembed.explore.records_search import ask_records
 
 # Concept axes: every text vector is a sum of a few of them, so the right answer of each sum is known by construction.
 AXES = ("mouse", "electric", "water", "fire", "turtle", "lizard", "stage2", "ball", "magnet", "duck", "horse")

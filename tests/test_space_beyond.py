@@ -8,7 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from test_space_app import app, demo, space  # noqa: F401 - the same fixtures: the app, a loaded Space, its page
+from pokembed.explore.answers import arithmetic_result, default_expression, records_result
+from pokembed.explore.map_data import map_result, map_view_data
+from test_explore_space import space  # noqa: F401 - the same fixture: a loaded Space
+from test_space_app import app, demo  # noqa: F401 - the same fixtures: the app, its page
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def handler(demo, name: str, n_inputs: int):
 def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app, space, table, tiny_models):
     from pokembed.embedding.encoders import load_text_encoder
 
-    result = app.records_result(space, "  a ghost type that   evolves by trading ", 5)
+    result = records_result(space, "  a ghost type that   evolves by trading ", 5)
     assert result["question"] == "a ghost type that evolves by trading" and result["searched"] == len(table)
     # independently: the same model's search_query embedding against the published text embeddings
     encoder = load_text_encoder(str(tiny_models / "text"), device="cpu", progress=False)
@@ -38,7 +41,7 @@ def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app,
     assert [m["id"] for m in result["matches"]] == [table[i]["id"] for i in best]
     assert [m["score"] for m in result["matches"]] == pytest.approx(scores[best].tolist(), abs=1e-5)
     without_art = {r["id"] for r in table if r["image_embedding"] is None}
-    everyone = app.records_result(space, "anything", len(table) - 1)
+    everyone = records_result(space, "anything", len(table) - 1)
     assert without_art & {m["id"] for m in everyone["matches"]}  # records reach Pokémon without artwork too
     json.dumps(result)
     assert space.models.records_encoder() is space.models.query_encoder()  # one model serves both here
@@ -48,7 +51,7 @@ def test_arithmetic_result_is_the_library_ranking_as_json(app, space, table):
     from pokembed.explore.arithmetic import embedding_arithmetic
 
     a, b, c = (r["name"] for r in table[:3])
-    result = app.arithmetic_result(space, f"{a} + ({b} - {c})", "text", 4)
+    result = arithmetic_result(space, f"{a} + ({b} - {c})", "text", 4)
     expected = embedding_arithmetic(space.index, f"{a} + ({b} - {c})", "text", 4)
     assert [m["id"] for m in result["matches"]] == [m.id for m in expected.matches]
     assert not {a, b, c} & {m["name"] for m in result["matches"]}
@@ -56,7 +59,7 @@ def test_arithmetic_result_is_the_library_ranking_as_json(app, space, table):
     assert result["terms"] == [{"sign": "+", "kind": "pokemon", "name": a}, {"sign": "+", "kind": "pokemon", "name": b},
                                {"sign": "-", "kind": "pokemon", "name": c}]
     assert result["method"].startswith("Each term is a unit vector") and result["story"] is None
-    image = app.arithmetic_result(space, f"{a} - type:{table[0]['types'][0]}", "image", 3)
+    image = arithmetic_result(space, f"{a} - type:{table[0]['types'][0]}", "image", 3)
     with_art = {r["id"] for r in table if r["image_embedding"] is not None}
     assert image["space"] == "image" and {m["id"] for m in image["matches"]} <= with_art
     json.dumps(result)
@@ -72,8 +75,8 @@ def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, 
     assert isinstance(view, type(gr.skip())) and "no Pokémon named &#x27;pikachuu&#x27;" in message
     view, message = compute(f"{table[0]['name']} - {table[0]['name']}", "text", 3)
     assert isinstance(view, type(gr.skip())) and "cancel out" in message
-    expression, embedding_space = app.default_expression(space)
-    assert app.arithmetic_result(space, expression, embedding_space, 2)["matches"]
+    expression, embedding_space = default_expression(space)
+    assert arithmetic_result(space, expression, embedding_space, 2)["matches"]
 
 
 def test_the_ask_tab_shows_the_records_beside_the_artwork(app, space, demo):
@@ -83,14 +86,14 @@ def test_the_ask_tab_shows_the_records_beside_the_artwork(app, space, demo):
     artwork, records = view.split("<section>")[1:3]
     assert "Artwork</b> closest" in artwork and "Records</b> closest" in records
     assert artwork.count('class="pk-tile"') == 3 and records.count('class="pk-tile"') == 3
-    names = [m["name"] for m in app.records_result(space, "learns surf and fly", 3)["matches"]]
+    names = [m["name"] for m in records_result(space, "learns surf and fly", 3)["matches"]]
     assert [records.split('data-name="')[i + 1].split('"')[0] for i in range(3)] == names
 
 
 def test_the_pca_layout_is_the_published_columns(app, space, table):
     published = np.array([[r["pca_2d_x"], r["pca_2d_y"]] for r in table], dtype=np.float32)
     np.testing.assert_allclose(space.pca.coordinates, published, atol=1e-5)
-    result = app.map_result(space, table[0]["name"], 3, projection="pca")
+    result = map_result(space, table[0]["name"], 3, projection="pca")
     assert result["projection"] == "pca"
     assert [(p["x"], p["y"]) for p in result["points"]] == [(round(float(x), 4), round(float(y), 4))
                                                            for x, y in space.pca.coordinates]
@@ -100,11 +103,11 @@ def test_the_pca_layout_is_the_published_columns(app, space, table):
     neighbour = next(p for p in result["points"] if p["id"] == result["neighbors"][0]["id"])
     assert result["neighbors"][0]["score"] == pytest.approx(
         float(np.linalg.norm(first - [neighbour["x"], neighbour["y"]])), abs=1e-3)  # distance on the PCA map
-    assert "explained_variance_ratio" not in app.map_result(space, projection="umap")
-    data = app.map_view_data(space)
+    assert "explained_variance_ratio" not in map_result(space, projection="umap")
+    data = map_view_data(space)
     assert len(data["pca_x"]) == len(table) and data["pca_variance"] == ratios
     with pytest.raises(Exception, match="unknown projection 'tsne'"):
-        app.map_result(space, projection="tsne")
+        map_result(space, projection="tsne")
 
 
 def test_the_new_endpoints_are_documented(demo):

@@ -7,6 +7,7 @@ import logging
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fake_hub import Commit, FakeHub
@@ -14,6 +15,7 @@ from pokembed.hub import space_deploy
 from pokembed.errors import BadInputError, PublishError
 from pokembed.hub.publish import push
 from pokembed.hub.space_deploy import deploy_space, plan_space, space_files
+from pokembed.hub.space_wheel import build_wheel
 from test_publish import TOKEN, free_port_endpoint, hub, hub_env, make_out_dir  # noqa: F401 - hub, hub_env: fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
@@ -38,30 +40,32 @@ def first_index(requests: list[tuple[str, str]], method: str, pattern: str) -> i
 
 
 def expected_files(dataset: str = DATASET) -> dict[str, bytes]:
-    """The Space's files as the deploy must upload them: from the checkout, with the card naming the dataset."""
+    """The Space's files as the deploy must upload them: space/ from the checkout, with the card naming the dataset,
+    the wheel of the checkout beside them and named as the requirements' last line."""
     files = {path: local.read_bytes() for path, local in space_files(ROOT).items()}
     files["README.md"] = space_deploy._card_naming(files["README.md"], dataset)
+    wheel_name, files[wheel_name] = build_wheel(ROOT)
+    files["requirements.txt"] += f"./{wheel_name}  # pokembed, built from the deployed checkout\n".encode()
     return files
 
 
 # ---- which files ----------------------------------------------------------------------------------------------------
-def test_space_files_are_the_app_and_the_modules_it_imports():
+def test_space_files_are_the_space_folder_and_no_module_of_the_package():
     files = space_files(ROOT)
-    assert {"app.py", "README.md", "requirements.txt"} <= set(files)
+    on_disk = {p.relative_to(ROOT / "space").as_posix() for p in (ROOT / "space").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")}
+    assert set(files) == on_disk and {"app.py", "page_tabs.py", "README.md", "requirements.txt"} <= set(files)
     assert files["app.py"] == ROOT / "space" / "app.py"
-    modules = {p for p in files if p.startswith("pokembed/")}
-    assert {"pokembed/__init__.py", "pokembed/explore/index.py", "pokembed/errors.py"} <= modules
-    assert "pokembed/embedding/tiny_models.py" not in modules and "pokembed/hub/space_deploy.py" not in modules  # not imported
-    assert not [p for p in files if p.startswith("tests/") or "__pycache__" in p or p.endswith(".pyc")]
-    assert all(local.is_file() for local in files.values()), "files only, no folders"
+    assert not [p for p in files if p.startswith(("pokembed/", "tests/"))]
 
 
-def test_space_files_follow_lazy_imports_into_subpackages_and_skip_caches(tmp_path):
-    space, package = tmp_path / "space", tmp_path / "pokembed"
+def write_checkout(root: Path) -> None:
+    """A minimal checkout: a Space folder with run-time clutter, and a package that builds as a wheel."""
+    space, package = root / "space", root / "pokembed"
     for folder in (space / "__pycache__", space / ".gradio", space / "flagged", space / "assets",
-                   package / "__pycache__", package / "explore", package / "embedding"):
+                   package / "__pycache__", package / "explore"):
         folder.mkdir(parents=True)
-    (space / "app.py").write_text("import os\nfrom pokembed.explore import index\n\ndef f():\n    import pokembed.lazy\n")
+    (space / "app.py").write_text("from pokembed.explore import index\n")
     (space / "README.md").write_text("---\nsdk: gradio\ndatasets:\n  - someone/else\n---\n# Space\n")
     (space / "requirements.txt").write_text("numpy\n")
     (space / "assets" / "style.css").write_text("body {}\n")
@@ -69,30 +73,54 @@ def test_space_files_follow_lazy_imports_into_subpackages_and_skip_caches(tmp_pa
     (space / ".gradio" / "certificate.pem").write_text("x")
     (space / "flagged" / "log.csv").write_text("x")
     (space / "space.log").write_text("x")
+    (root / "pyproject.toml").write_text('[project]\nname = "pokembed"\nversion = "0.0.1"\n\n'
+                                        '[tool.setuptools.packages.find]\ninclude = ["pokembed*"]\n')
     (package / "__init__.py").write_text("")
     (package / "explore" / "__init__.py").write_text("")
-    (package / "explore" / "index.py").write_text("from pokembed.errors import BadInputError\n")
-    (package / "errors.py").write_text("class BadInputError(Exception): ...\n")
-    (package / "lazy.py").write_text("def g():\n    from pokembed.embedding.registry import x\n")
-    (package / "embedding" / "__init__.py").write_text("")
-    (package / "embedding" / "registry.py").write_text("x = 1\n")
-    (package / "unused.py").write_text("import pokembed.embedding\n")
-    (package / "__pycache__" / "search.cpython-311.pyc").write_bytes(b"\0")
-    assert list(space_files(tmp_path)) == ["README.md", "app.py", "assets/style.css", "pokembed/__init__.py",
-                                           "pokembed/embedding/__init__.py", "pokembed/embedding/registry.py",
-                                           "pokembed/errors.py", "pokembed/explore/__init__.py",
-                                           "pokembed/explore/index.py", "pokembed/lazy.py", "requirements.txt"]
+    (package / "explore" / "index.py").write_text("x = 1\n")
+    (package / "__pycache__" / "index.cpython-311.pyc").write_bytes(b"\0")
+
+
+def test_the_plan_ships_space_files_and_a_wheel_and_deletes_copied_modules(tmp_path):
+    import io
+    import zipfile
+
+    write_checkout(tmp_path)
+    assert list(space_files(tmp_path)) == ["README.md", "app.py", "assets/style.css", "requirements.txt"]
     plan = plan_space(SPACE, "me/data", "1.2.3", root=tmp_path,
-                      remote_files=[".gitattributes", "LICENSE", "old.py", "pokembed/gone.py", "app.py"])
-    assert plan.deletions == ("old.py", "pokembed/gone.py"), "stale code goes; someone's LICENSE stays"
-    card = dict(plan.files)["README.md"].decode()
+                      remote_files=[".gitattributes", "LICENSE", "old.py", "pokembed/gone.py", "app.py",
+                                    "pokembed-0.0.0-py3-none-any.whl", "pokembed-0.0.1-py3-none-any.whl"])
+    files = dict(plan.files)
+    assert list(files) == ["README.md", "app.py", "assets/style.css", "pokembed-0.0.1-py3-none-any.whl",
+                           "requirements.txt"]
+    assert files["requirements.txt"] == b"numpy\n./pokembed-0.0.1-py3-none-any.whl  # pokembed, built from the " \
+                                        b"deployed checkout\n"
+    with zipfile.ZipFile(io.BytesIO(files["pokembed-0.0.1-py3-none-any.whl"])) as wheel:
+        names = wheel.namelist()
+    assert {"pokembed/__init__.py", "pokembed/explore/index.py"} <= set(names) and not [n for n in names if "pycache" in n]
+    assert plan.deletions == ("old.py", "pokembed-0.0.0-py3-none-any.whl", "pokembed/gone.py"), \
+        "stale code and wheels go; someone's LICENSE stays"
+    card = files["README.md"].decode()
     assert "- me/data" in card and "someone/else" not in card and "sdk: gradio" in card
     assert plan.variables == {"POKEMBED_DATASET": "me/data", "POKEMBED_REVISION": "v1.2.3"}
-    (space / "README.md").unlink()
+    assert plan_space(SPACE, "me/data", "1.2.3", root=tmp_path).files == plan.files, "the same bytes every time"
+    assert not (tmp_path / "build").exists() and not list(tmp_path.glob("*.egg-info")), "the checkout stays clean"
+    (tmp_path / "space" / "README.md").unlink()
     with pytest.raises(BadInputError, match="README.md is missing"):
         space_files(tmp_path)
     with pytest.raises(BadInputError, match="has no space/app.py"):
         space_files(tmp_path / "nowhere")
+    (tmp_path / "space" / "README.md").write_text("---\nsdk: gradio\n---\n")
+    (tmp_path / "pyproject.toml").unlink()
+    with pytest.raises(BadInputError, match="no pyproject.toml"):
+        space_files(tmp_path)
+
+
+def test_a_wheel_that_does_not_build_is_one_clear_error(tmp_path):
+    write_checkout(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[project\n")
+    with pytest.raises(PublishError, match=r"^the pokembed wheel for the Space could not be built \(.*\); run `pip wheel"):
+        build_wheel(tmp_path)
 
 
 def test_plan_refuses_bad_ids_and_versions():
@@ -238,27 +266,51 @@ def test_token_is_never_printed_logged_written_or_sent_to_the_space(hub, hub_env
             assert TOKEN.encode() not in path.read_bytes(), f"token written to {path}"
 
 
-def test_the_space_requirements_cover_every_package_its_files_import():
-    """What the deploy ships must run there: every third-party module its Python files import (at the top or inside a
-    function) comes from space/requirements.txt or gradio (the SDK), directly or as one of their dependencies."""
+def imported_names(path: Path) -> set[str]:
+    """Every module name a Python file imports, at the top or inside a function (absolute imports only)."""
     import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def space_python_files() -> list[Path]:
+    """space/*.py and the pokembed modules they import, directly or through each other."""
+    found, queue = [], sorted((ROOT / "space").glob("*.py"))
+    while queue:
+        path = queue.pop()
+        if path in found:
+            continue
+        found.append(path)
+        for name in imported_names(path):
+            parts = name.split(".")
+            if parts[0] == "pokembed":
+                for depth in range(1, len(parts) + 1):
+                    stem = ROOT.joinpath(*parts[:depth])
+                    queue += [p for p in (stem / "__init__.py", stem.with_suffix(".py")) if p.is_file()]
+    return found
+
+
+def test_the_space_requirements_cover_every_package_its_files_import():
+    """What the Space runs must be installed there: every third-party module that space/*.py and the pokembed modules
+    they import use (at the top or inside a function) comes from space/requirements.txt or gradio (the SDK),
+    directly or as one of their dependencies."""
     import importlib.metadata as metadata
     import sys
 
     build_only = {"umap"}  # imported inside projection.project_2d, which only the build calls (the Space draws PCA)
-    files = space_files(ROOT)
-    local = {Path(path).stem for path in files if path.endswith(".py") and "/" not in path} | build_only
-    imported: dict[str, str] = {}
-    for path, source in files.items():
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))) if path.endswith(".py") else ():
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for top in {name.split(".")[0] for name in names} - local - {"pokembed"}:
-                if top not in sys.stdlib_module_names:
-                    imported.setdefault(top, path)
+    files = space_python_files()
+    assert {ROOT / "pokembed" / "explore" / "answers.py", ROOT / "pokembed" / "errors.py"} <= set(files)
+    local = {path.stem for path in (ROOT / "space").glob("*.py")} | build_only
+    imported = {name.split(".")[0]: path.relative_to(ROOT).as_posix() for path in files for name in imported_names(path)}
+    imported = {top: path for top, path in imported.items()
+                if top not in local | {"pokembed"} and top not in sys.stdlib_module_names}
+    assert {"gradio", "numpy", "PIL", "datasets"} <= set(imported)
 
     def canonical(name: str) -> str:
         return re.sub(r"[-_.]+", "-", name).lower()
@@ -283,3 +335,68 @@ def test_the_space_requirements_cover_every_package_its_files_import():
     missing = {module: path for module, path in imported.items()
                if not {canonical(d) for d in providers.get(module, [module])} & installed}
     assert not missing, f"space/requirements.txt lacks the packages of these imports: {missing}"
+
+
+# ---- a deployed Space runs from its wheel -----------------------------------------------------------------------------
+STARTS_FROM_THE_WHEEL = """
+import json, sys
+import app, pokembed
+from pokembed.explore.space import SpaceConfig
+from pokembed.explore.space_loading import load_space
+dataset, models, workdir, name = sys.argv[1:5]
+space = load_space(SpaceConfig(dataset=dataset, text_model=models + "/text", image_model=models + "/image",
+                               device="cpu"), workdir=workdir)
+demo = app.make_demo(space)
+similar = next(f for f in demo.fns.values() if f.api_name == "similar").fn
+print(json.dumps({"pokembed": pokembed.__file__, "app": app.__file__, "similar": similar(name, "text", 3)}))
+"""
+
+
+def test_a_space_deployed_from_a_fresh_clone_starts_from_the_wheel_it_ships(hub, tmp_path, built_dataset, tiny_models):
+    """Deploy from a git clone of this checkout, download the Space's files, install the wheel they ship into a
+    folder of its own and start the app from them with only that folder providing pokembed: it builds the page and
+    answers /similar as numpy over the dataset's text embeddings does."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("needs git and a git checkout to clone")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    publish(hub, tmp_path, "0.1.0")
+    deploy_space(SPACE, DATASET, "0.1.0", token=TOKEN, endpoint=hub.endpoint, root=clone)
+
+    files = hub.repo(SPACE, "space").head.files
+    wheels = [path for path in files if path.endswith(".whl")]
+    assert len(wheels) == 1 and not [path for path in files if path.startswith("pokembed/")]
+    assert {path for path in files if path.endswith(".py")} == {p.name for p in (clone / "space").glob("*.py")}
+    assert files["requirements.txt"].decode().splitlines()[-1].startswith(f"./{wheels[0]}")
+    downloaded = tmp_path / "space-repo"
+    for path, data in files.items():
+        (downloaded / path).parent.mkdir(parents=True, exist_ok=True)
+        (downloaded / path).write_bytes(data)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site),
+                    str(downloaded / wheels[0])], check=True, timeout=120)
+
+    table = pq.read_table(sorted((built_dataset / "data").glob("*.parquet"))[0]).to_pylist()
+    chosen = table[1]
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": str(tmp_path), "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    done = subprocess.run([sys.executable, "-c", STARTS_FROM_THE_WHEEL, str(built_dataset), str(tiny_models),
+                           str(tmp_path / "work"), chosen["name"]], cwd=downloaded, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert Path(answer["pokembed"]).is_relative_to(site) and Path(answer["app"]).is_relative_to(downloaded)
+    text = np.array([row["text_embedding"] for row in table], dtype=np.float64)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    scores = text @ text[1]
+    scores[1] = -np.inf  # not itself
+    best = np.lexsort(([row["id"] for row in table], -scores))[:3]
+    assert [m["id"] for m in answer["similar"]["matches"]] == [table[i]["id"] for i in best]
+    assert [m["score"] for m in answer["similar"]["matches"]] == pytest.approx(scores[best].tolist(), abs=1e-5)

@@ -1,13 +1,10 @@
-"""Searches beyond the article's, as free functions over a `PokedexIndex` (whose API they leave unchanged).
-
-nomic's retrieval use (a ``search_query: `` question against the ``search_document: `` record embeddings),
-word2vec-style arithmetic on Pokémon and on type and generation centroids, and the PCA map computed from the
-index's own vectors.
+"""Embedding arithmetic, word2vec's *king - man + woman*, over a `PokedexIndex`: an expression of signed Pokémon and
+type or generation centroids (`pokembed.explore.centroids`) parsed into terms, summed as unit vectors, and the
+Pokémon nearest the normalised sum; presets that tell a story.
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -15,16 +12,16 @@ import numpy as np
 
 from pokembed.errors import BadInputError
 from pokembed.explore.queries import clean_text
-from pokembed.explore.index import (Match, PokedexIndex, check_k, top_rows, unit_query, unit_rows, generation_sort_key,
-                             normalize_name)
+from pokembed.explore.centroids import (CANCELLED, EMBEDDING_SPACES, check_space, generation_centroid, generation_names,
+                                        generation_number, resolve_generation, resolve_type, type_centroid, type_names)
+from pokembed.explore.index import Match, PokedexIndex, check_k, generation_sort_key, normalize_name, top_rows
 
 
-ARITHMETIC_SPACES = ("text", "image")
+ARITHMETIC_SPACES = EMBEDDING_SPACES
 TERM_KINDS = ("pokemon", "type", "generation")
 MAX_ARITHMETIC_TERMS = 12
 MAX_EXPRESSION_CHARS = 500
 _MINUS = ("-", "\u2212", "\u2013")  # hyphen-minus, minus sign, en dash
-_CANCELLED = 1e-6  # a sum of unit vectors shorter than this has no direction
 
 
 @dataclass(frozen=True)
@@ -87,60 +84,6 @@ ARITHMETIC_PRESETS = (
 )
 
 
-def unit_centroid(vectors: np.ndarray, members: np.ndarray) -> np.ndarray:
-    """The mean of the member rows of `vectors` (unit vectors), scaled to unit length.
-
-    `members` is a boolean mask or a list of row indices. No members, or members that cancel out, give
-    BadInputError: such a centroid has no direction.
-    """
-    matrix = np.asarray(vectors, dtype=np.float32)
-    rows = matrix[np.asarray(members)]
-    if rows.shape[0] == 0:
-        raise BadInputError("this group has no members, so it has no centroid; pick a group the dataset contains")
-    mean = unit_rows(rows).astype(np.float64).mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    if not np.isfinite(norm) or norm < _CANCELLED:
-        raise BadInputError("this group's members cancel out, so its centroid has no direction; pick another group")
-    return (mean / norm).astype(np.float32)
-
-
-def type_names(index: PokedexIndex) -> list[str]:
-    """The types present in the dataset, alphabetically."""
-    return sorted({t for types in index.types for t in types})
-
-
-def generation_names(index: PokedexIndex) -> list[str]:
-    """The generations present in the dataset, in game order."""
-    return sorted({g for g in index.generations if g}, key=generation_sort_key)
-
-
-def type_centroid(index: PokedexIndex, type_name: str, space: str = "text") -> np.ndarray:
-    """Unit mean of the `space` vectors of every Pokémon having `type_name` in either slot (image: with artwork)."""
-    name = _resolve_type(index, type_name)
-    members = np.array([name in types for types in index.types], dtype=bool)
-    return _group_centroid(index, members, space, f"type {name}")
-
-
-def generation_centroid(index: PokedexIndex, generation: str, space: str = "text") -> np.ndarray:
-    """Unit mean of the `space` vectors of every Pokémon of `generation` (image: with artwork)."""
-    name = _resolve_generation(index, generation)
-    members = np.array([g == name for g in index.generations], dtype=bool)
-    return _group_centroid(index, members, space, name)
-
-
-def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10) -> list[Match]:
-    """The k Pokémon whose record embedding (text space) is closest by cosine to a query vector.
-
-    The query is a question embedded by the dataset's text model with its query prompt (`search_query: ` for nomic),
-    the records having been embedded with the document prompt: nomic's retrieval setup, asymmetric on purpose.
-    """
-    query = unit_query(query_vector, index.text.shape[1], "text embeddings",
-                       "embed the question with the dataset's text model")
-    scores = index.text @ query
-    candidates = np.arange(len(index), dtype=np.int64)
-    return [index.as_match(r, scores[r]) for r in top_rows(scores, candidates, index.ids, check_k(k), descending=True)]
-
-
 def parse_expression(index: PokedexIndex, expression: str) -> tuple[Term, ...]:
     """Signed terms from text such as ``pikachu - type:electric + type:water`` or ``charmander + (wartortle -
     squirtle)``.
@@ -165,7 +108,7 @@ def parse_expression(index: PokedexIndex, expression: str) -> tuple[Term, ...]:
 
 def term_vector(index: PokedexIndex, term: Term, space: str = "text") -> np.ndarray:
     """The unit vector of one term in `space`: a Pokémon's embedding or a group's unit centroid (sign not applied)."""
-    _check_space(space)
+    check_space(space)
     if term.kind == "pokemon":
         row = index.find(term.name)
         if space == "image":
@@ -186,7 +129,7 @@ def embedding_arithmetic(index: PokedexIndex, terms: str | Sequence[Term], space
     `terms` is an expression (see `parse_expression`) or parsed `Term`s. Every Pokémon named in the terms is left
     out of the matches, whatever its sign; in image space only Pokémon with artwork are ranked.
     """
-    _check_space(space)
+    check_space(space)
     k = check_k(k)
     parsed = parse_expression(index, terms) if isinstance(terms, str) else tuple(terms)
     if not parsed:
@@ -199,7 +142,7 @@ def embedding_arithmetic(index: PokedexIndex, terms: str | Sequence[Term], space
             raise BadInputError(f"a term's sign must be +1 or -1, got {term.sign!r}")
         total += term.sign * term_vector(index, term, space).astype(np.float64)
     norm = float(np.linalg.norm(total))
-    if norm < _CANCELLED:
+    if norm < CANCELLED:
         raise BadInputError("the terms cancel out, so the result has no direction; add or change a term")
     result = (total / norm).astype(np.float32)
     vectors = index.text if space == "text" else index.image
@@ -213,60 +156,6 @@ def embedding_arithmetic(index: PokedexIndex, terms: str | Sequence[Term], space
     expression = " ".join(str(t) for t in canonical).removeprefix("+ ")
     return ArithmeticResult(expression, space, canonical, tuple(index.names[r] for r in sorted(inputs)),
                             tuple(index.as_match(r, scores[r]) for r in best))
-
-
-def pca_map(index: PokedexIndex) -> "PcaProjection":  # noqa: F821 - pokembed.projection.PcaProjection
-    """The 2-D PCA of the index's concatenated vectors, as the build computes the `pca_2d_x/y` columns."""
-    from pokembed.projection import pca_2d
-
-    image, has_image = index.image, index.has_image
-    if image.shape[1] == 0:
-        image, has_image = np.zeros((len(index), 1), dtype=np.float32), np.zeros(len(index), dtype=bool)
-    return pca_2d(index.text, image, has_image)
-
-
-def _check_space(space: str) -> None:
-    if space not in ARITHMETIC_SPACES:
-        raise BadInputError(f"unknown space {space!r}; use one of {', '.join(ARITHMETIC_SPACES)}")
-
-
-def _group_centroid(index: PokedexIndex, members: np.ndarray, space: str, label: str) -> np.ndarray:
-    _check_space(space)
-    if space == "image":
-        members = members & index.has_image
-        if not members.any():
-            raise BadInputError(f"no Pokémon of {label} has artwork, so it has no image centroid; use the text space")
-        return unit_centroid(index.image, members)
-    return unit_centroid(index.text, members)
-
-
-def _resolve_type(index: PokedexIndex, name: str) -> str:
-    known = type_names(index)
-    key = normalize_name(name or "")
-    for type_name in known:
-        if normalize_name(type_name) == key:
-            return type_name
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}?" if close else f"use one of {', '.join(known)}"
-    raise BadInputError(f"no type {name.strip()!r} in this dataset; {hint}")
-
-
-def _generation_number(text: str) -> int | None:
-    key = normalize_name(text).removeprefix("generation").removeprefix("gen")
-    if not key:
-        return None
-    number = generation_sort_key(f"generation-{key}")[0]
-    return number if number < 10**5 else None
-
-
-def _resolve_generation(index: PokedexIndex, name: str) -> str:
-    known = generation_names(index)
-    wanted = _generation_number(name or "")
-    for generation in known:
-        if generation == name or (wanted is not None and generation_sort_key(generation)[0] == wanted):
-            return generation
-    raise BadInputError(f"no generation {str(name).strip()!r} in this dataset; use one of {', '.join(known)} "
-                        "(or gen:1, gen:iv)")
 
 
 def _expression_tokens(text: str) -> list[str]:
@@ -329,22 +218,22 @@ def _term(index: PokedexIndex, text: str, sign: int) -> Term:
     prefix, colon, rest = text.partition(":")
     prefix = prefix.strip().lower()
     if colon and prefix == "type":
-        return Term(sign, "type", _resolve_type(index, rest))
+        return Term(sign, "type", resolve_type(index, rest))
     if colon and prefix in ("generation", "gen"):
-        return Term(sign, "generation", _resolve_generation(index, rest))
+        return Term(sign, "generation", resolve_generation(index, rest))
     if colon:
         raise BadInputError(f"unknown prefix {prefix!r}: in {text!r}; use type:NAME or generation:NAME")
     if text.lower().endswith(" type"):
-        return Term(sign, "type", _resolve_type(index, text[: -len(" type")]))
+        return Term(sign, "type", resolve_type(index, text[: -len(" type")]))
     try:
         return Term(sign, "pokemon", index.names[index.find(text)])
     except BadInputError as missing:
         error = str(missing)
     if normalize_name(text) in {normalize_name(t) for t in type_names(index)}:
-        return Term(sign, "type", _resolve_type(index, text))
-    number = _generation_number(text) if normalize_name(text).startswith("gen") else None
+        return Term(sign, "type", resolve_type(index, text))
+    number = generation_number(text) if normalize_name(text).startswith("gen") else None
     if number is not None and any(generation_sort_key(g)[0] == number for g in generation_names(index)):
-        return Term(sign, "generation", _resolve_generation(index, text))
+        return Term(sign, "generation", resolve_generation(index, text))
     spaced = " (write spaces around - when it means minus)" if "-" in text.strip("-") else ""
     raise BadInputError(f"{error}{spaced}; for a group write type:NAME or generation:NAME")
 
@@ -357,14 +246,7 @@ __all__ = [
     "Term",
     "ArithmeticResult",
     "ArithmeticPreset",
-    "unit_centroid",
-    "type_names",
-    "generation_names",
-    "type_centroid",
-    "generation_centroid",
-    "ask_records",
     "parse_expression",
     "term_vector",
     "embedding_arithmetic",
-    "pca_map",
 ]

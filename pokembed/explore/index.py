@@ -1,7 +1,7 @@
 """The index and its rankings: similar Pokémon, per-generation top-k, artwork search and oddballs.
 
-Pure numpy over arrays held by one `PokedexIndex`; no web framework here. `space/app.py` only wires these
-functions to components, so everything the page shows can be tested without a browser. Reading a dataset back
+Pure numpy over arrays held by one `PokedexIndex`; no web framework here. `pokembed.explore.answers` turns these
+rankings into the Space's JSON answers, so everything the page shows can be tested without a browser. Reading a dataset back
 lives in `pokembed.dataset.table`, its build facts in `pokembed.dataset.facts`, its artwork files in `pokembed.sources.artwork`, and the
 checks of what a visitor sends in `pokembed.explore.queries`.
 """

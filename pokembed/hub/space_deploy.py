@@ -1,7 +1,8 @@
 """Deploy the Gradio Space that serves a published dataset version: one commit, two variables, one restart.
 
-`deploy_space` uploads `space/` (app, card, requirements) and the `pokembed` modules the app imports into a Space
-repo in one commit, sets `POKEMBED_DATASET` and `POKEMBED_REVISION` as Space variables (public settings, not
+`deploy_space` uploads `space/` (app, page modules, assets, card, requirements) and a wheel of the checkout's
+`pokembed` package (`pokembed.hub.space_wheel`), named in the shipped requirements.txt so the Space installs pokembed
+as pip does, into a Space repo in one commit (deleting the module files older deploys copied), sets `POKEMBED_DATASET` and `POKEMBED_REVISION` as Space variables (public settings, not
 secrets) naming the dataset's `vX.Y.Z` tag, and restarts the Space. It writes nothing before that tag exists on the
 dataset, so a Space serving version N keeps serving N until N+1 is fully pushed and tagged. A failure after the
 first write names the step that failed, what is already done and the command that finishes the deploy. The token
@@ -15,7 +16,6 @@ Run it on its own with `python -m pokembed.hub.space_deploy SPACE_ID --dataset R
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import logging
 import sys
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pokembed.dataset.versioning import validate_version
 from pokembed.errors import BadInputError, PokembedError, PublishError
+from pokembed.hub.space_wheel import build_wheel, check_buildable
 from pokembed.hub.publish import (
     HubUnreachable,
     check_repo_id,
@@ -41,6 +42,7 @@ SDK = "gradio"
 PACKAGE = "pokembed"
 SPACE_DIR = "space"
 CARD = "README.md"
+REQUIREMENTS = "requirements.txt"
 DATASET_VARIABLE = "POKEMBED_DATASET"
 REVISION_VARIABLE = "POKEMBED_REVISION"
 VARIABLE_DESCRIPTIONS = {
@@ -60,7 +62,7 @@ class SpacePlan:
     dataset_id: str
     tag: str
     files: tuple[tuple[str, bytes], ...]  # (path in the Space repo, content), sorted by path
-    deletions: tuple[str, ...]  # remote pokembed/ files and top-level .py files the app no longer uses
+    deletions: tuple[str, ...]  # remote pokembed/ files, wheels and top-level .py files the app no longer uses
     variables: dict[str, str]
     commit_message: str
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -92,21 +94,25 @@ def default_root() -> Path:
 
 
 def space_files(root: Path | None = None) -> dict[str, Path]:
-    """Path in the Space repo -> local file: everything in `space/` but caches, and the `pokembed` modules the app
-    imports (followed through imports inside functions too), at `pokembed/`. Nothing from tests/ or build outputs."""
+    """Path in the Space repo -> local file: everything in `space/` but caches and run-time output. Nothing from
+    tests/ or build outputs; pokembed itself goes as a wheel (`plan_space`)."""
     root = Path(root) if root is not None else default_root()
-    space, package = root / SPACE_DIR, root / PACKAGE
-    if not (space / "app.py").is_file() or not (package / "__init__.py").is_file():
-        raise BadInputError(f"{root} has no {SPACE_DIR}/app.py or {PACKAGE}/__init__.py; "
-                            "deploy from a pokembed checkout")
+    space = root / SPACE_DIR
+    if not (space / "app.py").is_file():
+        raise BadInputError(f"{root} has no {SPACE_DIR}/app.py; deploy from a pokembed checkout")
+    check_buildable(root)
     files = {p.relative_to(space).as_posix(): p for p in sorted(space.rglob("*"))
              if p.is_file() and _shipped(p.relative_to(space))}
-    if CARD not in files:
-        raise BadInputError(f"{space / CARD} is missing: the Space needs its card (sdk, app_file)")
-    modules = _imported_modules([p for p in files.values() if p.suffix == ".py"], package)
-    for module in sorted(modules | {"__init__"}):
-        files[f"{PACKAGE}/{module}.py"] = package / f"{module}.py"
+    for required, what in ((CARD, "its card (sdk, app_file)"), (REQUIREMENTS, "its requirements")):
+        if required not in files:
+            raise BadInputError(f"{space / required} is missing: the Space needs {what}")
     return dict(sorted(files.items()))
+
+
+def shipped_requirements(requirements: bytes, wheel_name: str) -> bytes:
+    """space/requirements.txt with a last line naming the wheel shipped beside it (pip installs it from the file)."""
+    text = requirements.decode("utf-8").rstrip("\n")
+    return f"{text}\n./{wheel_name}  # pokembed, built from the deployed checkout\n".encode("utf-8")
 
 
 def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None) -> None:
@@ -124,6 +130,8 @@ def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | Non
     tag = f"v{validate_version(version)}"
     contents = {path: local.read_bytes() for path, local in space_files(root).items()}
     contents[CARD] = _card_naming(contents[CARD], dataset_id)
+    wheel_name, contents[wheel_name] = build_wheel(Path(root) if root is not None else default_root())
+    contents[REQUIREMENTS] = shipped_requirements(contents[REQUIREMENTS], wheel_name)
     deletions = sorted(p for p in remote_files or [] if p not in contents and _managed(p))
     notes = () if remote_files is not None else ("the Space's current files are unknown: stale code is not listed",)
     variables = {DATASET_VARIABLE: dataset_id, REVISION_VARIABLE: tag}
@@ -284,35 +292,10 @@ def _shipped(relative: Path) -> bool:
 
 
 def _managed(path: str) -> bool:
-    """Remote files a deploy owns, so it deletes them when the app no longer uses them: the package and top-level
-    Python files. Anything else someone put in the Space (a LICENSE, assets) is left alone."""
-    return path.startswith(f"{PACKAGE}/") or ("/" not in path and path.endswith(".py"))
-
-
-def _imported_modules(sources: list[Path], package: Path) -> set[str]:
-    """Module files of `package` (relative paths without `.py`, e.g. `explore/index`) that `sources` import, directly
-    or through each other, anywhere in their code, with the `__init__` of every subpackage on the way."""
-    found: set[str] = set()
-    queue = list(sources)
-    while queue:
-        source = queue.pop()
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [f"{node.module}.{alias.name}" for alias in node.names]
-            for name in names:
-                first, *parts = name.split(".")
-                if first != PACKAGE:
-                    continue
-                for depth in range(1, len(parts) + 1):
-                    stem = "/".join(parts[:depth])
-                    for module in (f"{stem}/__init__", stem):
-                        if module not in found and (package / f"{module}.py").is_file():
-                            found.add(module)
-                            queue.append(package / f"{module}.py")
-    return found
+    """Remote files a deploy owns, so it deletes them when the app no longer uses them: the package's module files
+    (copied by older deploys), wheels and top-level Python files. Anything else someone put in the Space (a LICENSE,
+    assets) is left alone."""
+    return path.startswith(f"{PACKAGE}/") or ("/" not in path and path.endswith((".py", ".whl")))
 
 
 def _card_naming(card: bytes, dataset_id: str) -> bytes:

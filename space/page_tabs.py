@@ -1,0 +1,242 @@
+"""The page's tabs, one function each: Similar, Ask, By picture, Sums (arithmetic), Map and Oddballs. Each lays out
+its components and wires them to the answers in `pokembed.explore` (rendered by `pokedex_html`); all page events are
+private (the API is `page_api`)."""
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import pokedex_html as html
+from page_events import while_loading, with_outputs
+from pokembed.errors import PokembedError
+from pokembed.explore.answers import (arithmetic_result, ask_result, available_presets, default_expression,
+                                      oddballs_result, picture_result, records_result, similar_result)
+from pokembed.explore.arithmetic import ARITHMETIC_METHOD
+from pokembed.explore.map_data import map_view
+from pokembed.explore.space import EXAMPLE_QUESTIONS, RECORD_QUESTIONS, Space
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+TILES_JS = (ASSETS / "tiles.js").read_text(encoding="utf-8")
+MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
+MAP_TEMPLATE = (ASSETS / "map.html").read_text(encoding="utf-8")
+MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
+MODE_EXPLANATIONS = {
+    "text": "cosine similarity of their PokéAPI records' text embeddings (1 = same direction)",
+    "image": "cosine similarity of their official artwork's image embeddings (1 = same direction)",
+    "umap": "distance on the 2-D UMAP map (lower is closer)",
+    "combined": "the mean of the text and image cosines (text alone where a Pokémon has no artwork)",
+}
+MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined")]
+ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
+
+
+def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
+    """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
+    index = space.index
+    first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
+
+    @with_outputs(1)
+    def show(name: str, mode: str, k: float) -> tuple[str]:
+        result = similar_result(space, name, mode, int(k))
+        return (html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]),)
+
+    with gr.Tab("Similar", id="similar"):
+        with gr.Row(elem_id="similar-controls", equal_height=True):
+            name = gr.Dropdown(list(zip(space.display, index.names)), value=first, label="Pokémon",
+                               allow_custom_value=True, filterable=True, elem_id="pokemon-name", scale=2,
+                               min_width=180)
+            mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
+                            min_width=240)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+    return name, view
+
+
+def ask_tab(space: Space) -> gr.HTML:
+    """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
+    opening with the first example's answer."""
+    first = EXAMPLE_QUESTIONS[0]
+
+    @with_outputs(1)
+    def answer(question: str, k: float) -> tuple[str]:
+        artwork = ask_result(space, question, int(k))
+        return (ask_page(space, artwork, records_result(space, artwork["question"], int(k)), int(k)),)
+
+    ask = while_loading(lambda: space.models.query_ready, "question", answer)
+
+    def opened(shown: bool, k: float) -> Iterator[tuple]:
+        if shown:
+            yield gr.skip(), gr.skip(), True
+            return
+        result = space.answers.get(first)
+        if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
+            for view, message in ask(first, k):
+                yield view, message, True
+            return
+        try:
+            records = records_result(space, first, int(k))
+        except PokembedError as exc:
+            yield gr.skip(), html.message(str(exc)), True
+            return
+        yield ask_page(space, result, records, int(k)), "", True
+
+    def example(question: str) -> Iterator[tuple]:
+        yield from ask(question, space.k_default)
+
+    with gr.Tab("Ask", id="ask") as tab:
+        gr.Markdown(ask_intro(space))
+        with gr.Row(equal_height=True):
+            question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
+                                  min_width=220)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
+        message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        for questions, label, elem_id in ((EXAMPLE_QUESTIONS, "Try one (click to ask)", "ask-examples"),
+                                          (RECORD_QUESTIONS, "Questions for the records", "ask-record-examples")):
+            gr.Examples([[q] for q in questions], inputs=[question], outputs=[view, message], fn=example,
+                        run_on_click=True, cache_examples=False, label=label, api_visibility="private",
+                        elem_id=elem_id)
+        view.render()
+        shown = gr.State(False)
+        tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
+        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
+    return view
+
+
+def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any], k: int) -> str:
+    """The Ask tab's view: the artwork's and the records' answers to one question, side by side."""
+    asked = html.escape(artwork["question"])
+    return html.side_by_side(
+        html.results_page(artwork["matches"][:k], space.art.url,
+                          f"<b>Artwork</b> closest to <b>{asked}</b> (cosine of the question's embedding with "
+                          "each artwork's image embedding; click a picture to explore that Pokémon)"),
+        html.results_page(records["matches"][:k], space.art.url,
+                          f"<b>Records</b> closest to <b>{asked}</b> (cosine of the question's "
+                          "<code>search_query: </code> embedding with each PokéAPI record's "
+                          "<code>search_document: </code> embedding)"))
+
+
+def ask_intro(space: Space) -> str:
+    """The Ask tab's opening paragraph, with this dataset's counts."""
+    return (f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
+            f"`search_query: ` prompt into the image space and compared with the official artwork of "
+            f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
+            f"the {len(space.index):,} have none, so a question cannot find them). Beside it, the same "
+            "question asks the **records** of all of them: their PokéAPI JSON, embedded as "
+            "`search_document: `, nomic's retrieval setup. Ask the records what the artwork cannot show: "
+            "\"a ghost type that evolves by trading\", \"learns surf and fly\".")
+
+
+def arithmetic_tab(space: Space) -> gr.HTML:
+    """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown."""
+    presets = available_presets(space)
+    first, first_space = default_expression(space)
+
+    @with_outputs(1)
+    def compute(expression: str, embedding_space: str, k: float) -> tuple[str]:
+        return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
+
+    with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
+        gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
+                    f"{ARITHMETIC_METHOD} Write "
+                    "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
+                    "them; parentheses group: `charmander + (wartortle - squirtle)`.")
+        with gr.Row(equal_height=True):
+            expression = gr.Textbox(first, label="Expression", max_lines=1, scale=4, elem_id="arithmetic-expression",
+                                    min_width=220)
+            embedding_space = gr.Radio(ARITHMETIC_SPACE_CHOICES, value=first_space, label="Space", scale=2,
+                                       elem_id="arithmetic-space", min_width=200)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Compute", variant="primary", elem_id="arithmetic-button")
+        message = gr.HTML(elem_id="arithmetic-message", elem_classes="pk-msg-slot")
+        initial = compute(first, first_space, space.k_default)[0]
+        view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
+                       elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        if presets:
+            gr.Examples([[p.expression, p.space] for p in presets], inputs=[expression, embedding_space],
+                        outputs=[view, message], fn=lambda e, s: compute(e, s, space.k_default), run_on_click=True,
+                        cache_examples=False, example_labels=[p.label for p in presets],
+                        label="Presets that tell a story (click to compute)", api_visibility="private",
+                        elem_id="arithmetic-presets")
+        view.render()
+        gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
+              [view, message], trigger_mode="always_last", api_visibility="private")
+    return view
+
+
+def picture_tab(space: Space) -> gr.HTML:
+    """Search by picture: an uploaded picture's image embedding against the artwork."""
+
+    @with_outputs(1)
+    def look_up(upload: Any, k: float) -> tuple[str]:
+        path = upload.get("path") if isinstance(upload, Mapping) else upload
+        result = picture_result(space, path, int(k))
+        heading = (f"Artwork closest to your {result['width']}×{result['height']} picture (cosine of image "
+                   "embeddings; click a picture to explore that Pokémon)")
+        return (html.results_page(result["matches"], space.art.url, heading),)
+
+    with gr.Tab("By picture", id="picture"):
+        gr.Markdown(f"Upload a drawing or a photo: its image embedding is compared with the artwork of the "
+                    f"{space.artwork_count:,} Pokémon that have it (PNG, JPEG or WebP, under "
+                    f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
+        with gr.Row(equal_height=True):
+            upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
+                              image_mode=None, height=260, elem_id="upload", scale=2, min_width=220)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+        button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
+        message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
+        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
+              [upload, k], [view, message], preprocess=False,
+              api_visibility="private")
+    return view
+
+
+def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
+    """The map: every Pokémon placed by UMAP or by PCA; its data is sent when the tab first opens, not with the
+    page."""
+
+    def opened(loaded: bool, chosen: str) -> tuple:
+        if loaded:
+            return gr.skip(), True
+        return map_view(space, chosen), True
+
+    with gr.Tab("Map", id="map") as tab:
+        x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
+        gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "
+                    "on the map have similar records and artwork. Hover for artwork; click a dot (or find a name) "
+                    "to list its nearest neighbours. Switch the layout to **PCA**, the classical linear projection "
+                    "of the same vectors (its x axis explains "
+                    f"{x_share} of their variance, its y axis {y_share}), to see how much of the clustering is "
+                    "UMAP's doing.")
+        view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
+        loaded = gr.State(False)
+        tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
+    return view
+
+
+def oddballs_tab(space: Space) -> gr.HTML:
+    """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
+
+    @with_outputs(1)
+    def show(modality: str) -> tuple[str]:
+        return (html.oddballs_page(oddballs_result(space, modality), space.art.url),)
+
+    def opened(loaded: bool, modality: str) -> tuple:
+        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality), True)
+
+    with gr.Tab("Oddballs", id="oddballs") as tab:
+        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
+        message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
+        view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        loaded = gr.State(False)
+        tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
+        modality.change(show, [modality], [view, message], api_visibility="private")
+    return view
