@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data beside the project, tiny models, and a small offline build."""
+"""Shared fixtures: the real data beside the project, tiny models, and a small offline build; under CI=true a skip
+is a failure (see pytest_runtest_makereport)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"  # the one path to ../shared: tests import it from here
+# The one path to ../shared (tests import it from here); POKEMBED_SHARED points the tests elsewhere.
+SHARED = Path(os.environ.get("POKEMBED_SHARED") or ROOT.parent / "shared")
+# Debian's Chromium, which the browser test drives; POKEMBED_CHROMIUM names another binary.
+CHROMIUM = Path(os.environ.get("POKEMBED_CHROMIUM") or "/usr/bin/chromium")
 
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
+
+
+def ci_is_strict() -> bool:
+    """Whether this run is CI's (CI=true, as CI services set it), where ../shared, Chromium and git always exist."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under CI=true a test that skips fails with the skip's reason (a missing browser, ../shared or tool), so CI
+    cannot pass by skipping; tests marked `cuda` may still skip, as a CPU runner has no GPU. Outside CI, skips stay."""
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and ci_is_strict() and not item.get_closest_marker("cuda"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"CI=true, so this must not skip: {reason.removeprefix('Skipped: ')}"
+    return report
 
 
 def load_cli():

@@ -213,6 +213,7 @@ def test_query_encoder_of_the_tiny_image_model_is_the_tiny_text_model(tiny_model
     assert np.array_equal(query.embed_queries(["electric mouse"]), text_encoder.embed_queries(["electric mouse"]))
 
 
+@pytest.mark.cuda
 def test_device_errors():
     import torch
 

@@ -153,6 +153,7 @@ def test_registry_names_load_offline_from_the_hugging_face_cache(hf_home, refere
     assert cosines(np.asarray(out["queries"]), expected_text["queries"]["vectors"]).min() >= COSINE_FLOOR
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif("not __import__('torch').cuda.is_available()", reason="needs CUDA (the bf16 path)")
 def test_cuda_bf16_stays_close_to_nomics_vectors(hf_home, reference):
     from PIL import Image

@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from conftest import CHROMIUM
 from space_server import running_space
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium absent: {CHROMIUM} not found (installed by .ci/run)"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium absent: {CHROMIUM} not found (apt-get install chromium; .ci/run does)"),
 ]
 
 
