@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pokembed.errors import BadInputError
+from pokembed.errors import BadInputError, name_list
 from pokembed.dataset.facts import BuildFacts, facts_from_dict, public_model_id, public_source, read_marker
 
 if TYPE_CHECKING:
@@ -102,15 +102,15 @@ def diff_versions(
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     if added:
-        lines.append(f"Added {pokemon_count(len(added))}: {name_list([new[i].get('name', i) for i in added])}.")
+        lines.append(f"Added {pokemon_count(len(added))}: {name_list([new[i].get('name', i) for i in added], MAX_NAMES)}.")
     if removed:
-        lines.append(f"Removed {pokemon_count(len(removed))}: {name_list([old[i].get('name', i) for i in removed])}.")
+        lines.append(f"Removed {pokemon_count(len(removed))}: {name_list([old[i].get('name', i) for i in removed], MAX_NAMES)}.")
     common = sorted(set(old) & set(new))
     changed_documents = [i for i in common if old[i].get("document") != new[i].get("document")]
     if changed_documents:
         lines.append(
             f"Documents changed for {pokemon_count(len(changed_documents))}: "
-            f"{name_list([new[i].get('name', i) for i in changed_documents])}."
+            f"{name_list([new[i].get('name', i) for i in changed_documents], MAX_NAMES)}."
         )
     if "image" in previous.column_names and "image" in current.column_names:
         gained = [i for i in common if old[i].get("image") is None and new[i].get("image") is not None]
@@ -122,7 +122,7 @@ def diff_versions(
         ]
         for label, ids in (("Artwork added for", gained), ("Artwork removed for", lost), ("Artwork changed for", redrawn)):
             if ids:
-                lines.append(f"{label} {pokemon_count(len(ids))}: {name_list([new[i].get('name', i) for i in ids])}.")
+                lines.append(f"{label} {pokemon_count(len(ids))}: {name_list([new[i].get('name', i) for i in ids], MAX_NAMES)}.")
     if prev_facts is not None:
         lines.extend(_facts_changes(prev_facts, facts))
     return lines or ["No changes to the data."]
@@ -153,13 +153,6 @@ def display_version(version: str) -> str:
 def pokemon_count(count: int) -> str:
     """``1,351 Pokémon``."""
     return f"{count:,} Pokémon"
-
-
-def name_list(names: Sequence[Any]) -> str:
-    """Names joined by commas, the first MAX_NAMES of them, then ``and N more``."""
-    shown = ", ".join(str(n) for n in names[:MAX_NAMES])
-    more = len(names) - MAX_NAMES
-    return shown + (f" and {more:,} more" if more > 0 else "")
 
 
 def _by_id(table: "pa.Table") -> dict[int, dict]:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pokembed.errors import BadInputError
+from pokembed.errors import BadInputError, name_list
 
 AUTO = "auto"
 FIRST_VERSION = "0.1.0"
@@ -102,9 +102,9 @@ def decide_version(
     added = [i for i in ids if i not in old_docs]
     removed = [i for i in old_ids if i not in new_docs]
     if added:
-        minor.append(f"{len(added)} Pokémon added ({_some(new_names.get(i, i) for i in added)})")
+        minor.append(f"{len(added)} Pokémon added ({name_list((new_names.get(i, i) for i in added), 5)})")
     if removed:
-        minor.append(f"{len(removed)} Pokémon removed ({_some(old_names.get(i, i) for i in removed)})")
+        minor.append(f"{len(removed)} Pokémon removed ({name_list((old_names.get(i, i) for i in removed), 5)})")
     for key, label in (("text_model", "text model"), ("image_model", "image model")):
         if _model_changed(_facts_value(previous_facts, key), settings[key]):
             minor.append(f"{label} changed")
@@ -150,8 +150,3 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
-
-
-def _some(names, limit: int = 5) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")

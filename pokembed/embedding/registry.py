@@ -47,12 +47,12 @@ Pinned revisions (Hub commit hashes, found in public pins; not guessed):
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pokembed.errors import BadInputError, UnknownModelError
+from pokembed.local_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _registry_snapshot(name: str, path: Path) -> ModelSpec | None:
         for spec in MODELS.values():
             if commit == spec.revision:
                 return replace(spec, snapshot=str(folder))
-    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    sidecar = read_sidecar(folder)
     key = sidecar.get("registry_model")
     if key is None:
         return None
@@ -232,8 +232,10 @@ def _snapshot_hint(name: str, folder: Path, registry_key: str, flag: str) -> str
 def _local_spec(name: str, path: Path) -> ModelSpec:
     """Derive a spec from a local folder's config.json and its optional pokembed.json sidecar."""
     folder = path.resolve()
+    if not (folder / "config.json").is_file():
+        raise BadInputError(f"{folder} is not a model folder (no config.json); point at a folder written by save_pretrained")
     config = read_json_object(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
-    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    sidecar = read_sidecar(folder)
     model_type = config.get("model_type")
     architectures = config.get("architectures") or []
     if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
@@ -292,16 +294,7 @@ def _local_spec(name: str, path: Path) -> ModelSpec:
     return spec
 
 
-def read_json_object(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
-    """A JSON object from a file; a missing (when required), unreadable or non-object file is one BadInputError."""
-    if not path.is_file():
-        if required:
-            raise BadInputError(f"{path.parent} is not a model folder (no {path.name}); {fix}")
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{what} {path} is not readable JSON ({exc}); {fix}") from exc
-    if not isinstance(data, dict):
-        raise BadInputError(f"{what} {path} is not a JSON object; {fix}")
-    return data
+def read_sidecar(folder: Path) -> dict:
+    """The folder's optional ``pokembed.json`` sidecar ({} when there is none)."""
+    path = folder / SIDECAR
+    return read_json_object(path, what="pokembed sidecar", fix="fix or delete it") if path.is_file() else {}

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pokembed.errors import BadInputError
+from pokembed.local_files import files_digest
 
 if TYPE_CHECKING:
     from pokembed.embedding.registry import ModelSpec
@@ -79,14 +80,8 @@ def folder_fingerprint(folder: Path) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise BadInputError(f"model folder {folder} does not exist; pass an existing folder")
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    files = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return files_digest(folder, files)[:16]
 
 
 def _plain(value: object) -> object:
