@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pokembed.dataset.versioning import validate_version
 from pokembed.errors import BadInputError, PokembedError, PublishError
+from pokembed.hub.commit_plan import CommitPlan
 from pokembed.hub.publish import (
     HubUnreachable,
     check_repo_id,
@@ -53,28 +54,22 @@ _NO_TOKEN = "deploying the Space needs a Hugging Face token: set HF_TOKEN or run
 
 
 @dataclass(frozen=True)
-class SpacePlan:
-    """What a deploy writes: the Space's files (exact bytes), stale code it deletes, the variables, the restart."""
+class SpacePlan(CommitPlan):
+    """What a deploy writes: the Space's files (path, exact bytes), stale code it deletes, the variables, the restart."""
 
-    space_id: str
-    dataset_id: str
-    tag: str
-    files: tuple[tuple[str, bytes], ...]  # (path in the Space repo, content), sorted by path
-    deletions: tuple[str, ...]  # remote pokembed/ files and top-level .py files the app no longer uses
-    variables: dict[str, str]
-    commit_message: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    dataset_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        """Human-readable lines for a `--dry-run` (the CLI prints them; the library never prints)."""
-        lines = [f"deploy Space {self.space_id} serving {self.dataset_id} at {self.tag}: "
-                 f"one commit ({self.commit_message!r}), then the variables, then a restart"]
-        lines += [f"  upload {path} ({len(data):,} bytes)" for path, data in self.files]
-        lines += [f"  delete {path}" for path in self.deletions]
-        lines += [f"  set variable {key}={value}" for key, value in self.variables.items()]
-        lines.append(f"  restart {self.space_id}")
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
+    @property
+    def space_id(self) -> str:
+        return self.repo_id
+
+    def headline(self) -> str:
+        return (f"deploy Space {self.space_id} serving {self.dataset_id} at {self.tag}: "
+                f"one commit ({self.commit_message!r}), then the variables, then a restart")
+
+    def steps(self) -> list[str]:
+        return [*(f"  set variable {key}={value}" for key, value in self.variables.items()), f"  restart {self.space_id}"]
 
 
 @dataclass(frozen=True)
@@ -127,8 +122,9 @@ def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | Non
     deletions = sorted(p for p in remote_files or [] if p not in contents and _managed(p))
     notes = () if remote_files is not None else ("the Space's current files are unknown: stale code is not listed",)
     variables = {DATASET_VARIABLE: dataset_id, REVISION_VARIABLE: tag}
-    return SpacePlan(space_id, dataset_id, tag, tuple(sorted(contents.items())), tuple(deletions), variables,
-                     f"pokembed Space serving {dataset_id} {tag}", notes)
+    return SpacePlan(repo_id=space_id, dataset_id=dataset_id, tag=tag, files=tuple(sorted(contents.items())),
+                     deletions=tuple(deletions), variables=variables,
+                     commit_message=f"pokembed Space serving {dataset_id} {tag}", notes=notes)
 
 
 def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | None = None,
