@@ -56,22 +56,15 @@ def content_hash(data: str | bytes) -> str:
 
 
 def model_cache_key(spec: "ModelSpec", variant: str = "") -> str:
-    """The cache key of a model's vectors: id@revision (or local:<fingerprint>), kind, variant, settings hash."""
+    """The cache key of a model's vectors: id@revision (or local:<fingerprint>), kind, variant, and a hash of the
+    settings that change them (``architectures.vector_settings``: each architecture declares its own)."""
     if spec.revision:
         ident = f"{spec.model_id}@{spec.revision}"
     else:
         ident = f"local:{folder_fingerprint(Path(spec.model_id))}"
-    settings = {
-        "architecture": spec.architecture,
-        "pooling": spec.pooling,
-        "document_prompt": spec.document_prompt,
-        "dimension": spec.dimension,
-        "max_tokens": spec.max_tokens,
-        "layer_norm": spec.layer_norm,
-        "rope_scaling_factor": spec.rope_scaling_factor,
-        "trained_positions": spec.trained_positions,
-    }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    from pokembed.embedding.architectures import vector_settings
+
+    digest = hashlib.sha256(json.dumps(vector_settings(spec), sort_keys=True).encode()).hexdigest()[:16]
     return f"{ident}|{spec.kind}|d{spec.dimension}|{variant}|{digest}"
 
 
