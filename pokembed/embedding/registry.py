@@ -201,12 +201,10 @@ def _registry_snapshot(name: str, path: Path) -> ModelSpec | None:
                 logger.warning("%s is a snapshot of %s at %s, not at the registry's pinned %s", name, repo_id,
                                folder.name, MODELS[key].revision)
             return replace(MODELS[key], revision=folder.name, snapshot=str(folder))
-    metadata = folder / ".cache" / "huggingface" / "download" / "config.json.metadata"
-    if metadata.is_file():
-        commit = metadata.read_text(encoding="utf-8", errors="replace").partition("\n")[0].strip()
-        for spec in MODELS.values():
-            if commit == spec.revision:
-                return replace(spec, snapshot=str(folder))
+    commit = local_dir_commit(folder, "config.json")
+    for spec in MODELS.values():
+        if commit is not None and commit == spec.revision:
+            return replace(spec, snapshot=str(folder))
     sidecar = read_sidecar(folder)
     key = sidecar.get("registry_model")
     if key is None:
@@ -273,3 +271,18 @@ def read_sidecar(folder: Path) -> dict:
     """The folder's optional ``pokembed.json`` sidecar ({} when there is none)."""
     path = folder / SIDECAR
     return read_json_object(path, what="pokembed sidecar", fix="fix or delete it") if path.is_file() else {}
+
+
+def local_dir_commit(folder: Path, filename: str) -> str | None:
+    """The commit ``hf download --local-dir folder`` fetched ``filename`` at, or None when it did not download it.
+
+    huggingface_hub has no public reader for its local-dir download metadata, so its file format (the commit on the
+    first line of ``.cache/huggingface/download/<filename>.metadata``) is read here and nowhere else;
+    tests/test_models.py checks it against a real ``hf_hub_download(..., local_dir=...)``, and fails if it changes.
+    """
+    metadata = Path(folder) / ".cache" / "huggingface" / "download" / f"{filename}.metadata"
+    try:
+        first_line = metadata.read_text(encoding="utf-8", errors="replace").partition("\n")[0].strip()
+    except OSError:
+        return None
+    return first_line or None
