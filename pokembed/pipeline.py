@@ -42,7 +42,7 @@ class BuildConfig:
     refresh: bool = False
     previous: Path | None = None  # a previous output folder, for the changelog (default: the existing out folder)
     repo_id: str | None = None  # the Hub repo the card's examples load from
-    card_template: Path | None = None  # default: the template in the package (pokembed/templates)
+    card_template: Path | None = None  # default: the package's copy of the top-level dataset_card.md
     embed_chunk: int = EMBED_CHUNK  # items embedded between two cache commits: what an interruption loses at most
     progress: bool = True
 
@@ -83,8 +83,10 @@ class StageTimer:
         log.info("%s done in %.2f s", name, seconds)
 
 
-def validate_config(config: BuildConfig) -> None:
-    """Reject bad options before any slow work starts."""
+def validate_config(config: BuildConfig) -> str:
+    """Reject bad options before any slow work starts; return the card template's text (read now, so a missing or
+    unreadable template fails before the build, not after it)."""
+    from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template
     from pokembed.projection import validate_umap_params
     from pokembed.dataset.versioning import validate_version
 
@@ -104,6 +106,7 @@ def validate_config(config: BuildConfig) -> None:
                             "`previous` out to diff against the existing output")
     if config.card_template is not None and not Path(config.card_template).is_file():
         raise BadInputError(f"card template {config.card_template} not found; pass an existing `card_template` file")
+    return read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)
 
 
 def build(config: BuildConfig) -> BuildResult:
@@ -114,16 +117,16 @@ def build(config: BuildConfig) -> BuildResult:
     """
     from pokembed.dataset.output_folder import check_build_paths, output_lock, recover
 
-    validate_config(config)
+    template = validate_config(config)
     check_build_paths(Path(config.out), Path(config.cache))
     with output_lock(Path(config.out)):
         recover(Path(config.out))
-        return _build_locked(config)
+        return _build_locked(config, template)
 
 
-def _build_locked(config: BuildConfig) -> BuildResult:
+def _build_locked(config: BuildConfig, template: str) -> BuildResult:
     from pokembed.sources.artwork import load_artwork
-    from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template, render_card
+    from pokembed.dataset.card import render_card
     from pokembed.dataset.changelog import choose_changelog, read_previous
     from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
     from pokembed.sources.documents import document_text, row_metadata
@@ -237,7 +240,6 @@ def _build_locked(config: BuildConfig) -> BuildResult:
             previous = read_previous(previous_folder, config.version)
         changelog = version_line + choose_changelog(previous, table, facts)
         facts = replace(facts, extra={**facts.extra, "changelog": changelog})
-        template = read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)
         card = render_card(template, table, facts, changelog, previous_changelog=previous.changelog,
                            repo_id=config.repo_id)
         write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
