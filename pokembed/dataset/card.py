@@ -32,7 +32,8 @@ from pokembed.dataset.card_text import (
     source_description,
 )
 from pokembed.dataset.card_usage import usage_example
-from pokembed.dataset.changelog import changelog_block, display_version, pokemon_count
+from pokembed.dataset.changelog import changelog_block, display_version
+from pokembed.dataset.changes import pokemon_count
 from pokembed.errors import BadInputError
 from pokembed.dataset.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, query_model_of
 
