@@ -1,6 +1,7 @@
-"""Errors of our own: the CLI and the Space turn them into one-line messages."""
+"""Errors of our own (the CLI and the Space turn them into one-line messages) and the wording messages share."""
 
 import errno
+from collections.abc import Iterable
 
 
 class PokembedError(Exception):
@@ -54,3 +55,10 @@ def one_line(value: object, limit: int = 200, *, secret: str | None = None) -> s
     if not text and isinstance(value, BaseException):
         text = type(value).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def name_list(names: Iterable[object], limit: int) -> str:
+    """The first ``limit`` names joined by commas, then ``and N more`` when there are more."""
+    names = [str(name) for name in names]
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f" and {more:,} more" if more > 0 else "")

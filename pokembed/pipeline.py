@@ -42,7 +42,7 @@ class BuildConfig:
     refresh: bool = False
     previous: Path | None = None  # a previous output folder, for the changelog (default: the existing out folder)
     repo_id: str | None = None  # the Hub repo the card's examples load from
-    card_template: Path | None = None  # default: the template in the package (pokembed/templates)
+    card_template: Path | None = None  # default: the package's copy of the top-level dataset_card.md
     embed_chunk: int = EMBED_CHUNK  # items embedded between two cache commits: what an interruption loses at most
     progress: bool = True
 
@@ -83,8 +83,10 @@ class StageTimer:
         log.info("%s done in %.2f s", name, seconds)
 
 
-def validate_config(config: BuildConfig) -> None:
-    """Reject bad options before any slow work starts."""
+def validate_config(config: BuildConfig) -> str:
+    """Reject bad options before any slow work starts; return the card template's text (read now, so a missing or
+    unreadable template fails before the build, not after it)."""
+    from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template
     from pokembed.projection import validate_umap_params
     from pokembed.dataset.versioning import validate_version
 
@@ -104,6 +106,7 @@ def validate_config(config: BuildConfig) -> None:
                             "`previous` out to diff against the existing output")
     if config.card_template is not None and not Path(config.card_template).is_file():
         raise BadInputError(f"card template {config.card_template} not found; pass an existing `card_template` file")
+    return read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)
 
 
 def build(config: BuildConfig) -> BuildResult:
@@ -114,24 +117,31 @@ def build(config: BuildConfig) -> BuildResult:
     """
     from pokembed.dataset.output_folder import check_build_paths, output_lock, recover
 
-    validate_config(config)
+    template = validate_config(config)
     check_build_paths(Path(config.out), Path(config.cache))
     with output_lock(Path(config.out)):
         recover(Path(config.out))
-        return _build_locked(config)
+        return _build_locked(config, template)
 
 
-def _build_locked(config: BuildConfig) -> BuildResult:
-    from pokembed.sources.artwork import load_artwork
-    from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template, render_card
+@dataclass(frozen=True)
+class _Inputs:
+    """What the build embeds: the source, its records' documents and row metadata, and the artwork."""
+
+    source: object  # a pokembed.sources.choice.SourceData
+    documents: list[str]
+    metas: list  # pokembed.sources.documents.RowMetadata, one per document
+    artwork: object  # a pokembed.sources.artwork.Artwork
+
+    @property
+    def ids(self) -> list[int]:
+        return [meta.id for meta in self.metas]
+
+
+def _build_locked(config: BuildConfig, template: str) -> BuildResult:
     from pokembed.dataset.changelog import choose_changelog, read_previous
-    from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
-    from pokembed.sources.documents import document_text, row_metadata
-    from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json
-    from pokembed.embedding.registry import get_model_spec, query_model_spec
-    from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
-    from pokembed.sources.choice import load_source
-    from pokembed.embedding.vector_cache import VectorCache, content_hash, model_cache_key
+    from pokembed.dataset.table import check_output_folder
+    from pokembed.embedding.registry import get_model_spec
 
     check_output_folder(Path(config.out))
     timer = StageTimer()
@@ -139,31 +149,15 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     image_spec = get_model_spec(config.image_model, "image")
     cache_dir = Path(config.cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    inputs = _read_inputs(config, cache_dir, timer)
 
-    with timer.stage("source"):
-        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress)
-        records = source.records[: config.limit] if config.limit else source.records
-        if not records:
-            raise BadInputError(f"the source {config.source} returned no Pokémon; check the source")
-
-    with timer.stage("documents"):
-        documents = [document_text(record) for record in records]
-        metas = [row_metadata(record, source.meta[record["id"]]) for record in records]
-        ids = [meta.id for meta in metas]
-
-    with timer.stage("artwork"):
-        artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress,
-                               refresh=config.refresh)
-        pngs = artwork.png
-
-    previous_folder = Path(config.previous) if config.previous else Path(config.out)
-    previous = None
+    previous = read_previous(Path(config.previous) if config.previous else Path(config.out), config.version)
+    changes = _changes(config, previous, inputs, text_spec, image_spec)  # one value: the changelog and --version auto
     version_line: list[str] = []
     if config.version == AUTO_VERSION:
-        previous = read_previous(previous_folder, config.version)
-        decision = _decide_version(config, previous, metas, documents, pngs, text_spec, image_spec)
+        decision = _decide_version(previous, changes)
         if decision.version is None:
-            _log_unchanged(decision.previous, previous.facts.data_version, source.data_version)
+            _log_unchanged(decision.previous, previous.facts.data_version, inputs.source.data_version)
             return BuildResult(out=Path(config.out), rows=0, counts={}, timings=timer.timings, changelog=[],
                                truncated=[], missing_artwork=[], version=decision.previous,
                                unchanged_since=decision.previous)
@@ -171,88 +165,153 @@ def _build_locked(config: BuildConfig) -> BuildResult:
         config = replace(config, version=decision.version)
         version_line = [decision.changelog_line()]
 
-    with_image = [pokemon_id for pokemon_id in ids if pokemon_id in pngs]
+    vectors = _embed(config, cache_dir, inputs, text_spec, image_spec, timer)
+    with timer.stage("projection"):
+        projection = _project(config, inputs.ids, vectors)
+    with timer.stage("table and card"):
+        changelog = version_line + choose_changelog(previous, changes)
+        result = _write(config, template, inputs, vectors, projection, text_spec, image_spec, changelog,
+                        previous.changelog)
+    return replace(result, timings=timer.timings)
+
+
+def _read_inputs(config: BuildConfig, cache_dir: Path, timer: StageTimer) -> _Inputs:
+    """The source's records (cut to ``limit``), their documents and row metadata, and their artwork."""
+    from pokembed.sources.artwork import load_artwork
+    from pokembed.sources.choice import load_source
+    from pokembed.sources.documents import document_text, row_metadata
+
+    with timer.stage("source"):
+        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress)
+        records = source.records[: config.limit] if config.limit else source.records
+        if not records:
+            raise BadInputError(f"the source {config.source} returned no Pokémon; check the source")
+    with timer.stage("documents"):
+        documents = [document_text(record) for record in records]
+        metas = [row_metadata(record, source.meta[record["id"]]) for record in records]
+    with timer.stage("artwork"):
+        artwork = load_artwork([meta.id for meta in metas], config.artwork, cache_dir=cache_dir,
+                               progress=config.progress, refresh=config.refresh)
+    return _Inputs(source, documents, metas, artwork)
+
+
+def _settings(config: BuildConfig, source, text_spec, image_spec, query_spec=None, **measured):
+    """The build facts: the settings alone before embedding (what the version comparison reads), or complete with
+    ``measured`` (pca, counts, missing_artwork, truncated, extra) at the end."""
+    from pokembed.dataset.facts import BuildFacts
+
+    measured = {"counts": {}, "missing_artwork": [], "truncated": [], **measured}
+    return BuildFacts.from_build(version=config.version, source=source, text_spec=text_spec, image_spec=image_spec,
+                                 umap=config.umap, long_documents=config.long_documents, neighbors=config.neighbors,
+                                 artwork=config.artwork, query_spec=query_spec, **measured)
+
+
+def _changes(config: BuildConfig, previous, inputs: _Inputs, text_spec, image_spec):
+    """What changed since the previous version (None when there is none to compare with)."""
+    from pokembed.dataset.changes import compare_versions, snapshot_of_build, snapshot_of_table
+
+    if previous.table is None or previous.facts is None:
+        return None
+    current = snapshot_of_build(inputs.ids, [m.name for m in inputs.metas], inputs.documents, inputs.artwork.png,
+                                _settings(config, inputs.source, text_spec, image_spec))
+    return compare_versions(snapshot_of_table(previous.table, previous.facts), current)
+
+
+@dataclass(frozen=True)
+class _Vectors:
+    text: np.ndarray
+    text_infos: list[dict]
+    image_by_id: dict[int, np.ndarray]
+    image_dim: int
+    embedded_now: dict[str, int]  # text_embedded_now, image_embedded_now
+
+
+def _embed(config: BuildConfig, cache_dir: Path, inputs: _Inputs, text_spec, image_spec, timer: StageTimer) -> _Vectors:
+    """Text and image vectors through the vector cache, after logging what is about to be embedded."""
+    from pokembed.embedding.vector_cache import VectorCache, content_hash, model_cache_key
+
+    pngs = inputs.artwork.png
+    with_image = [pokemon_id for pokemon_id in inputs.ids if pokemon_id in pngs]
     with VectorCache(cache_dir / "vectors.sqlite") as vector_cache:
         # Hashed once for the plan and the embedding stages (a local model's key reads every file of its folder).
-        text_keys = [content_hash(document) for document in documents]
+        text_keys = [content_hash(document) for document in inputs.documents]
         text_model_key = model_cache_key(text_spec, config.long_documents)
         image_keys = [content_hash(pngs[pokemon_id]) for pokemon_id in with_image]
         image_model_key = model_cache_key(image_spec)
-        _log_embed_plan(config, text_spec, vector_cache, documents, text_keys, text_model_key, image_keys,
+        _log_embed_plan(config, text_spec, vector_cache, inputs.documents, text_keys, text_model_key, image_keys,
                         image_model_key)
         with timer.stage("text embeddings"):
-            text_vectors, text_infos, text_embedded = _embed_texts(config, text_spec, vector_cache, documents,
+            text_vectors, text_infos, text_embedded = _embed_texts(config, text_spec, vector_cache, inputs.documents,
                                                                    text_keys, text_model_key)
         with timer.stage("image embeddings"):
             image_rows, image_embedded = _embed_images(config, image_spec, vector_cache,
-                                                       [artwork.images[i] for i in with_image], image_keys,
+                                                       [inputs.artwork.images[i] for i in with_image], image_keys,
                                                        image_model_key)
     image_by_id = dict(zip(with_image, image_rows)) if image_rows is not None else {}
     image_dim = image_rows.shape[1] if image_rows is not None else image_spec.dimension
+    return _Vectors(text_vectors, text_infos, image_by_id, image_dim,
+                    {"text_embedded_now": text_embedded, "image_embedded_now": image_embedded})
 
-    with timer.stage("projection"):
-        has_image = np.array([pokemon_id in image_by_id for pokemon_id in ids], dtype=bool)
-        image_matrix = np.zeros((len(ids), image_dim), dtype=np.float32)
-        for row, pokemon_id in enumerate(ids):
-            if pokemon_id in image_by_id:
-                image_matrix[row] = image_by_id[pokemon_id]
-        distances = combined_distances(text_vectors, image_matrix, has_image)
-        coords = project_2d(distances, config.umap, progress=config.progress)
-        pca = pca_2d(text_vectors, image_matrix, has_image)
-        neighbors = nearest_neighbors(distances, list(range(len(ids))), k=min(config.neighbors, max(len(ids) - 1, 1)))
 
-    with timer.stage("table and card"):
-        rows = dataset_rows(metas, documents, text_vectors, text_infos, image_by_id, coords, pca.coordinates, neighbors,
-                            pngs)
-        truncated_names = [f"{row['name']} ({row['text_tokens']} tokens)" for row in rows if row["text_truncated"]]
-        counts = {
-            "pokemon": len(rows),
-            "species": len({meta.species_id for meta in metas}),
-            "with_artwork": len(image_by_id),
-            "missing_artwork": len(ids) - len(image_by_id),
-            "corrupt_artwork": len(artwork.corrupt),
-            "truncated_documents": len(truncated_names),
-            "text_embedded_now": text_embedded,
-            "image_embedded_now": image_embedded,
-        }
-        facts = BuildFacts.from_build(
-            version=config.version,
-            source=source,
-            text_spec=text_spec,
-            image_spec=image_spec,
-            umap=config.umap,
-            long_documents=config.long_documents,
-            neighbors=config.neighbors,
-            artwork=config.artwork,
-            query_spec=query_model_spec(image_spec),
-            pca=pca,
-            counts={k: v for k, v in counts.items() if not k.endswith("_now")},
-            missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in image_by_id],
-            truncated=truncated_names,
-            extra={"source_note": source.note} if source.note else None,
-        )
-        features = dataset_features(text_vectors.shape[1], image_dim)
-        table = rows_to_table(rows, features)
-        if previous is None:
-            previous = read_previous(previous_folder, config.version)
-        changelog = version_line + choose_changelog(previous, table, facts)
-        facts = replace(facts, extra={**facts.extra, "changelog": changelog})
-        template = read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)
-        card = render_card(template, table, facts, changelog, previous_changelog=previous.changelog,
-                           repo_id=config.repo_id)
-        write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
-                             card_text=card, marker=facts, lock_held=True)
+@dataclass(frozen=True)
+class _Projection:
+    coords: object  # UMAP coordinates
+    pca: object  # a PcaProjection
+    neighbors: object
 
-    return BuildResult(
-        out=Path(config.out),
-        rows=len(rows),
-        counts=counts,
-        timings=timer.timings,
-        changelog=changelog,
-        truncated=truncated_names,
-        missing_artwork=facts.missing_artwork,
-        version=config.version,
-    )
+
+def _project(config: BuildConfig, ids: list[int], vectors: _Vectors) -> _Projection:
+    """UMAP and PCA maps and nearest neighbours over the combined text + image distances."""
+    from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
+
+    has_image = np.array([pokemon_id in vectors.image_by_id for pokemon_id in ids], dtype=bool)
+    image_matrix = np.zeros((len(ids), vectors.image_dim), dtype=np.float32)
+    for row, pokemon_id in enumerate(ids):
+        if pokemon_id in vectors.image_by_id:
+            image_matrix[row] = vectors.image_by_id[pokemon_id]
+    distances = combined_distances(vectors.text, image_matrix, has_image)
+    coords = project_2d(distances, config.umap, progress=config.progress)
+    pca = pca_2d(vectors.text, image_matrix, has_image)
+    neighbors = nearest_neighbors(distances, list(range(len(ids))), k=min(config.neighbors, max(len(ids) - 1, 1)))
+    return _Projection(coords, pca, neighbors)
+
+
+def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vectors, projection: _Projection,
+           text_spec, image_spec, changelog: list[str], previous_changelog: list[str]) -> BuildResult:
+    """The rows, the build facts and the card, written to the output folder (temp folder, then swapped in)."""
+    from pokembed.dataset.card import render_card
+    from pokembed.dataset.facts import METADATA_KEY, facts_to_json
+    from pokembed.dataset.table import dataset_features, dataset_rows, rows_to_table, write_dataset_folder
+    from pokembed.embedding.registry import query_model_spec
+
+    ids, pngs = inputs.ids, inputs.artwork.png
+    rows = dataset_rows(inputs.metas, inputs.documents, vectors.text, vectors.text_infos, vectors.image_by_id,
+                        projection.coords, projection.pca.coordinates, projection.neighbors, pngs)
+    truncated_names = [f"{row['name']} ({row['text_tokens']} tokens)" for row in rows if row["text_truncated"]]
+    counts = {
+        "pokemon": len(rows),
+        "species": len({meta.species_id for meta in inputs.metas}),
+        "with_artwork": len(vectors.image_by_id),
+        "missing_artwork": len(ids) - len(vectors.image_by_id),
+        "corrupt_artwork": len(inputs.artwork.corrupt),
+        "truncated_documents": len(truncated_names),
+        **vectors.embedded_now,
+    }
+    source = inputs.source
+    facts = _settings(config, source, text_spec, image_spec, query_spec=query_model_spec(image_spec),
+                      pca=projection.pca, counts={k: v for k, v in counts.items() if not k.endswith("_now")},
+                      missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in vectors.image_by_id],
+                      truncated=truncated_names,
+                      extra={"source_note": source.note, "changelog": changelog} if source.note
+                      else {"changelog": changelog})
+    features = dataset_features(vectors.text.shape[1], vectors.image_dim)
+    table = rows_to_table(rows, features)
+    card = render_card(template, table, facts, changelog, previous_changelog=previous_changelog,
+                       repo_id=config.repo_id)
+    write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
+                         card_text=card, marker=facts, lock_held=True)
+    return BuildResult(out=Path(config.out), rows=len(rows), counts=counts, timings={}, changelog=changelog,
+                       truncated=truncated_names, missing_artwork=facts.missing_artwork, version=config.version)
 
 
 def _embed_texts(config: BuildConfig, spec, vector_cache, documents: list[str], keys: list[str], model_key: str):
@@ -294,14 +353,13 @@ def _log_unchanged(version: str, before: str | None, now: str | None) -> None:
              f" (the source moved from {before} to {now}, but nothing the records hold changed)" if moved else "")
 
 
-def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_spec, image_spec):
-    """--version auto: compare what is about to be embedded with the previous version."""
-    from pokembed.dataset.versioning import decide_version, settings_of
+def _decide_version(previous, changes):
+    """--version auto: the next version after the previous one, by what changed (the first one without one)."""
+    from pokembed.dataset.versioning import FIRST_VERSION, VersionDecision, decision_from
 
-    settings = settings_of(text_model=text_spec, image_model=image_spec, umap=config.umap,
-                           long_documents=config.long_documents, neighbors=config.neighbors)
-    return decide_version(previous.table, previous.facts, ids=[m.id for m in metas], names=[m.name for m in metas],
-                          documents=documents, artwork=pngs, settings=settings)
+    if changes is None:
+        return VersionDecision("initial", FIRST_VERSION, None)
+    return decision_from(changes, str(previous.facts.version))
 
 
 def _log_embed_plan(config: BuildConfig, text_spec, vector_cache, documents: list[str], doc_keys: list[str],

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from pokembed.dataset.card import COLUMN_DOCS, DEFAULT_TEMPLATE, read_template, render_card, size_category
+from pokembed.dataset.card import COLUMN_DOCS, read_template, render_card, size_category
 from pokembed.dataset.changelog import diff_versions, parse_changelog
 from pokembed.dataset.facts import BuildFacts, facts_from_card, facts_from_dict, facts_from_json, facts_to_dict, facts_to_json
 from pokembed.dataset.table import dataset_features, read_table, rows_to_table, write_dataset_folder
@@ -372,24 +372,8 @@ def test_changelog_carries_previous_entries_forward() -> None:
     assert parse_changelog("# a card without a changelog") == []
 
 
-def test_the_template_ships_inside_the_package(tmp_path) -> None:
-    """Read through importlib.resources, and in the wheel: a non-editable install renders cards too."""
-    import shutil
-    import subprocess
-    import sys
-    import zipfile
-
-    root = Path(__file__).resolve().parents[1]
-    assert DEFAULT_TEMPLATE.name == "dataset_card.md" and DEFAULT_TEMPLATE.is_file()
-    assert Path(str(DEFAULT_TEMPLATE)).resolve().is_relative_to(root / "pokembed")
-    source = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside pyproject.toml
-    shutil.copytree(root / "pokembed", source / "pokembed", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(root / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                    str(tmp_path / "wheel"), str(source)], check=True, capture_output=True)
-    (wheel,) = (tmp_path / "wheel").glob("pokembed-*.whl")
-    assert "pokembed/dataset/templates/dataset_card.md" in zipfile.ZipFile(wheel).namelist()
+def test_template_errors_are_one_line() -> None:
+    """The template's wheel packaging is tests/test_packaging.py's."""
     with pytest.raises(BadInputError, match="cannot read the card template"):
         read_template(Path("/nonexistent/card.md"))
     with pytest.raises(BadInputError, match="unknown or malformed placeholder"):
@@ -427,3 +411,19 @@ def test_facts_leave_out_which_local_snapshot_was_read(tmp_path):
     ]
     assert facts[0] == facts[1] and "snapshot" not in facts[1].image_model
     assert facts[1].image_model["revision"] == spec.revision
+
+
+def test_dataset_info_comes_from_datasets_public_writer() -> None:
+    """`dataset_info` is written by datasets' DatasetInfosDict.to_dataset_card_data (no private Features helper);
+    if datasets changes what it writes, this fails rather than a card drifting silently."""
+    from datasets import Features, Image, List, Value
+
+    from pokembed.dataset.card import dataset_info_yaml
+
+    features = Features({"id": Value("int32"), "types": List(Value("string")), "image": Image(),
+                         "vector": List(Value("float32"), length=4)})
+    assert dataset_info_yaml(features, num_bytes=123, num_examples=7) == {
+        "features": [{"name": "id", "dtype": "int32"}, {"name": "types", "list": "string"},
+                     {"name": "image", "dtype": "image"}, {"name": "vector", "list": "float32", "length": 4}],
+        "splits": [{"name": "train", "num_bytes": 123, "num_examples": 7}],
+    }

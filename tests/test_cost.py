@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 
 from pokembed.embedding.cost import CHARS_PER_TOKEN, CPU_WARNING_TOKENS, EmbedPlan, count_tokens
+from pokembed.embedding.registry import MODELS
 from conftest import SHARED
 
 BERT = SHARED / "tokenizers" / "bert-base-uncased"
@@ -41,23 +42,28 @@ def test_no_warning_on_a_gpu_or_for_small_work():
     assert plan(tokens=CPU_WARNING_TOKENS + 1).cpu_warning() is not None
 
 
+def _spec(**fields):
+    """nomic-embed-text-v1.5's spec with the files read from elsewhere (count_tokens reads spec.files_source())."""
+    return replace(MODELS["nomic-embed-text-v1.5"], **fields)
+
+
 def test_count_tokens_with_the_tokenizer_and_without():
     texts = ['{"id":1,"name":"bulbasaur"}', '{"id":25,"name":"pikachu","height":4}']
     if BERT.is_dir():
         from transformers import AutoTokenizer
 
-        spec = SimpleNamespace(model_id=str(BERT), revision=None, snapshot=None, document_prompt="search_document: ")
+        spec = _spec(model_id=str(BERT), revision=None, snapshot=None, document_prompt="search_document: ")
         expected = sum(len(AutoTokenizer.from_pretrained(str(BERT))("search_document: " + t)["input_ids"])
                        for t in texts)
         assert count_tokens(spec, texts) == (expected, True)
-    missing = SimpleNamespace(model_id="/nonexistent/model", revision=None, snapshot=None, document_prompt="")
+    missing = _spec(model_id="/nonexistent/model", revision=None, snapshot=None, document_prompt="")
     assert count_tokens(missing, texts) == (int(sum(map(len, texts)) / CHARS_PER_TOKEN), False)
     assert count_tokens(missing, []) == (0, True)
 
 
 @pytest.mark.skipif(not BERT.is_dir(), reason=f"shared tokenizer absent ({BERT})")
 def test_count_tokens_handles_long_documents_without_truncation():
-    spec = SimpleNamespace(model_id=str(BERT), revision=None, snapshot=None, document_prompt="")
+    spec = _spec(model_id=str(BERT), revision=None, snapshot=None, document_prompt="")
     tokens, exact = count_tokens(spec, ["word " * 10_000])
     assert exact and tokens == 10_002
 
@@ -67,7 +73,7 @@ def test_count_tokens_reads_a_registry_models_local_snapshot(monkeypatch):
     # A registry model given as a local snapshot (--text-model ./folder): the Hub id is unreachable offline, so the
     # count must come from the snapshot's tokenizer, as the encoder's does, not from a length estimate.
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    spec = SimpleNamespace(model_id="nomic-ai/nomic-embed-text-v1.5", revision="0" * 40, snapshot=str(BERT),
+    spec = _spec(model_id="nomic-ai/nomic-embed-text-v1.5", revision="0" * 40, snapshot=str(BERT),
                            document_prompt="")
     tokens, exact = count_tokens(spec, ["word " * 100])
     assert exact and tokens == 102

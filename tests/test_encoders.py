@@ -263,7 +263,7 @@ def test_contrastors_config_with_unmapped_shape_is_refused(tmp_path, tiny_models
 
 
 def test_wrong_kind_spec_is_refused(text_spec, tiny_models):
-    with pytest.raises(BadInputError, match=r"is not an image model \(it is text\); pass it as `text_model`"):
+    with pytest.raises(BadInputError, match=r"is a text model, not an image model; pass it as `text_model`"):
         load_image_encoder(text_spec, device="cpu")
     with pytest.raises(BadInputError, match=r"is an image model, not a text model"):
         load_text_encoder(str(tiny_models / "image"), device="cpu")

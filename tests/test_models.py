@@ -202,3 +202,22 @@ def test_a_sidecar_can_name_the_registry_model(tmp_path):
     with pytest.raises(BadInputError, match=r"names registry_model 'nomic-embed-text-v2', which is not one of "
                        r"nomic-embed-text-v1\.5, nomic-embed-vision-v1\.5, siglip2-base-patch16-224; fix the sidecar"):
         get_model_spec(str(folder), "text")
+
+
+def test_local_dir_commit_reads_what_huggingface_hub_writes(tmp_path, monkeypatch):
+    """huggingface_hub's own local-dir download, from the fake Hub: if its metadata format changes, this fails."""
+    from huggingface_hub import hf_hub_download
+
+    from fake_hub import Commit, FakeHub, no_xet
+    from pokembed.embedding.registry import local_dir_commit
+
+    no_xet(monkeypatch)
+    with FakeHub() as hub:
+        repo = hub.add_repo("someone/model", "model")
+        oid = "ab" * 20
+        repo.commits.append(Commit(oid, "weights", repo.head.oid, {**repo.head.files, "config.json": b'{"a": 1}'}))
+        hf_hub_download("someone/model", "config.json", revision=oid, local_dir=tmp_path / "dl",
+                        endpoint=hub.endpoint)
+    assert (tmp_path / "dl" / "config.json").read_bytes() == b'{"a": 1}'
+    assert local_dir_commit(tmp_path / "dl", "config.json") == oid
+    assert local_dir_commit(tmp_path / "dl", "model.safetensors") is None

@@ -50,3 +50,51 @@ def test_the_shared_data_path_is_spelled_once_for_tests_and_once_for_benchmarks(
     spelled = sorted(str(path.relative_to(root)) for folder in ("tests", "benchmarks")
                      for path in (root / folder).glob("*.py") if NEEDLE in path.read_text(encoding="utf-8"))
     assert spelled == ["benchmarks/common.py", "tests/conftest.py"]
+
+
+def test_read_json_object_names_the_file_and_the_fix(tmp_path):
+    from pokembed.errors import BadInputError
+    from pokembed.local_files import read_json_object
+
+    good, bad, listed = tmp_path / "good.json", tmp_path / "bad.json", tmp_path / "list.json"
+    good.write_text('{"a": [1, 2]}', encoding="utf-8")
+    bad.write_text("{not json", encoding="utf-8")
+    listed.write_text("[1, 2]", encoding="utf-8")
+    assert read_json_object(good, what="thing", fix="fix it") == {"a": [1, 2]}
+    with pytest.raises(BadInputError, match=r"^thing .*bad\.json is not readable JSON \(JSONDecodeError.*; fix it$"):
+        read_json_object(bad, what="thing", fix="fix it")
+    with pytest.raises(BadInputError, match=r"list\.json is not a JSON object; fix it$"):
+        read_json_object(listed, what="thing", fix="fix it")
+
+
+def test_files_digest_is_sha256_over_relative_names_and_bytes(tmp_path):
+    import hashlib
+
+    from pokembed.local_files import files_digest
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "b.txt").write_bytes(b"bee")
+    (tmp_path / "sub" / "a.txt").write_bytes(b"ay")
+    expected = hashlib.sha256(b"b.txt\0bee\0sub/a.txt\0ay\0").hexdigest()  # sorted by path, name then bytes
+    assert files_digest(tmp_path, [tmp_path / "sub" / "a.txt", tmp_path / "b.txt"]) == expected
+    (tmp_path / "b.txt").write_bytes(b"bees")
+    assert files_digest(tmp_path, [tmp_path / "sub" / "a.txt", tmp_path / "b.txt"]) != expected
+
+
+def test_name_list_shows_the_first_names_then_how_many_more():
+    from pokembed.errors import name_list
+
+    assert name_list(["a", "b"], 3) == "a, b"
+    assert name_list((str(i) for i in range(1005)), 2) == "0, 1 and 1,003 more"
+
+
+def test_each_reader_is_defined_once():
+    """One JSON-object reader, one folder digest, one "first N and M more" (there were four, two and three)."""
+    copies = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        copies += [f"{path.name}:{n}" for n in re.findall(r"^def (\w+)\(", text, re.M)
+                   if n.lstrip("_") in ("read_json_object", "files_digest", "name_list", "some", "first")]
+        copies += [f"{path.name}:sha256 loop" for _ in re.findall(r"digest\.update\(block\)", text)]
+    assert sorted(copies) == ["errors.py:name_list", "local_files.py:files_digest", "local_files.py:read_json_object",
+                              "local_files.py:sha256 loop"]

@@ -39,13 +39,14 @@ def first_index(requests: list[tuple[str, str]], method: str, pattern: str) -> i
     return next(i for i, (m, p) in enumerate(requests) if m == method and re.fullmatch(pattern, p))
 
 
-def expected_files(dataset: str = DATASET) -> dict[str, bytes]:
+def expected_files(endpoint: str, dataset: str = DATASET) -> dict[str, bytes]:
     """The Space's files as the deploy must upload them: space/ from the checkout, with the card naming the dataset,
     the wheel of the checkout beside them and named as the requirements' last line."""
     files = {path: local.read_bytes() for path, local in space_files(ROOT).items()}
     files["README.md"] = space_deploy._card_naming(files["README.md"], dataset)
     wheel_name, files[wheel_name] = build_wheel(ROOT)
-    files["requirements.txt"] += f"./{wheel_name}  # pokembed, built from the deployed checkout\n".encode()
+    files["requirements.txt"] += (f"pokembed @ {endpoint}/spaces/{SPACE}/resolve/main/{wheel_name}  "
+                                  "# built from the deployed checkout\n").encode()
     return files
 
 
@@ -87,14 +88,15 @@ def test_the_plan_ships_space_files_and_a_wheel_and_deletes_copied_modules(tmp_p
 
     write_checkout(tmp_path)
     assert list(space_files(tmp_path)) == ["README.md", "app.py", "assets/style.css", "requirements.txt"]
-    plan = plan_space(SPACE, "me/data", "1.2.3", root=tmp_path,
+    plan = plan_space(SPACE, "me/data", "1.2.3", root=tmp_path, endpoint="https://hub.example",
                       remote_files=[".gitattributes", "LICENSE", "old.py", "pokembed/gone.py", "app.py",
                                     "pokembed-0.0.0-py3-none-any.whl", "pokembed-0.0.1-py3-none-any.whl"])
     files = dict(plan.files)
     assert list(files) == ["README.md", "app.py", "assets/style.css", "pokembed-0.0.1-py3-none-any.whl",
                            "requirements.txt"]
-    assert files["requirements.txt"] == b"numpy\n./pokembed-0.0.1-py3-none-any.whl  # pokembed, built from the " \
-                                        b"deployed checkout\n"
+    assert files["requirements.txt"] == (b"numpy\npokembed @ https://hub.example/spaces/tester/pokedex/resolve/main/"
+                                         b"pokembed-0.0.1-py3-none-any.whl  # built from the deployed checkout\n"), \
+        "named by its URL in the Space repo: a Space's image build mounts requirements.txt alone"
     with zipfile.ZipFile(io.BytesIO(files["pokembed-0.0.1-py3-none-any.whl"])) as wheel:
         names = wheel.namelist()
     assert {"pokembed/__init__.py", "pokembed/explore/index.py"} <= set(names) and not [n for n in names if "pycache" in n]
@@ -103,7 +105,7 @@ def test_the_plan_ships_space_files_and_a_wheel_and_deletes_copied_modules(tmp_p
     card = files["README.md"].decode()
     assert "- me/data" in card and "someone/else" not in card and "sdk: gradio" in card
     assert plan.variables == {"POKEMBED_DATASET": "me/data", "POKEMBED_REVISION": "v1.2.3"}
-    assert plan_space(SPACE, "me/data", "1.2.3", root=tmp_path).files == plan.files, "the same bytes every time"
+    assert plan_space(SPACE, "me/data", "1.2.3", root=tmp_path, endpoint="https://hub.example").files == plan.files, "the same bytes every time"
     assert not (tmp_path / "build").exists() and not list(tmp_path.glob("*.egg-info")), "the checkout stays clean"
     (tmp_path / "space" / "README.md").unlink()
     with pytest.raises(BadInputError, match="README.md is missing"):
@@ -138,7 +140,7 @@ def test_deploy_commits_the_space_sets_the_tag_and_restarts_after_the_tag_exists
     repo, state = hub.repo(SPACE, "space"), hub.spaces[SPACE]
     assert state.sdk == "gradio"
     assert [c.message for c in repo.commits] == ["initial commit", f"pokembed Space serving {DATASET} v0.1.0"]
-    assert {k: v for k, v in repo.head.files.items() if k != ".gitattributes"} == expected_files()
+    assert {k: v for k, v in repo.head.files.items() if k != ".gitattributes"} == expected_files(hub.endpoint)
     assert result.commit_oid == repo.head.oid and result.stage == "BUILDING" and not result.dry_run
     assert {k: v["value"] for k, v in state.variables.items()} == {"POKEMBED_DATASET": DATASET,
                                                                   "POKEMBED_REVISION": "v0.1.0"}
@@ -374,14 +376,16 @@ def test_a_space_deployed_from_a_fresh_clone_starts_from_the_wheel_it_ships(hub,
     wheels = [path for path in files if path.endswith(".whl")]
     assert len(wheels) == 1 and not [path for path in files if path.startswith("pokembed/")]
     assert {path for path in files if path.endswith(".py")} == {p.name for p in (clone / "space").glob("*.py")}
-    assert files["requirements.txt"].decode().splitlines()[-1].startswith(f"./{wheels[0]}")
+    requirement = files["requirements.txt"].decode().splitlines()[-1].split("  #")[0]
+    assert requirement == f"pokembed @ {hub.endpoint}/spaces/{SPACE}/resolve/main/{wheels[0]}"
     downloaded = tmp_path / "space-repo"
     for path, data in files.items():
         (downloaded / path).parent.mkdir(parents=True, exist_ok=True)
         (downloaded / path).write_bytes(data)
     site = tmp_path / "site"
+    # as the Space's image build does: the requirement line alone, the wheel fetched from the Space repo by its URL
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps", "--target", str(site),
-                    str(downloaded / wheels[0])], check=True, timeout=120)
+                    requirement], check=True, timeout=120)
 
     table = pq.read_table(sorted((built_dataset / "data").glob("*.parquet"))[0]).to_pylist()
     chosen = table[1]

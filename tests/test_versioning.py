@@ -165,3 +165,24 @@ def test_auto_versions_none_patch_minor(hub, tmp_path, csv_fixture, artwork_fixt
     assert TOKEN not in printed.out + printed.err
     plan = [r.getMessage() for r in caplog.records if r.getMessage().startswith("to embed on cpu")]
     assert plan and "of 19 documents" in plan[0] and "cached" in plan[0]
+
+
+def test_the_changelog_and_the_bump_read_one_comparison():
+    """compare_versions is computed once; its lines (the changelog) and its bump (--version auto) never disagree."""
+    from pokembed.dataset.changes import compare_versions, snapshot_of_build, snapshot_of_table
+    from pokembed.dataset.versioning import decision_from
+
+    table, facts = previous()
+    settings = {"text_model": {**TEXT, "a_newer_field": 1}, "image_model": dict(IMAGE), "umap": dict(UMAP),
+                "long_documents": "truncate", "neighbors_k": 10}
+    same = compare_versions(snapshot_of_table(table, facts),
+                            snapshot_of_build([1, 2, 3], ["a", "b", "c"], ["d1", "d2", "d3"], {1: b"p1", 2: b"p2"}, settings))
+    assert (same.bump, same.lines()) == ("none", ["No changes to the data."])  # a newer field is no change in either
+    assert decision_from(same, "1.2.3").version is None
+    edited = compare_versions(snapshot_of_table(table, facts),
+                              snapshot_of_build([1, 2], ["a", "b"], ["d1", "d2 edited"], {1: b"p1", 2: b"p2 redrawn"},
+                                                settings))
+    assert edited.lines() == ["Removed 1 Pokémon: venusaur.", "Documents changed for 1 Pokémon: b.",
+                              "Artwork changed for 1 Pokémon: b."]
+    assert decision_from(edited, "1.2.3").reasons == ["1 Pokémon removed (venusaur)", "documents changed for 1 Pokémon",
+                                                      "artwork changed for 1 Pokémon"]

@@ -1,7 +1,8 @@
 """The dataset card: the README.md (Hub YAML + body) rendered from the template, the table and the build facts.
 
-The template ships in the package (``pokembed/dataset/templates/dataset_card.md``, read with importlib.resources) and is a
-Jinja template with ``{{ name }}`` placeholders, rendered by jinja2 as huggingface_hub's ``DatasetCard.from_template``
+The template is the top-level ``dataset_card.md`` (the file a maintainer edits); the package carries the same bytes as
+``pokembed/dataset/templates/dataset_card.md`` (a link in a checkout, the file itself in a wheel), read with
+importlib.resources. It is a Jinja template with ``{{ name }}`` placeholders, rendered by jinja2 as huggingface_hub's ``DatasetCard.from_template``
 renders cards; the card is read back with ``DatasetCard`` (``pokembed.dataset.facts.card_metadata``). The YAML front matter is
 the template's fixed part plus ``dataset_info`` and the public build facts written by PyYAML in the Hub's layout
 (flow style for leaf mappings); ``from_template`` itself is not used because its YAML dump (block style, its own key
@@ -31,7 +32,8 @@ from pokembed.dataset.card_text import (
     source_description,
 )
 from pokembed.dataset.card_usage import usage_example
-from pokembed.dataset.changelog import changelog_block, display_version, pokemon_count
+from pokembed.dataset.changelog import changelog_block, display_version
+from pokembed.dataset.changes import pokemon_count
 from pokembed.errors import BadInputError
 from pokembed.dataset.facts import METADATA_KEY, BuildFacts, public_facts, public_model_id, query_model_of
 
@@ -104,8 +106,23 @@ def render_card(
     `parse_changelog` of the previous card), kept below it, except an entry for this same version, which is replaced.
     `repo_id` fills the `load_dataset` example (a placeholder when None).
     """
-    rows = _columns(table)
-    names = rows.get("name", [])
+    _check_columns(table)
+    mapping = _card_values(table, facts, repo_id)
+    mapping["changelog"] = changelog_block(facts, changelog, previous_changelog)
+    import jinja2
+
+    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    try:
+        return environment.from_string(template).render(mapping)
+    except jinja2.TemplateError as error:
+        raise BadInputError(
+            f"the card template has an unknown or malformed placeholder ({error}); use only the {{{{ names }}}} "
+            "render_card fills"
+        ) from error
+
+
+def _check_columns(table: "pa.Table") -> None:
+    """Every column of the table has a description, and every described column is there."""
     undocumented = [column for column in table.column_names if column not in COLUMN_DOCS]
     if undocumented:
         raise BadInputError(
@@ -117,10 +134,12 @@ def render_card(
             f"render_card needs the full table, but column(s) {absent} are missing; "
             "pass pokembed.dataset.table.rows_to_table(rows, features) or read_table(out_dir)"
         )
+
+
+def _column_context(facts: BuildFacts, neighbors_k: int) -> dict[str, Any]:
+    """The values COLUMN_DOCS' ``{placeholders}`` name."""
     text_model, image_model = dict(facts.text_model), dict(facts.image_model)
-    umap = dict(facts.umap)
-    neighbors_k = facts.neighbors_k if facts.neighbors_k is not None else _neighbors_k(rows)
-    context = {
+    return {
         "text_model_id": public_model_id(text_model),
         "text_max_tokens": format_int(text_model.get("max_tokens")),
         "text_input": (
@@ -131,18 +150,27 @@ def render_card(
         "pca_x_variance": pca_share(facts, 0),
         "pca_y_variance": pca_share(facts, 1),
     }
+
+
+def _card_values(table: "pa.Table", facts: BuildFacts, repo_id: str | None) -> dict[str, Any]:
+    """Every template placeholder but the changelog, from the table and the facts."""
+    rows = _columns(table)
+    text_model, image_model = dict(facts.text_model), dict(facts.image_model)
+    umap = dict(facts.umap)
+    neighbors_k = facts.neighbors_k if facts.neighbors_k is not None else _neighbors_k(rows)
+    context = _column_context(facts, neighbors_k)
     n_rows = table.num_rows
     defaults = rows.get("is_default", [])
     n_default = sum(1 for value in defaults if value)
     with_image = rows.get("has_image", [])
-    mapping = {
+    return {
         "size_category": size_category(n_rows),
         "yaml_extra": _yaml_extra(table, facts),
         "n_rows": format_int(n_rows),
         "n_default_forms": _count(n_default, "default form", "default forms"),
         "n_alternate_forms": _count(len(defaults) - n_default, "alternate form", "alternate forms"),
         "version": display_version(facts.version),
-        "usage_example": usage_example(repo_id or PLACEHOLDER_REPO_ID, facts, names),
+        "usage_example": usage_example(repo_id or PLACEHOLDER_REPO_ID, facts, rows.get("name", [])),
         "columns_table": "\n".join(
             f"| `{column}` | {_type_name(table, column)} | {COLUMN_DOCS[column].format(**context)} |"
             for column in table.column_names
@@ -169,18 +197,7 @@ def render_card(
         "model_credits": ", ".join(
             dict.fromkeys(f"`{public_model_id(m)}`" for m in (text_model, image_model, query_model_of(facts)) if m)
         ),
-        "changelog": changelog_block(facts, changelog, previous_changelog),
     }
-    import jinja2
-
-    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        return environment.from_string(template).render(mapping)
-    except jinja2.TemplateError as error:
-        raise BadInputError(
-            f"the card template has an unknown or malformed placeholder ({error}); use only the {{{{ names }}}} "
-            "render_card fills"
-        ) from error
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -297,17 +314,28 @@ def _yaml_extra(table: "pa.Table", facts: BuildFacts) -> str:
     try:
         from datasets import Features
 
-        features = Features.from_arrow_schema(table.schema)
-        extra["dataset_info"] = {
-            "features": features._to_yaml_list(),
-            # datasets reads a split only with all three fields; num_bytes is the Arrow size, as datasets counts it
-            "splits": [{"name": "train", "num_bytes": _arrow_size(table), "num_examples": table.num_rows}],
-        }
+        # num_bytes is the Arrow size, as datasets counts it
+        extra["dataset_info"] = dataset_info_yaml(Features.from_arrow_schema(table.schema),
+                                                  num_bytes=_arrow_size(table), num_examples=table.num_rows)
     except Exception:  # noqa: BLE001 - the feature YAML is a nicety; the parquet metadata carries the features too
         pass
     extra[METADATA_KEY] = public_facts(facts)
     # default_flow_style=None: lists of plain values (missing artwork ids, ...) stay on one line each
     return yaml.safe_dump(extra, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None)
+
+
+def dataset_info_yaml(features: Any, *, num_bytes: int, num_examples: int) -> dict:
+    """The card's ``dataset_info`` (the features and the one ``train`` split), written by datasets' own
+    ``DatasetInfosDict.to_dataset_card_data`` as ``push_to_hub`` writes it, not by hand from private helpers."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCardData
+
+    splits = SplitDict()
+    splits.add(SplitInfo(name="train", num_bytes=num_bytes, num_examples=num_examples))
+    card_data = DatasetCardData()
+    DatasetInfosDict({"default": DatasetInfo(features=features, splits=splits)}).to_dataset_card_data(card_data)
+    return card_data["dataset_info"]
 
 
 def _type_name(table: "pa.Table", column: str) -> str:

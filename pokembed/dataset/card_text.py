@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pokembed.dataset.changelog import pokemon_count
+from pokembed.dataset.changes import pokemon_count
 from pokembed.dataset.facts import BuildFacts, public_model_id, public_source, query_model_of
 
 

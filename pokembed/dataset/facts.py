@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pokembed.errors import BadInputError
+from pokembed.local_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -233,13 +234,7 @@ def read_marker(out_dir: Path) -> dict | None:
     marker = Path(out_dir) / MARKER
     if not marker.is_file():
         return None
-    try:
-        value = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise BadInputError(f"the marker {marker} is damaged ({type(exc).__name__}); a rebuild replaces it") from None
-    if not isinstance(value, dict):
-        raise BadInputError(f"the marker {marker} is damaged (not a JSON object); a rebuild replaces it")
-    return value
+    return read_json_object(marker, what="the marker", fix="it is damaged: a rebuild replaces it")
 
 
 def card_metadata(card_text: str) -> dict:

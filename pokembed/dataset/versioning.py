@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pokembed.dataset.changes import VersionChanges, compare_versions, snapshot_of_build, snapshot_of_table
 from pokembed.errors import BadInputError
 
 AUTO = "auto"
@@ -82,76 +83,26 @@ def decide_version(
     names: Sequence[str],
     documents: Sequence[str],
     artwork: Mapping[int, bytes],
-    settings: Mapping[str, Any],
+    settings: Any,
 ) -> VersionDecision:
-    """Compare what is about to be built (documents and artwork by Pokémon id, ``settings_of(...)``) with the previous
-    version's table (columns id, name, document, image) and build facts."""
+    """Compare what is about to be built (documents and artwork by Pokémon id, its settings: BuildFacts or
+    ``settings_of(...)``) with the previous version's table (columns id, name, document, image) and build facts."""
     if previous_table is None or previous_facts is None:
         return VersionDecision("initial", FIRST_VERSION, None)
-    previous_version = str(previous_facts.version)
-    columns = previous_table.column_names
-    old_ids = previous_table.column("id").to_pylist()
-    old_docs = dict(zip(old_ids, previous_table.column("document").to_pylist()))
-    old_images = dict(zip(old_ids, _image_bytes(previous_table.column("image").to_pylist()))) if "image" in columns \
-        else None
-    new_docs = dict(zip(ids, documents))
-    new_names = dict(zip(ids, names))
-    old_names = dict(zip(old_ids, previous_table.column("name").to_pylist())) if "name" in columns else {}
-
-    minor, patch = [], []
-    added = [i for i in ids if i not in old_docs]
-    removed = [i for i in old_ids if i not in new_docs]
-    if added:
-        minor.append(f"{len(added)} Pokémon added ({_some(new_names.get(i, i) for i in added)})")
-    if removed:
-        minor.append(f"{len(removed)} Pokémon removed ({_some(old_names.get(i, i) for i in removed)})")
-    for key, label in (("text_model", "text model"), ("image_model", "image model")):
-        if _model_changed(_facts_value(previous_facts, key), settings[key]):
-            minor.append(f"{label} changed")
-    for key, label in (("umap", "UMAP parameters"), ("long_documents", "long-document handling"),
-                       ("neighbors_k", "neighbours per row")):
-        if _facts_value(previous_facts, key) != settings[key]:
-            minor.append(f"{label} changed")
-
-    common = [i for i in ids if i in old_docs]
-    changed_docs = [i for i in common if old_docs[i] != new_docs[i]]
-    if changed_docs:
-        patch.append(f"documents changed for {len(changed_docs)} Pokémon")
-    if old_images is not None:
-        changed_art = [i for i in common if old_images.get(i) != artwork.get(i)]
-        if changed_art:
-            patch.append(f"artwork changed for {len(changed_art)} Pokémon")
-
-    if minor:
-        return VersionDecision("minor", next_version(previous_version, "minor"), previous_version, minor + patch)
-    if patch:
-        return VersionDecision("patch", next_version(previous_version, "patch"), previous_version, patch)
-    return VersionDecision("none", None, previous_version, [])
+    changes = compare_versions(snapshot_of_table(previous_table, previous_facts),
+                               snapshot_of_build(ids, names, documents, artwork, settings))
+    return decision_from(changes, str(previous_facts.version))
 
 
-def _model_changed(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> bool:
-    """A different checkpoint or revision, or a setting both versions record with different values."""
-    before = dict(before or {})
-    if (before.get("model_id"), before.get("revision")) != (after.get("model_id"), after.get("revision")):
-        return True
-    shared = (set(before) & set(after)) - {"name"}  # a field a newer pokembed added is not a change by itself
-    return any(before[key] != after[key] for key in shared)
-
-
-def _facts_value(facts: Any, key: str) -> Any:
-    return _plain(getattr(facts, key, None))
-
-
-def _image_bytes(cells: list) -> list[bytes | None]:
-    return [cell.get("bytes") if isinstance(cell, dict) else cell for cell in cells]
+def decision_from(changes: VersionChanges, previous_version: str) -> VersionDecision:
+    """The version ``changes`` call for after ``previous_version``, with the reasons."""
+    bump = changes.bump
+    if bump == "none":
+        return VersionDecision("none", None, previous_version, [])
+    return VersionDecision(bump, next_version(previous_version, bump), previous_version, changes.reasons())
 
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     return json.loads(json.dumps(value, sort_keys=True)) if value is not None else None
-
-
-def _some(names, limit: int = 5) -> str:
-    names = [str(n) for n in names]
-    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")

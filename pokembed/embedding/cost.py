@@ -60,8 +60,8 @@ def count_tokens(spec, texts: Sequence[str]) -> tuple[int, bool]:
     try:
         from transformers import AutoTokenizer
 
-        hub = {"revision": spec.revision} if spec.revision and not spec.snapshot else {}
-        tokenizer = AutoTokenizer.from_pretrained(spec.snapshot or spec.model_id, **hub)  # as load_pretrained reads
+        source, hub = spec.files_source()
+        tokenizer = AutoTokenizer.from_pretrained(source, **hub)  # the files load_pretrained reads
         prompt = getattr(spec, "document_prompt", "") or ""
         encoded = tokenizer([prompt + text for text in texts], add_special_tokens=True, truncation=False,
                             return_attention_mask=False, return_token_type_ids=False, verbose=False)

@@ -3,13 +3,13 @@
 One base class, ``Encoder``, owns the device, the dtype (bf16 + SDPA on CUDA, fp32 on CPU), ``inference_mode``,
 the batch loop, the pooled-vector post-processing (layer norm, Matryoshka truncation, L2 normalisation) and the
 progress bar. ``TextEncoder`` adds tokenisation, length-sorted token-budget batches and the long-document modes;
-``ImageEncoder`` adds the image processor. The concrete classes at the bottom implement only the forward pass
-(how one padded batch becomes one pooled vector per row).
+``ImageEncoder`` adds the image processor. The concrete classes, in ``pokembed.embedding.architectures`` with the rest of
+each architecture, implement only the forward pass (how one padded batch becomes one pooled vector per row).
 
 Long documents (``truncate`` / ``chunk``) and batching are described in ``pokembed.embedding.token_batches``.
 
 The forward pass is chosen by ``spec.pooling`` (``mean``, ``cls`` or SigLIP's ``pooler``), among those the
-architecture can give. Loading (device, checkpoint, config, the rotary patch) is ``pokembed.embedding.loading``'s job.
+architecture declares. Loading (device, checkpoint, config, the rotary patch) is ``pokembed.embedding.loading``'s job.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from pokembed.errors import BadInputError, ModelLoadError
 from pokembed.embedding.loading import alternative, load_pretrained, resolve_device
-from pokembed.embedding.registry import ModelSpec, get_model_spec, query_model_spec
+from pokembed.embedding.registry import ModelSpec, check_kind, get_model_spec, query_model_spec
 from pokembed.embedding.token_batches import (
     check_texts,
     combine_windows,
@@ -300,85 +300,6 @@ class ImageEncoder(Encoder):
         return self._run(batches(), total=len(images), what="image")
 
 
-# ----------------------------------------------------------------------------------------- the forward passes
-
-
-class MeanPoolTextEncoder(TextEncoder):
-    """BERT-style encoders (NomicBert): attention-masked mean of the last hidden states."""
-
-    def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        hidden = self.model(**inputs).last_hidden_state.float()
-        mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-
-
-class SiglipTextEncoder(TextEncoder):
-    """SigLIP's text tower: lowercased text, padded to max_length=64 as trained, its pooled projection."""
-
-    def _normalise(self, text: str) -> str:
-        return text.lower()
-
-    def _padded_length(self, longest: int) -> int:
-        return self.spec.max_tokens
-
-    def _collate(self, rows: list[np.ndarray]) -> dict[str, "torch.Tensor"]:
-        padded = self.tokenizer.pad(
-            {"input_ids": [row.tolist() for row in rows]},
-            padding="max_length",
-            max_length=self.spec.max_tokens,
-            return_tensors="pt",
-        )
-        return {key: padded[key] for key in self.tokenizer.model_input_names if key in padded}
-
-    def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        return _pooled(self.model.get_text_features(**inputs))
-
-
-class ClsImageEncoder(ImageEncoder):
-    """ViT-style image towers: token 0 of ``last_hidden_state``. For nomic-embed-vision (pokembed.embedding.nomic_vision) that
-    is the attention-pooling selector's output, not the encoder's CLS token."""
-
-    def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        return self.model(**inputs).last_hidden_state[:, 0]
-
-
-class SiglipImageEncoder(ImageEncoder):
-    """SigLIP's image tower: ``get_image_features`` (attention-pooled head)."""
-
-    def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        return _pooled(self.model.get_image_features(**inputs))
-
-
-class ClsTextEncoder(TextEncoder):
-    """Text towers read at their first token ([CLS]) of ``last_hidden_state`` (``pooling: "cls"`` in a sidecar)."""
-
-    def _forward(self, inputs: dict[str, "torch.Tensor"]) -> "torch.Tensor":
-        return self.model(**inputs).last_hidden_state[:, 0]
-
-
-# The forward pass is chosen by the spec's pooling; each architecture allows the poolings its model can give.
-_TEXT_ENCODERS: dict[str, type[TextEncoder]] = {
-    "mean": MeanPoolTextEncoder,
-    "cls": ClsTextEncoder,
-    "pooler": SiglipTextEncoder,
-}
-_IMAGE_ENCODERS: dict[str, type[ImageEncoder]] = {
-    "cls": ClsImageEncoder,
-    "pooler": SiglipImageEncoder,
-}
-POOLINGS: dict[str, tuple[str, ...]] = {
-    "nomic_bert": ("mean", "cls"),
-    "bert": ("mean", "cls"),
-    "siglip": ("pooler",),
-    "nomic_vision": ("cls",),
-    "vit": ("cls",),
-}
-
-
-def _pooled(output: Any) -> "torch.Tensor":
-    return output if hasattr(output, "dim") else output.pooler_output
-
-
 # ----------------------------------------------------------------------------------------------------- loading
 
 
@@ -396,8 +317,10 @@ def load_image_encoder(
     spec: ModelSpec | str, *, device: str = "auto", batch_size: int = 64, progress: bool = True
 ) -> ImageEncoder:
     """Load an image model as an ImageEncoder; any load failure names the alternative image model."""
+    from pokembed.embedding.architectures import encoder_class
+
     spec = _as_spec(spec, "image")
-    encoder = _encoder_class(spec, _IMAGE_ENCODERS)
+    encoder = encoder_class(spec, "image")
     dev = resolve_device(device)
     processor, model = load_pretrained(spec, dev, part="image")
     return encoder(spec, model, processor, device=dev, batch_size=batch_size, progress=progress)
@@ -414,31 +337,18 @@ def load_query_encoder(image_spec: ModelSpec | str, *, device: str = "auto") -> 
 
 def _as_spec(spec: ModelSpec | str, kind: str) -> ModelSpec:
     if isinstance(spec, ModelSpec):
-        if spec.kind != kind:
-            article = "an" if kind == "image" else "a"
-            raise BadInputError(f"{spec.name!r} is not {article} {kind} model (it is {spec.kind}); pass it as `{spec.kind}_model`")
+        check_kind(spec, spec.name, kind)
         return spec
     if isinstance(spec, str):
         return get_model_spec(spec, kind)
     raise BadInputError(f"a {kind} model is a name, a folder or a ModelSpec, not {type(spec).__name__}")
 
 
-def _encoder_class(spec: ModelSpec, encoders: dict[str, type]) -> type:
-    """The encoder class whose forward pass gives ``spec.pooling``, refused where the architecture cannot give it."""
-    allowed = POOLINGS.get(spec.architecture)
-    if allowed is None:
-        raise BadInputError(f"{spec.kind} model {spec.name} has architecture {spec.architecture!r}; supported: "
-                            f"{', '.join(a for a, p in POOLINGS.items() if set(p) & set(encoders))}")
-    allowed = tuple(p for p in allowed if p in encoders)
-    if spec.pooling not in allowed:
-        raise BadInputError(f"{spec.kind} model {spec.name} ({spec.architecture}) has pooling {spec.pooling!r}; "
-                            f"it gives {' or '.join(map(repr, allowed))}: fix pooling in its pokembed.json")
-    return encoders[spec.pooling]
-
-
 def _load_text(spec: ModelSpec, dev: "torch.device", *, token_budget: int, progress: bool) -> TextEncoder:
     """A text encoder; ``spec`` may be a SigLIP image spec, whose own text tower embeds its queries."""
-    encoder = _encoder_class(spec, _TEXT_ENCODERS)
+    from pokembed.embedding.architectures import encoder_class
+
+    encoder = encoder_class(spec, "text")
     tokenizer, model = load_pretrained(spec, dev, part="text")
     if getattr(tokenizer, "backend_tokenizer", None) is None:
         raise ModelLoadError(f"text model {spec.name} has no fast tokenizer (tokenizer.json); {alternative(spec)}")

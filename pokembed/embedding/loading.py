@@ -52,9 +52,11 @@ def load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tuple
     """
     import torch
 
+    from pokembed.embedding.architectures import architecture_of
+
+    arch = architecture_of(spec)
     what = f"could not load {spec.kind} model {spec.name}"
-    source = spec.snapshot or spec.model_id
-    hub = {"revision": spec.revision} if spec.revision and not spec.snapshot else {}
+    source, hub = spec.files_source()
     dtype = torch.bfloat16 if dev.type == "cuda" else torch.float32
     try:
         from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoTokenizer
@@ -63,12 +65,13 @@ def load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tuple
             frontend = AutoTokenizer.from_pretrained(source, **hub)
         else:
             frontend = AutoImageProcessor.from_pretrained(source, backend="pil", **hub)
-        if spec.architecture == "nomic_vision":
-            model = _load_nomic_vision(spec, frontend, what=what)
+        if arch.load_model is not None:
+            model = arch.load_model(spec, frontend, what)
             config, info = None, {}
         else:
             config = AutoConfig.from_pretrained(source, **hub)
-            _prepare_config(spec, config)
+            if arch.prepare_config is not None:
+                arch.prepare_config(spec, config)
             model, info = AutoModel.from_pretrained(source, config=config, dtype=dtype, attn_implementation="sdpa",
                                                     output_loading_info=True, **hub)
     except PokembedError:
@@ -78,65 +81,22 @@ def load_pretrained(spec: ModelSpec, dev: "torch.device", *, part: str) -> tuple
     missing = [key for key in info.get("missing_keys", []) if "pooler" not in key]
     if missing:
         raise ModelLoadError(f"{what} (weights missing from the checkpoint: {', '.join(sorted(missing)[:3])}...); {alternative(spec)}")
-    if spec.architecture == "nomic_bert" and getattr(config, "rope_parameters", {}).get("rope_type") == "dynamic":
-        model.rotary_emb = sequence_dynamic_ntk_rotary(config)
+    if arch.after_load is not None:
+        arch.after_load(model, config)
     model.eval()
     model.to(dev, dtype=dtype)
     return frontend, model
 
 
-def _load_nomic_vision(spec: ModelSpec, processor: Any, *, what: str) -> Any:
-    """nomic's vision tower from ``config.json`` + ``model.safetensors`` (pokembed.embedding.nomic_vision), fp32 on the CPU.
-
-    The image processor must give the model's ``img_size`` (checked on a blank image): the position embedding and
-    the rotary grid are fixed to it.
-    """
-    from PIL import Image
-
-    from pokembed.embedding import nomic_vision
-
-    folder = _model_folder(spec, [nomic_vision.CONFIG_FILE, nomic_vision.WEIGHTS_FILE])
-    try:
-        vision = nomic_vision.read_config_file(folder)
-        blank = Image.new("RGB", (320, 240), (255, 255, 255))
-        shape = tuple(processor(images=[blank], return_tensors="pt")["pixel_values"].shape)
-        if shape[1:] != (vision.channels, vision.image_size, vision.image_size):
-            raise ModelLoadError(
-                f"config.json img_size={vision.image_size} but its image processor gives {shape[2]}x{shape[3]} "
-                "images, and the position embedding is not resized: use the model's own image size"
-            )
-        return nomic_vision.load_model(folder)
-    except (ModelLoadError, BadInputError) as exc:
-        raise ModelLoadError(f"{what} ({exc}); {alternative(spec)}") from exc
-
-
-def _model_folder(spec: ModelSpec, files: list[str]) -> Path:
+def model_folder(spec: ModelSpec, files: list[str]) -> Path:
     """The local folder holding ``files``: the snapshot or local folder itself, or the Hub cache's snapshot."""
-    local = Path(spec.snapshot or spec.model_id)
-    if spec.snapshot or local.is_dir():
-        return local
+    source, hub = spec.files_source()
+    if not hub:
+        return Path(source)
     from huggingface_hub import hf_hub_download
 
-    paths = [Path(hf_hub_download(spec.model_id, name, revision=spec.revision)) for name in files]
+    paths = [Path(hf_hub_download(source, name, **hub)) for name in files]
     return paths[0].parent
-
-
-def _prepare_config(spec: ModelSpec, config: Any) -> None:
-    """NomicBert: refuse unmapped contrastors shapes; apply the spec's dynamic NTK RoPE."""
-    if spec.architecture != "nomic_bert":
-        return
-    for legacy, native in (("n_embd", "hidden_size"), ("n_layer", "num_hidden_layers"), ("n_head", "num_attention_heads"), ("n_inner", "intermediate_size")):
-        value = getattr(config, legacy, None)
-        if value is not None and value != getattr(config, native):
-            raise ModelLoadError(
-                f"could not load text model {spec.name} (its contrastors config has {legacy}={value} but the native "
-                f"NomicBertConfig reads {native}={getattr(config, native)}); convert the config or {alternative(spec)}"
-            )
-    if spec.rope_scaling_factor:
-        theta = getattr(config, "rotary_emb_base", None) or (config.rope_parameters or {}).get("rope_theta", 1000.0)
-        config.rope_parameters = {"rope_type": "dynamic", "factor": float(spec.rope_scaling_factor), "rope_theta": float(theta)}
-        if spec.trained_positions:
-            config.max_position_embeddings = int(spec.trained_positions)
 
 
 def alternative(spec: ModelSpec) -> str:

@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pokembed.errors import ModelLoadError
+from pokembed.errors import ModelLoadError, name_list
 
 ARCHITECTURE = "NomicVisionModel"
 CONFIG_FILE = "config.json"
@@ -368,7 +368,7 @@ class NomicVisionModel(nn.Module):
 
 def read_config_file(folder: Path) -> VisionConfig:
     """The VisionConfig of a folder's ``config.json``."""
-    from pokembed.embedding.registry import read_json_object
+    from pokembed.local_files import read_json_object
 
     return read_config(read_json_object(Path(folder) / CONFIG_FILE, what="model config", fix="use the Hub repo's own"))
 
@@ -401,20 +401,15 @@ def check_weights(model: nn.Module, weights: dict[str, torch.Tensor]) -> None:
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
     if missing:
-        raise ModelLoadError(f"tensors missing from the checkpoint: {_first(missing)}")
+        raise ModelLoadError(f"tensors missing from the checkpoint: {name_list(missing, 3)}")
     if extra:
         raise ModelLoadError(f"tensors in the checkpoint that nomic's vision model does not have: "
-                             f"{_first(extra)}")
+                             f"{name_list(extra, 3)}")
     wrong = [f"{k} {tuple(weights[k].shape)} (config.json says {tuple(v.shape)})"
              for k, v in expected.items() if tuple(weights[k].shape) != tuple(v.shape)]
     if wrong:
         raise ModelLoadError(f"tensor shapes disagree with config.json (n_embd, n_inner, img_size, "
-                             f"patch_size): {_first(wrong)}")
-
-
-def _first(names: list[str], n: int = 3) -> str:
-    more = f" and {len(names) - n} more" if len(names) > n else ""
-    return ", ".join(names[:n]) + more
+                             f"patch_size): {name_list(wrong, 3)}")
 
 
 def random_model(vision: VisionConfig, *, seed: int) -> NomicVisionModel:

@@ -47,25 +47,18 @@ Pinned revisions (Hub commit hashes, found in public pins; not guessed):
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pokembed.errors import BadInputError, UnknownModelError
+from pokembed.local_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("text", "image")
 SIDECAR = "pokembed.json"  # written by pokembed.embedding.tiny_models; optional in any local model folder
 
-# model_type in config.json -> (kind, architecture, pooling)
-_LOCAL_ARCHITECTURES = {
-    "nomic_bert": ("text", "nomic_bert", "mean"),
-    "bert": ("text", "bert", "mean"),
-    "vit": ("image", "vit", "cls"),
-    "siglip": ("image", "siglip", "pooler"),
-}
 
 
 @dataclass(frozen=True)
@@ -87,6 +80,13 @@ class ModelSpec:
     rope_scaling_factor: float | None = None  # dynamic NTK RoPE factor applied at load (nomic v1.5: 2.0)
     trained_positions: int | None = None  # the context the RoPE factor scales from (nomic v1.5: 2048)
     snapshot: str | None = None  # a local folder holding this Hub model's files at `revision`, read instead of the Hub
+
+    def files_source(self) -> tuple[str, dict[str, str]]:
+        """Where this model's files are read: (the snapshot or local folder, {}) or (the Hub id, {"revision": the
+        pinned commit}), the arguments every ``from_pretrained`` and ``hf_hub_download`` of it takes."""
+        if self.snapshot:
+            return self.snapshot, {}
+        return self.model_id, ({"revision": self.revision} if self.revision else {})
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -147,12 +147,12 @@ def get_model_spec(name: str, kind: str) -> ModelSpec:
     key = ALIASES.get(name, name)
     if key in MODELS:
         spec = MODELS[key]
-        _check_kind(spec, name, kind)
+        check_kind(spec, name, kind)
         return spec
     path = Path(name).expanduser()
     if path.is_dir():
         spec = _registry_snapshot(name, path) or _local_spec(name, path)
-        _check_kind(spec, name, kind)
+        check_kind(spec, name, kind)
         return spec
     known = ", ".join(k for k, s in MODELS.items() if s.kind == kind)
     raise UnknownModelError(f"unknown {kind} model {name!r}; known: {known}, or a local folder")
@@ -172,7 +172,8 @@ def query_model_spec(image_spec: ModelSpec) -> ModelSpec | None:
     return get_model_spec(wanted, "text")
 
 
-def _check_kind(spec: ModelSpec, name: str, kind: str) -> None:
+def check_kind(spec: ModelSpec, name: str, kind: str) -> None:
+    """BadInputError naming the flag to use when ``spec`` is not a ``kind`` model."""
     if spec.kind != kind:
         flag = "`image_model`" if spec.kind == "image" else "`text_model`"
         raise BadInputError(
@@ -200,13 +201,11 @@ def _registry_snapshot(name: str, path: Path) -> ModelSpec | None:
                 logger.warning("%s is a snapshot of %s at %s, not at the registry's pinned %s", name, repo_id,
                                folder.name, MODELS[key].revision)
             return replace(MODELS[key], revision=folder.name, snapshot=str(folder))
-    metadata = folder / ".cache" / "huggingface" / "download" / "config.json.metadata"
-    if metadata.is_file():
-        commit = metadata.read_text(encoding="utf-8", errors="replace").partition("\n")[0].strip()
-        for spec in MODELS.values():
-            if commit == spec.revision:
-                return replace(spec, snapshot=str(folder))
-    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
+    commit = local_dir_commit(folder, "config.json")
+    for spec in MODELS.values():
+        if commit is not None and commit == spec.revision:
+            return replace(spec, snapshot=str(folder))
+    sidecar = read_sidecar(folder)
     key = sidecar.get("registry_model")
     if key is None:
         return None
@@ -230,78 +229,60 @@ def _snapshot_hint(name: str, folder: Path, registry_key: str, flag: str) -> str
 
 
 def _local_spec(name: str, path: Path) -> ModelSpec:
-    """Derive a spec from a local folder's config.json and its optional pokembed.json sidecar."""
-    folder = path.resolve()
-    config = read_json_object(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
-    sidecar = read_json_object(folder / SIDECAR, what="pokembed sidecar", fix="fix or delete it", required=False)
-    model_type = config.get("model_type")
-    architectures = config.get("architectures") or []
-    if model_type == "nomic_bert" and "NomicVisionModel" in architectures:
-        kind, architecture, pooling = "image", "nomic_vision", "cls"
-    elif model_type == "nomic_bert" and "n_embd" in config and not sidecar:
-        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "`text_model`"))
-    elif model_type in _LOCAL_ARCHITECTURES:
-        kind, architecture, pooling = _LOCAL_ARCHITECTURES[model_type]
-    else:
-        supported = ", ".join(f"{t} ({k})" for t, (k, _, _) in _LOCAL_ARCHITECTURES.items())
-        raise BadInputError(
-            f"model folder {name} holds a {model_type!r} model; supported model types: {supported}"
-        )
-    if "kind" in sidecar and sidecar["kind"] != kind:
-        raise BadInputError(f"{folder / SIDECAR} says kind {sidecar['kind']!r} but config.json is a {kind} model; fix the sidecar")
+    """Derive a spec from a local folder's config.json (through its architecture's declared values) and its optional
+    pokembed.json sidecar."""
+    from pokembed.embedding.architectures import architecture_for_config, supported_model_types
 
-    hidden = int(config.get("hidden_size") or config.get("n_embd") or config.get("projection_dim") or 0)
-    if architecture == "siglip":
-        hidden = int((config.get("text_config") or {}).get("hidden_size") or hidden or 768)
-    rope = config.get("rope_parameters") or {}
-    is_nomic = architecture == "nomic_bert"
-    dynamic = is_nomic and rope.get("rope_type") == "dynamic"
-    default_max = {
-        "nomic_bert": int(config.get("n_positions") or config.get("max_position_embeddings") or 2048),
-        "bert": int(config.get("max_position_embeddings") or 512),
-        "siglip": 64,
-    }.get(architecture, 0)
-    query_model = sidecar.get("query_model")
-    if query_model is None and architecture == "siglip":
-        query_model = str(folder)
-    elif query_model is not None and query_model not in MODELS and query_model not in ALIASES:
-        query_model = str((folder / query_model).resolve())  # relative to the folder that names it
-    spec = ModelSpec(
-        name=name,
-        model_id=str(folder),
-        revision=None,
-        kind=kind,
-        architecture=architecture,
-        pooling=pooling,
-        document_prompt="search_document: " if is_nomic else "",
-        query_prompt="search_query: " if is_nomic else "",
-        dimension=hidden,
-        max_tokens=default_max,
-        layer_norm=False,
-        query_model=query_model,
-        rope_scaling_factor=float(rope["factor"]) if dynamic else None,
-        trained_positions=int(config.get("max_position_embeddings") or 2048) if dynamic else None,
-    )
+    folder = path.resolve()
+    if not (folder / "config.json").is_file():
+        raise BadInputError(f"{folder} is not a model folder (no config.json); point at a folder written by save_pretrained")
+    config = read_json_object(folder / "config.json", what="model config", fix="point at a folder written by save_pretrained")
+    sidecar = read_sidecar(folder)
+    arch = architecture_for_config(config)
+    if arch is None:
+        raise BadInputError(f"model folder {name} holds a {config.get('model_type')!r} model; supported model types: "
+                            f"{supported_model_types()}")
+    if arch.name == "nomic_bert" and "n_embd" in config and not sidecar:
+        raise BadInputError(_snapshot_hint(name, folder, DEFAULT_TEXT_MODEL, "`text_model`"))
+    if "kind" in sidecar and sidecar["kind"] != arch.kind:
+        raise BadInputError(f"{folder / SIDECAR} says kind {sidecar['kind']!r} but config.json is a {arch.kind} model; fix the sidecar")
+    values = {"document_prompt": "", "query_prompt": "", "layer_norm": False, "query_model": None,
+              **arch.spec_values(config, folder)}
+    spec = ModelSpec(name=name, model_id=str(folder), revision=None, kind=arch.kind, architecture=arch.name,
+                     pooling=arch.default_pooling, **values)
+    return _with_sidecar(spec, sidecar, folder)
+
+
+def _with_sidecar(spec: ModelSpec, sidecar: dict, folder: Path) -> ModelSpec:
+    """The spec with what the sidecar sets (prompts, pooling, dimension, max_tokens, layer norm, query model)."""
     overrides = {k: sidecar[k] for k in ("document_prompt", "query_prompt", "pooling", "dimension", "max_tokens", "layer_norm") if k in sidecar}
-    try:
-        spec = replace(spec, **overrides)
-    except TypeError as exc:  # pragma: no cover - replace() only rejects unknown names, filtered above
-        raise BadInputError(f"{folder / SIDECAR}: {exc}; fix the sidecar") from exc
+    query_model = sidecar.get("query_model")
+    if query_model is not None and query_model not in MODELS and query_model not in ALIASES:
+        query_model = str((folder / query_model).resolve())  # relative to the folder that names it
+    if query_model is not None:
+        overrides["query_model"] = query_model
+    spec = replace(spec, **overrides)
     if not isinstance(spec.dimension, int) or spec.dimension <= 0:
         raise BadInputError(f"{folder / SIDECAR}: dimension must be a positive integer; fix the sidecar")
     return spec
 
 
-def read_json_object(path: Path, *, what: str, fix: str, required: bool = True) -> dict:
-    """A JSON object from a file; a missing (when required), unreadable or non-object file is one BadInputError."""
-    if not path.is_file():
-        if required:
-            raise BadInputError(f"{path.parent} is not a model folder (no {path.name}); {fix}")
-        return {}
+def read_sidecar(folder: Path) -> dict:
+    """The folder's optional ``pokembed.json`` sidecar ({} when there is none)."""
+    path = folder / SIDECAR
+    return read_json_object(path, what="pokembed sidecar", fix="fix or delete it") if path.is_file() else {}
+
+
+def local_dir_commit(folder: Path, filename: str) -> str | None:
+    """The commit ``hf download --local-dir folder`` fetched ``filename`` at, or None when it did not download it.
+
+    huggingface_hub has no public reader for its local-dir download metadata, so its file format (the commit on the
+    first line of ``.cache/huggingface/download/<filename>.metadata``) is read here and nowhere else;
+    tests/test_models.py checks it against a real ``hf_hub_download(..., local_dir=...)``, and fails if it changes.
+    """
+    metadata = Path(folder) / ".cache" / "huggingface" / "download" / f"{filename}.metadata"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BadInputError(f"{what} {path} is not readable JSON ({exc}); {fix}") from exc
-    if not isinstance(data, dict):
-        raise BadInputError(f"{what} {path} is not a JSON object; {fix}")
-    return data
+        first_line = metadata.read_text(encoding="utf-8", errors="replace").partition("\n")[0].strip()
+    except OSError:
+        return None
+    return first_line or None

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pokembed.errors import BadInputError
+from pokembed.local_files import files_digest
 
 if TYPE_CHECKING:
     from pokembed.embedding.registry import ModelSpec
@@ -55,22 +56,15 @@ def content_hash(data: str | bytes) -> str:
 
 
 def model_cache_key(spec: "ModelSpec", variant: str = "") -> str:
-    """The cache key of a model's vectors: id@revision (or local:<fingerprint>), kind, variant, settings hash."""
+    """The cache key of a model's vectors: id@revision (or local:<fingerprint>), kind, variant, and a hash of the
+    settings that change them (``architectures.vector_settings``: each architecture declares its own)."""
     if spec.revision:
         ident = f"{spec.model_id}@{spec.revision}"
     else:
         ident = f"local:{folder_fingerprint(Path(spec.model_id))}"
-    settings = {
-        "architecture": spec.architecture,
-        "pooling": spec.pooling,
-        "document_prompt": spec.document_prompt,
-        "dimension": spec.dimension,
-        "max_tokens": spec.max_tokens,
-        "layer_norm": spec.layer_norm,
-        "rope_scaling_factor": spec.rope_scaling_factor,
-        "trained_positions": spec.trained_positions,
-    }
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    from pokembed.embedding.architectures import vector_settings
+
+    digest = hashlib.sha256(json.dumps(vector_settings(spec), sort_keys=True).encode()).hexdigest()[:16]
     return f"{ident}|{spec.kind}|d{spec.dimension}|{variant}|{digest}"
 
 
@@ -79,14 +73,8 @@ def folder_fingerprint(folder: Path) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise BadInputError(f"model folder {folder} does not exist; pass an existing folder")
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
+    files = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return files_digest(folder, files)[:16]
 
 
 def _plain(value: object) -> object:

@@ -13,12 +13,13 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pokembed.errors import BadInputError, PublishError, one_line
 from pokembed.dataset.facts import MARKER, read_marker
 from pokembed.dataset.versioning import VERSION_PATTERN, validate_version
+from pokembed.hub.commit_plan import CommitPlan
 
 logger = logging.getLogger(__name__)
 
@@ -29,24 +30,14 @@ _NO_TOKEN = "a push (`repo_id`) needs a Hugging Face token: set HF_TOKEN or run 
 
 
 @dataclass(frozen=True)
-class PushPlan:
-    """What a push uploads: the files of the output folder, the remote files it deletes, the commit and its tag."""
+class PushPlan(CommitPlan):
+    """What a push uploads: the files of the output folder (path, size), the remote data/ files the build no longer
+    produces, the commit and its tag."""
 
-    repo_id: str
-    version: str
-    tag: str
-    files: list[tuple[str, int]]  # (path in repo, size in bytes), sorted by path
-    deletions: list[str]  # remote data/ files the build no longer produces
-    commit_message: str
-    notes: list[str] = field(default_factory=list)  # what the plan could not know or will do besides uploading
+    version: str = ""
 
-    def describe(self) -> str:
-        """Human-readable lines for a `--dry-run` (the CLI prints them; the library never prints)."""
-        lines = [f"push to {self.repo_id} as {self.tag}: one commit ({self.commit_message!r})"]
-        lines += [f"  upload {path} ({size:,} bytes)" for path, size in self.files]
-        lines += [f"  delete {path}" for path in self.deletions]
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
+    def headline(self) -> str:
+        return f"push to {self.repo_id} as {self.tag}: one commit ({self.commit_message!r})"
 
 
 @dataclass(frozen=True)
@@ -103,7 +94,8 @@ def plan_push(out_dir: Path, repo_id: str, version: str, *, remote_files: list[s
     notes = [] if remote_files is not None else ["the remote files are unknown: stale data/ files are not listed"]
     deletions = sorted(p for p in remote_files or [] if p.startswith(f"{DATA_DIR}/") and p not in produced)
     tag = f"v{version}"
-    return PushPlan(repo_id, version, tag, local, deletions, f"pokembed dataset {tag}", notes)
+    return PushPlan(repo_id=repo_id, version=version, tag=tag, files=local, deletions=deletions,
+                    commit_message=f"pokembed dataset {tag}", notes=notes)
 
 
 def push(out_dir: Path, repo_id: str, version: str, *, token: str | None = None, endpoint: str | None = None,

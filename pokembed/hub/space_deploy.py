@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pokembed.dataset.versioning import validate_version
 from pokembed.errors import BadInputError, PokembedError, PublishError
+from pokembed.hub.commit_plan import CommitPlan
 from pokembed.hub.space_wheel import build_wheel, check_buildable
 from pokembed.hub.publish import (
     HubUnreachable,
@@ -55,28 +56,22 @@ _NO_TOKEN = "deploying the Space needs a Hugging Face token: set HF_TOKEN or run
 
 
 @dataclass(frozen=True)
-class SpacePlan:
-    """What a deploy writes: the Space's files (exact bytes), stale code it deletes, the variables, the restart."""
+class SpacePlan(CommitPlan):
+    """What a deploy writes: the Space's files (path, exact bytes), stale code it deletes, the variables, the restart."""
 
-    space_id: str
-    dataset_id: str
-    tag: str
-    files: tuple[tuple[str, bytes], ...]  # (path in the Space repo, content), sorted by path
-    deletions: tuple[str, ...]  # remote pokembed/ files, wheels and top-level .py files the app no longer uses
-    variables: dict[str, str]
-    commit_message: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    dataset_id: str = ""
+    variables: dict[str, str] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        """Human-readable lines for a `--dry-run` (the CLI prints them; the library never prints)."""
-        lines = [f"deploy Space {self.space_id} serving {self.dataset_id} at {self.tag}: "
-                 f"one commit ({self.commit_message!r}), then the variables, then a restart"]
-        lines += [f"  upload {path} ({len(data):,} bytes)" for path, data in self.files]
-        lines += [f"  delete {path}" for path in self.deletions]
-        lines += [f"  set variable {key}={value}" for key, value in self.variables.items()]
-        lines.append(f"  restart {self.space_id}")
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
+    @property
+    def space_id(self) -> str:
+        return self.repo_id
+
+    def headline(self) -> str:
+        return (f"deploy Space {self.space_id} serving {self.dataset_id} at {self.tag}: "
+                f"one commit ({self.commit_message!r}), then the variables, then a restart")
+
+    def steps(self) -> list[str]:
+        return [*(f"  set variable {key}={value}" for key, value in self.variables.items()), f"  restart {self.space_id}"]
 
 
 @dataclass(frozen=True)
@@ -109,10 +104,14 @@ def space_files(root: Path | None = None) -> dict[str, Path]:
     return dict(sorted(files.items()))
 
 
-def shipped_requirements(requirements: bytes, wheel_name: str) -> bytes:
-    """space/requirements.txt with a last line naming the wheel shipped beside it (pip installs it from the file)."""
+def shipped_requirements(requirements: bytes, wheel_name: str, space_url: str) -> bytes:
+    """space/requirements.txt with a last line naming the wheel shipped beside it, by its URL in the Space repo.
+
+    A Space's image build mounts requirements.txt alone for `pip install -r`, so a relative `./pokembed-….whl` would
+    not be found there; the repo's own resolve URL is (the commit that ships the wheel triggers that build)."""
     text = requirements.decode("utf-8").rstrip("\n")
-    return f"{text}\n./{wheel_name}  # pokembed, built from the deployed checkout\n".encode("utf-8")
+    return (f"{text}\npokembed @ {space_url}/resolve/main/{wheel_name}  # built from the deployed checkout\n"
+            .encode("utf-8"))
 
 
 def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None) -> None:
@@ -123,7 +122,7 @@ def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None
 
 
 def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | None = None,
-               remote_files: list[str] | None = None) -> SpacePlan:
+               remote_files: list[str] | None = None, endpoint: str | None = None) -> SpacePlan:
     """Plan a deploy without any network call; `remote_files` (None: unknown) decides the deletions."""
     check_repo_id(space_id)
     check_repo_id(dataset_id)
@@ -131,12 +130,14 @@ def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | Non
     contents = {path: local.read_bytes() for path, local in space_files(root).items()}
     contents[CARD] = _card_naming(contents[CARD], dataset_id)
     wheel_name, contents[wheel_name] = build_wheel(Path(root) if root is not None else default_root())
-    contents[REQUIREMENTS] = shipped_requirements(contents[REQUIREMENTS], wheel_name)
+    space_url = f"{resolve_endpoint(endpoint)}/spaces/{space_id}"
+    contents[REQUIREMENTS] = shipped_requirements(contents[REQUIREMENTS], wheel_name, space_url)
     deletions = sorted(p for p in remote_files or [] if p not in contents and _managed(p))
     notes = () if remote_files is not None else ("the Space's current files are unknown: stale code is not listed",)
     variables = {DATASET_VARIABLE: dataset_id, REVISION_VARIABLE: tag}
-    return SpacePlan(space_id, dataset_id, tag, tuple(sorted(contents.items())), tuple(deletions), variables,
-                     f"pokembed Space serving {dataset_id} {tag}", notes)
+    return SpacePlan(repo_id=space_id, dataset_id=dataset_id, tag=tag, files=tuple(sorted(contents.items())),
+                     deletions=tuple(deletions), variables=variables,
+                     commit_message=f"pokembed Space serving {dataset_id} {tag}", notes=notes)
 
 
 def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | None = None,
@@ -147,7 +148,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
     Refuses (PublishError) without a token, or while the dataset has no such tag, before writing anything. A dry
     run writes nothing and needs no token; what it cannot read from the Hub becomes a note in the plan.
     """
-    plan = plan_space(space_id, dataset_id, version, root=root)  # checks the ids, the version and the files first
+    plan = plan_space(space_id, dataset_id, version, root=root, endpoint=endpoint)  # checks the ids, the version and the files first
     endpoint, token = resolve_endpoint(endpoint), resolve_token(token)
     if token is None and not dry_run:
         raise PublishError(_NO_TOKEN)
@@ -177,7 +178,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
             raise
         head, remote_files = "", None
         notes.append(f"the Space could not be read ({exc})")
-    plan = plan_space(space_id, dataset_id, version, root=root, remote_files=remote_files)
+    plan = plan_space(space_id, dataset_id, version, root=root, remote_files=remote_files, endpoint=endpoint)
     if head is None:
         notes.append(f"Space {space_id} does not exist yet: it will be created (sdk {SDK})")
     elif dry_run and head and token is not None:

@@ -138,20 +138,8 @@ def load_artwork(
     """
     source = _parse_source(artwork)
     wanted = _check_ids(ids)
-    if workers < 1:
-        raise BadInputError(f"workers must be at least 1, got {workers}; pass workers=1 or more")
-    if retries < 0:
-        raise BadInputError(f"retries must be 0 or more, got {retries}; pass retries=0 to disable retrying")
-    if not timeout > 0:
-        raise BadInputError(f"timeout must be more than 0 seconds, got {timeout}")
-    target = None if cache_dir is None else Path(cache_dir) / "artwork" / source.cache_key
-    if target is not None:
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            logger.warning("cannot create the artwork cache %s (%s); going on without it", target, _os_problem(exc))
-            target = None
-    cache = _CacheWriter(target)
+    _check_options(workers=workers, retries=retries, timeout=timeout)
+    cache = _open_cache(cache_dir, source)
     budget = PixelBudget(DECODE_PIXEL_BUDGET)
     policy = HttpPolicy(
         retries=retries, backoff=max(0.0, backoff), deadline=timeout,
@@ -169,31 +157,62 @@ def load_artwork(
             raise SourceUnavailableError("artwork download cancelled after another download failed")
         return _load_from_url(pokemon_id, source.location, cache, session, policy, budget, refresh=refresh)
 
-    from tqdm.auto import tqdm
-
-    outcomes: dict[int, _Outcome] = {}
     try:
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artwork") as pool,
-            tqdm(total=len(wanted), desc="artwork", unit="img", disable=not progress) as bar,
-        ):
-            pending = {pool.submit(one, pokemon_id): pokemon_id for pokemon_id in wanted}
-            try:
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        pokemon_id = pending.pop(future)
-                        outcomes[pokemon_id] = future.result()  # re-raises a worker's error
-                        bar.update(1)
-            except BaseException:
-                stop.set()
-                for future in pending:
-                    future.cancel()
-                raise
+        outcomes = _run_all(wanted, one, workers=workers, progress=progress, stop=stop)
     finally:
         if session is not None:
             session.close()
+    return _artwork_set(wanted, outcomes)
 
+
+def _check_options(*, workers: int, retries: int, timeout: float) -> None:
+    if workers < 1:
+        raise BadInputError(f"workers must be at least 1, got {workers}; pass workers=1 or more")
+    if retries < 0:
+        raise BadInputError(f"retries must be 0 or more, got {retries}; pass retries=0 to disable retrying")
+    if not timeout > 0:
+        raise BadInputError(f"timeout must be more than 0 seconds, got {timeout}")
+
+
+def _open_cache(cache_dir: Path | None, source: "_Source") -> "_CacheWriter":
+    """The cache writer of this source's folder; without a cache when there is none or it cannot be created."""
+    target = None if cache_dir is None else Path(cache_dir) / "artwork" / source.cache_key
+    if target is not None:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            logger.warning("cannot create the artwork cache %s (%s); going on without it", target, _os_problem(exc))
+            target = None
+    return _CacheWriter(target)
+
+
+def _run_all(wanted: list[int], one, *, workers: int, progress: bool, stop: threading.Event) -> dict[int, "_Outcome"]:
+    """``one(id)`` for every id on ``workers`` threads, with a progress bar; the first error cancels the rest."""
+    from tqdm.auto import tqdm
+
+    outcomes: dict[int, _Outcome] = {}
+    with (
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="artwork") as pool,
+        tqdm(total=len(wanted), desc="artwork", unit="img", disable=not progress) as bar,
+    ):
+        pending = {pool.submit(one, pokemon_id): pokemon_id for pokemon_id in wanted}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pokemon_id = pending.pop(future)
+                    outcomes[pokemon_id] = future.result()  # re-raises a worker's error
+                    bar.update(1)
+        except BaseException:
+            stop.set()
+            for future in pending:
+                future.cancel()
+            raise
+    return outcomes
+
+
+def _artwork_set(wanted: list[int], outcomes: dict[int, "_Outcome"]) -> ArtworkSet:
+    """The images in id order, what is missing, corrupt or not found (warned about)."""
     images = {i: outcomes[i].image for i in wanted if outcomes[i].status == "image"}
     png = {i: outcomes[i].png for i in images}
     missing = [i for i in wanted if outcomes[i].status != "image"]

@@ -202,29 +202,41 @@ def load_source(
     kind, location = parse_source(source)
     net = {"timeout": timeout, "retries": retries, "backoff": backoff, "progress": progress}
     if kind == "auto":
-        try:
-            url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
-            return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
-        except SourceUnavailableError as error:
-            reason = str(error).split("; ")[0]
-            logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
-            try:
-                data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
-            except SourceUnavailableError as fallback_error:
-                raise SourceUnavailableError(
-                    f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
-                    f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
-                    "data/v2/csv tables)"
-                ) from None
-            note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
-                    f"endpoint failed: {reason}")
-            return replace(data, note=note)
+        return _load_auto(graphql_url, cache_dir=cache_dir, refresh=refresh, github=github, net=net)
     if kind == "pokeapi":
         return _load_pokeapi_commit(location, cache_dir=cache_dir, github=github, **net)
     if kind == "csv":
         return _load_csv_folder(Path(location), progress=progress)
+    return _load_graphql(location, cache_dir=cache_dir, refresh=refresh, net=net)
 
+
+def _load_auto(graphql_url: str | None, *, cache_dir: Path | None, refresh: bool, github: "GitHubEndpoints | None",
+               net: dict) -> SourceData:
+    """The live GraphQL endpoint, else PokéAPI's tables at the latest commit (with a note saying why)."""
+    try:
+        url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
+        return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
+    except SourceUnavailableError as error:
+        reason = str(error).split("; ")[0]
+        logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
+        try:
+            data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+        except SourceUnavailableError as fallback_error:
+            raise SourceUnavailableError(
+                f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
+                f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
+                "data/v2/csv tables)"
+            ) from None
+        note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
+                f"endpoint failed: {reason}")
+        return replace(data, note=note)
+
+
+def _load_graphql(location: str, *, cache_dir: Path | None, refresh: bool, net: dict) -> SourceData:
+    """PokéAPI's GraphQL endpoint at ``location`` (its response cached under ``cache_dir``)."""
     from pokembed.sources import graphql as pokeapi_graphql
+
+    timeout, retries, backoff, progress = net["timeout"], net["retries"], net["backoff"], net["progress"]
 
     response = pokeapi_graphql.fetch_cached(
         location,

@@ -15,12 +15,12 @@ PokéAPI's loader (``data/v2/build.py``) fills its Postgres database from these 
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import subprocess
 from pathlib import Path
 
 from pokembed.errors import BadInputError, SourceUnavailableError, one_line
+from pokembed.local_files import files_digest
 from pokembed.sources.records import check_records
 
 logger = logging.getLogger(__name__)
@@ -194,14 +194,7 @@ def data_version(folder: Path) -> str:
     commit = _git_commit(folder, files)
     if commit:
         return commit
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode("utf-8") + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
-    return f"sha256:{digest.hexdigest()[:16]}"
+    return f"sha256:{files_digest(folder, files)[:16]}"
 
 
 def _record(row: tuple, rel: dict[str, dict]) -> dict:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pokembed.atomic_files import write_atomic
 from pokembed.errors import BadInputError, SourceUnavailableError
+from pokembed.local_files import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -241,9 +242,9 @@ def _verified(path: Path, table: TableFile) -> bool:
 
 def _read_listing(folder: Path) -> dict[str, TableFile] | None:
     try:
-        data = json.loads((folder / _LISTING).read_text(encoding="utf-8"))
+        data = read_json_object(folder / _LISTING, what="table listing", fix="it is listed again")
         return {name: TableFile(name=name, size=entry["size"], blob_sha=entry["sha"]) for name, entry in data.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (BadInputError, KeyError, TypeError):
         return None
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from pokembed.atomic_files import write_atomic
-from pokembed.errors import SourceUnavailableError, one_line
+from pokembed.errors import BadInputError, SourceUnavailableError, one_line
 from pokembed.http import DEFAULT_POLICY
+from pokembed.local_files import read_json_object
 from pokembed.sources.records import check_records
 
 logger = logging.getLogger(__name__)
@@ -189,12 +190,12 @@ def _read_cache(path: Path, url: str, query_sha: str) -> CachedResponse | None:
     if not path.is_file():
         return None
     try:
-        cached = json.loads(path.read_text(encoding="utf-8"))
+        cached = read_json_object(path, what="cached response", fix="it is fetched again")
         if cached.get("url") != url or cached.get("query_sha256") != query_sha:
             logger.info("cached response %s is for another URL or query; fetching again", path)
             return None
         return CachedResponse(body=cached["response"], fetched_at=cached["fetched_at"])
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+    except (BadInputError, KeyError) as exc:
         logger.warning("ignoring unreadable cached response %s (%s); fetching again", path, exc)
         return None
 

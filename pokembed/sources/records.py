@@ -28,62 +28,83 @@ def check_records(
     the Pokémon id, the field, its value and ``fix``.
     """
 
-    def fail(where: str, problem: str) -> PokembedError:
-        return error(f"{origin}: {where} {problem}; {fix}")
-
     seen: dict[int, int] = {}
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise fail(f"record #{index + 1}", f"is {_show(record)}, not a JSON object")
-        pokemon_id = record.get("id")
-        if not _is_int(pokemon_id):
-            raise fail(f"record #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
-        if pokemon_id in seen:
-            raise fail(f"Pokémon {pokemon_id}", f"appears more than once (records #{seen[pokemon_id] + 1} and "
-                                                f"#{index + 1})")
-        seen[pokemon_id] = index
-        where = f"Pokémon {pokemon_id}"
-        if "name" not in record:
-            raise fail(where, "has no 'name' field")
-        name = record["name"]
-        if not isinstance(name, str) or not name.strip():
-            raise fail(where, f"has 'name' = {_show(name)}, expected a non-empty string")
-        types = record.get("pokemontypes")
-        if types is not None:
-            if not isinstance(types, list):
-                raise fail(where, f"has 'pokemontypes' = {_show(types)}, expected a list")
-            for n, entry in enumerate(types):
-                kind = entry.get("type") if isinstance(entry, dict) else entry  # null: a type row that is missing
-                if kind is not None and not isinstance(_path(kind, "name"), str):
-                    raise fail(where, f"has 'pokemontypes[{n}].type' = {_show(kind)}, expected {{\"name\": …}}")
-        species = record.get("pokemonspecy")
-        if species is not None:
-            if not isinstance(species, dict):
-                raise fail(where, f"has 'pokemonspecy' = {_show(species)}, expected an object or null")
-            generation = species.get("generation")
-            if generation is not None and not isinstance(_path(generation, "name"), str):
-                raise fail(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
-
-    meta = []
-    for index, row in enumerate(meta_rows):
-        if isinstance(row, dict):
-            pokemon_id, species_id, is_default = row.get("id"), row.get("pokemon_species_id"), row.get("is_default")
-        else:
-            pokemon_id, species_id, is_default = row
-        if not _is_int(pokemon_id):
-            raise fail(f"meta row #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
-        where = f"Pokémon {pokemon_id}"
-        if not _is_int(species_id):
-            raise fail(where, f"has 'pokemon_species_id' = {_show(species_id)}, expected an integer")
-        if not isinstance(is_default, bool):
-            raise fail(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
-        meta.append((pokemon_id, species_id, is_default))
+    try:
+        for index, record in enumerate(records):
+            _check_record(index, record, seen)
+        meta = [_meta_tuple(index, row) for index, row in enumerate(meta_rows)]
+    except _Problem as problem:
+        raise error(f"{origin}: {problem.where} {problem.problem}; {fix}") from None
     ids = [r["id"] for r in records]
     if ids != [m[0] for m in meta]:
         extra = sorted(set(ids) ^ {m[0] for m in meta})
         detail = f" (Pokémon {', '.join(map(str, extra[:5]))} in only one)" if extra else ""
         raise error(f"{origin}: the records and their metadata list different ids{detail}; {fix}")
     return meta
+
+
+class _Problem(Exception):
+    """One bad field: where (a record or a Pokémon) and what is wrong with it."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where} {problem}")
+        self.where, self.problem = where, problem
+
+
+def _check_record(index: int, record: object, seen: dict[int, int]) -> None:
+    """The record is an object with a new integer id, a name, and well-formed types and species (if any)."""
+    if not isinstance(record, dict):
+        raise _Problem(f"record #{index + 1}", f"is {_show(record)}, not a JSON object")
+    pokemon_id = record.get("id")
+    if not _is_int(pokemon_id):
+        raise _Problem(f"record #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
+    if pokemon_id in seen:
+        raise _Problem(f"Pokémon {pokemon_id}", f"appears more than once (records #{seen[pokemon_id] + 1} and "
+                                                f"#{index + 1})")
+    seen[pokemon_id] = index
+    where = f"Pokémon {pokemon_id}"
+    if "name" not in record:
+        raise _Problem(where, "has no 'name' field")
+    name = record["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _Problem(where, f"has 'name' = {_show(name)}, expected a non-empty string")
+    _check_nested(where, record)
+
+
+def _check_nested(where: str, record: dict) -> None:
+    """``pokemontypes`` is a list of ``{"type": {"name": …}}`` (or null entries); ``pokemonspecy`` an object whose
+    ``generation`` has a name."""
+    types = record.get("pokemontypes")
+    if types is not None:
+        if not isinstance(types, list):
+            raise _Problem(where, f"has 'pokemontypes' = {_show(types)}, expected a list")
+        for n, entry in enumerate(types):
+            kind = entry.get("type") if isinstance(entry, dict) else entry  # null: a type row that is missing
+            if kind is not None and not isinstance(_path(kind, "name"), str):
+                raise _Problem(where, f"has 'pokemontypes[{n}].type' = {_show(kind)}, expected {{\"name\": …}}")
+    species = record.get("pokemonspecy")
+    if species is not None:
+        if not isinstance(species, dict):
+            raise _Problem(where, f"has 'pokemonspecy' = {_show(species)}, expected an object or null")
+        generation = species.get("generation")
+        if generation is not None and not isinstance(_path(generation, "name"), str):
+            raise _Problem(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
+
+
+def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
+    """A meta row (a mapping or an ``(id, species_id, is_default)`` tuple) as a checked tuple."""
+    if isinstance(row, dict):
+        pokemon_id, species_id, is_default = row.get("id"), row.get("pokemon_species_id"), row.get("is_default")
+    else:
+        pokemon_id, species_id, is_default = row
+    if not _is_int(pokemon_id):
+        raise _Problem(f"meta row #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
+    where = f"Pokémon {pokemon_id}"
+    if not _is_int(species_id):
+        raise _Problem(where, f"has 'pokemon_species_id' = {_show(species_id)}, expected an integer")
+    if not isinstance(is_default, bool):
+        raise _Problem(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
+    return pokemon_id, species_id, is_default
 
 
 def _is_int(value) -> bool:
