@@ -9,11 +9,11 @@ from typing import Any
 import gradio as gr
 
 import pokedex_html as html
+from page_text import ask_intro
 from page_events import while_loading, with_outputs
 from pokembed.errors import PokembedError
 from pokembed.explore.answers import (arithmetic_result, ask_result, available_presets, default_expression,
                                       oddballs_result, picture_result, records_result, similar_result)
-from pokembed.explore.arithmetic import ARITHMETIC_METHOD
 from pokembed.explore.map_data import map_view
 from pokembed.explore.space import EXAMPLE_QUESTIONS, RECORD_QUESTIONS, Space
 
@@ -23,16 +23,16 @@ MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
 MAP_TEMPLATE = (ASSETS / "map.html").read_text(encoding="utf-8")
 MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
 MODE_EXPLANATIONS = {
-    "text": "cosine similarity of their PokéAPI records' text embeddings (1 = same direction)",
-    "image": "cosine similarity of their official artwork's image embeddings (1 = same direction)",
-    "umap": "distance on the 2-D UMAP map (lower is closer)",
-    "combined": "the mean of the text and image cosines (text alone where a Pokémon has no artwork)",
+    "text": "what their PokéAPI records say",
+    "image": "how their official artwork looks",
+    "umap": "how close they are on the map",
+    "combined": "their records and their artwork together",
 }
 MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined")]
 ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
 
 
-def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
+def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML, gr.HTML]:
     """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
     first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
@@ -50,11 +50,11 @@ def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
             mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
                             min_width=240)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot")
+        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot", js_on_load=TILES_JS)
         view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
         gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
               show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    return name, view
+    return name, view, message
 
 
 def ask_tab(space: Space) -> gr.HTML:
@@ -114,23 +114,10 @@ def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any
     asked = html.escape(artwork["question"])
     return html.side_by_side(
         html.results_page(artwork["matches"][:k], space.art.url,
-                          f"<b>Artwork</b> closest to <b>{asked}</b> (cosine of the question's embedding with "
-                          "each artwork's image embedding; click a picture to explore that Pokémon)"),
+                          f"<b>Artwork</b> that best matches <b>{asked}</b> (click a picture to explore that "
+                          "Pokémon)"),
         html.results_page(records["matches"][:k], space.art.url,
-                          f"<b>Records</b> closest to <b>{asked}</b> (cosine of the question's "
-                          "<code>search_query: </code> embedding with each PokéAPI record's "
-                          "<code>search_document: </code> embedding)"))
-
-
-def ask_intro(space: Space) -> str:
-    """The Ask tab's opening paragraph, with this dataset's counts."""
-    return (f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
-            f"`search_query: ` prompt into the image space and compared with the official artwork of "
-            f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
-            f"the {len(space.index):,} have none, so a question cannot find them). Beside it, the same "
-            "question asks the **records** of all of them: their PokéAPI JSON, embedded as "
-            "`search_document: `, nomic's retrieval setup. Ask the records what the artwork cannot show: "
-            "\"a ghost type that evolves by trading\", \"learns surf and fly\".")
+                          f"<b>Records</b> (what PokéAPI says about each Pokémon) that best answer <b>{asked}</b>"))
 
 
 def arithmetic_tab(space: Space) -> gr.HTML:
@@ -143,10 +130,9 @@ def arithmetic_tab(space: Space) -> gr.HTML:
         return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
 
     with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
-        gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
-                    f"{ARITHMETIC_METHOD} Write "
-                    "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
-                    "them; parentheses group: `charmander + (wartortle - squirtle)`.")
+        gr.Markdown("Add and subtract Pokémon, like *king − man + woman = queen* with words: write Pokémon names, "
+                    "`type:water` or `generation:iv`, joined by `+` and `-` with spaces around them, and see which "
+                    "Pokémon is nearest to the result. Parentheses group: `charmander + (wartortle - squirtle)`.")
         with gr.Row(equal_height=True):
             expression = gr.Textbox(first, label="Expression", max_lines=1, scale=4, elem_id="arithmetic-expression",
                                     min_width=220)
@@ -177,13 +163,13 @@ def picture_tab(space: Space) -> gr.HTML:
     def look_up(upload: Any, k: float) -> tuple[str]:
         path = upload.get("path") if isinstance(upload, Mapping) else upload
         result = picture_result(space, path, int(k))
-        heading = (f"Artwork closest to your {result['width']}×{result['height']} picture (cosine of image "
-                   "embeddings; click a picture to explore that Pokémon)")
+        heading = (f"Artwork that looks most like your {result['width']}×{result['height']} picture (click a "
+                   "picture to explore that Pokémon)")
         return (html.results_page(result["matches"], space.art.url, heading),)
 
     with gr.Tab("By picture", id="picture"):
-        gr.Markdown(f"Upload a drawing or a photo: its image embedding is compared with the artwork of the "
-                    f"{space.artwork_count:,} Pokémon that have it (PNG, JPEG or WebP, under "
+        gr.Markdown(f"Upload a drawing or a photo to find the Pokémon whose artwork looks most like it (of the "
+                    f"{space.artwork_count:,} that have artwork; PNG, JPEG or WebP, under "
                     f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
         with gr.Row(equal_height=True):
             upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
@@ -210,12 +196,10 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
 
     with gr.Tab("Map", id="map") as tab:
         x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
-        gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "
-                    "on the map have similar records and artwork. Hover for artwork; click a dot (or find a name) "
-                    "to list its nearest neighbours. Switch the layout to **PCA**, the classical linear projection "
-                    "of the same vectors (its x axis explains "
-                    f"{x_share} of their variance, its y axis {y_share}), to see how much of the clustering is "
-                    "UMAP's doing.")
+        gr.Markdown("Each dot is a Pokémon: neighbours on the map have similar records and artwork. Hover for "
+                    "artwork; click a dot (or find a name) to list its nearest neighbours. Switch the layout to "
+                    f"**PCA**, a straight projection of the same numbers (its axes explain {x_share} and {y_share} "
+                    "of their variance), to see how much of the clustering the map's method (UMAP) adds.")
         view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
         loaded = gr.State(False)
         tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")

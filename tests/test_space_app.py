@@ -58,7 +58,9 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
     assert view.count('class="pk-tile"') >= 4 and message == ""
     typo = rows[1]["name"] + "x"
     view, message = fn.fn(typo, "text", 4)
-    assert isinstance(view, type(gr.skip())) and "did you mean" in message and typo in message
+    assert isinstance(view, type(gr.skip())) and "Did you mean" in message and typo in message
+    # the suggestions are buttons naming the Pokémon by its display name, which choose it when clicked
+    assert f'class="pk-suggestion" data-name="{rows[1]["name"]}">{space.display[1]}</button>' in message
     missing = next(r["name"] for r in rows if r["image_embedding"] is None)
     view, message = fn.fn(missing, "image", 4)
     assert isinstance(view, type(gr.skip())) and "has no artwork" in message

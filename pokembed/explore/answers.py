@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from pokembed.errors import BadInputError
 from pokembed.explore import arithmetic, queries
-from pokembed.explore.index import MODES, SCORE_LABELS, Match, check_k
+from pokembed.explore.index import MODES, SCORE_LABELS, Match, check_k, unit_query
 from pokembed.explore.names import generation_label
 from pokembed.explore.records_search import ask_records
 from pokembed.explore.space import Space
@@ -37,23 +39,61 @@ def entry(space: Space, pokemon_id: int, score: float, **extra: Any) -> dict[str
             "score": round(float(score), 6)}
 
 
-def _matches(space: Space, matches: Sequence[Match]) -> list[dict[str, Any]]:
-    return [entry(space, m.id, m.score, rank=rank) for rank, m in enumerate(matches, start=1)]
+def closer_than(pool: np.ndarray, score: float, descending: bool = True) -> float:
+    """The share of `pool` (every candidate's score in one ranking) that `score` beats, strictly: 0.97 reads
+    "closer than 97% of Pokémon", how the page shows a score (the cosine itself on hover)."""
+    pool = np.asarray(pool, dtype=np.float64)
+    if pool.size == 0:
+        return 1.0
+    beaten = pool < score if descending else pool > score
+    return round(float(beaten.mean()), 4)
+
+
+def _matches(space: Space, matches: Sequence[Match], pool: np.ndarray | None = None,
+             descending: bool = True) -> list[dict[str, Any]]:
+    """Ranked entries; with `pool` (every candidate's score) each also says what share of the candidates it beats."""
+    out = []
+    for rank, m in enumerate(matches, start=1):
+        extra = {} if pool is None else {"closer_than": closer_than(pool, m.score, descending)}
+        out.append({**entry(space, m.id, m.score, rank=rank), **extra})
+    return out
+
+
+def _artwork_pool(space: Space, vector: np.ndarray) -> np.ndarray:
+    """Every artwork's cosine with a query vector in the image space (what `search_images` ranks)."""
+    index = space.index
+    query = unit_query(vector, index.image.shape[1], "image embeddings",
+                       "use the query model of the dataset's image model")
+    return index.image[index.has_image] @ query
+
+
+def find_row(space: Space, name: str) -> int:
+    """The row of a Pokémon by name; an unknown name's error carries its suggestions as {"name", "display_name"}
+    (`suggestions`), for a page to offer them."""
+    try:
+        return space.index.find(name)
+    except BadInputError as exc:
+        rows = [space.index.find(s) for s in getattr(exc, "suggestions", ())]
+        exc.suggestions = tuple({"name": space.index.names[r], "display_name": space.display[r]} for r in rows)
+        raise
 
 
 def similar_result(space: Space, name: str, mode: str = "text", k: int = 12) -> dict[str, Any]:
     """The chosen Pokémon, its k nearest by `mode`, and the best 3 in each generation."""
     if mode not in MODES:
         raise BadInputError(f"unknown ranking mode {mode!r}; use one of {', '.join(MODES)}")
-    row = space.index.find(name)
+    row = find_row(space, name)
     slug = space.index.names[row]
+    scores, candidates, descending = space.index.scores(row, mode)
+    pool = scores[candidates]
     per_generation = [
-        entry(space, g.id, g.score, generation=g.generation, generation_label=generation_label(g.generation),
-               rank=g.rank)
+        {**entry(space, g.id, g.score, generation=g.generation, generation_label=generation_label(g.generation),
+                 rank=g.rank), "closer_than": closer_than(pool, g.score, descending)}
         for g in space.index.best_per_generation(slug, by=mode, k=3)]
     return {"pokemon": pokemon_facts(space, row), "mode": mode, "score": SCORE_LABELS[mode],
-            "higher_is_closer": mode != "umap",
-            "matches": _matches(space, space.index.similar(slug, by=mode, k=k)), "per_generation": per_generation}
+            "higher_is_closer": descending,
+            "matches": _matches(space, space.index.similar(slug, by=mode, k=k), pool, descending),
+            "per_generation": per_generation}
 
 
 def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
@@ -62,7 +102,7 @@ def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     check_k(k)
     vector = space.models.query_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": space.artwork_count,
-            "matches": _matches(space, space.index.search_images(vector, k=k))}
+            "matches": _matches(space, space.index.search_images(vector, k=k), _artwork_pool(space, vector))}
 
 
 def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[str, Any]:
@@ -72,7 +112,7 @@ def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[s
     check_k(k)
     vector = space.models.image_encoder().embed_images([image])[0]
     return {"width": image.width, "height": image.height, "score": "cosine", "searched": space.artwork_count,
-            "matches": _matches(space, space.index.search_images(vector, k=k))}
+            "matches": _matches(space, space.index.search_images(vector, k=k), _artwork_pool(space, vector))}
 
 
 def oddballs_result(space: Space, modality: str = "text") -> dict[str, Any]:
@@ -92,7 +132,8 @@ def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
     check_k(k)
     vector = space.models.records_encoder().embed_queries([text])[0]
     return {"question": text, "score": "cosine", "searched": len(space.index),
-            "matches": _matches(space, ask_records(space.index, vector, k=k))}
+            "matches": _matches(space, ask_records(space.index, vector, k=k), space.index.text @ unit_query(
+                vector, space.index.text.shape[1], "text embeddings", "embed the question with the text model"))}
 
 
 def arithmetic_result(space: Space, expression: str, embedding_space: str = "text", k: int = 12) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import time
 import weakref
 from pathlib import Path
 
+from pokembed.explore.about import about_space
 from pokembed.explore.answers import ask_result
 from pokembed.explore.index import PokedexIndex
 from pokembed.explore.map_data import pca_map
@@ -67,9 +68,11 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     pca = pca_map(index)
     logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
                 " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
-    footer = version_footer(dataset_version(config.dataset, config.revision, facts))
+    version = dataset_version(config.dataset, config.revision, facts)
+    credits = about_space(config.dataset, config.revision, version.version, text_model=recorded.text_model,
+                          query_model=models.query_model, image_model=image_model)
     space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca,
-                  version_footer=footer)
+                  version_footer=version_footer(version), about=credits)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
     return space
