@@ -23,6 +23,7 @@ if str(HERE) not in sys.path:  # the Space's folder: its page modules sit beside
 
 from page_api import api_endpoints, describe_endpoint_parameters  # noqa: E402
 from page_events import choose_on_click  # noqa: E402
+from page_links import open_shared_link, page_script  # noqa: E402
 from page_text import credits, head_tags, header, how_it_works  # noqa: E402
 from page_tabs import arithmetic_tab, ask_tab, map_tab, oddballs_tab, picture_tab, similar_tab  # noqa: E402
 from pokembed.explore.space import Space, SpaceConfig  # noqa: E402
@@ -40,13 +41,12 @@ def make_demo(space: Space) -> gr.Blocks:
         api_endpoints(space)  # first, so the endpoints own their names
         describe_endpoint_parameters(demo)  # inside the Blocks: its API info is fixed when the block closes
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
-            name, similar_view, similar_message = similar_tab(space)
-            ask_view = ask_tab(space)
-            picture_view = picture_tab(space)
-            arithmetic_view = arithmetic_tab(space)
-            map_view = map_tab(space, name)
-            oddballs_view = oddballs_tab(space)
-        choose_on_click([similar_view, similar_message, ask_view, picture_view, arithmetic_view, map_view, oddballs_view], name, tabs)
+            parts = {"similar": similar_tab(space)}
+            parts.update(ask=ask_tab(space), picture=picture_tab(space), arithmetic=arithmetic_tab(space),
+                         map=map_tab(space, parts["similar"]["name"]), oddballs=oddballs_tab(space))
+        views = [parts["similar"]["message"]] + [part["view"] for part in parts.values()]
+        choose_on_click(views, parts["similar"]["name"], tabs)
+        open_shared_link(demo, space, tabs, parts)
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
             gr.Markdown(how_it_works(space))
         gr.Markdown(credits(space.about), elem_id="credits")
@@ -84,7 +84,7 @@ def launch_options(space: Space) -> dict[str, Any]:
 
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS).set(  # softer text still at >= 4.5:1
         body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300")
-    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "head": head_tags(), "allowed_paths": [str(space.art.folder)],
+    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "head": head_tags() + page_script(), "allowed_paths": [str(space.art.folder)],
             "max_file_size": 4 * space.config.max_upload_bytes,
             "app_kwargs": {"middleware": [Middleware(CompressPages)]}}
 

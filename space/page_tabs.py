@@ -32,15 +32,15 @@ MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined
 ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
 
 
-def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML, gr.HTML]:
+def similar_tab(space: Space) -> dict[str, Any]:
     """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
     first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
 
-    @with_outputs(1)
-    def show(name: str, mode: str, k: float) -> tuple[str]:
+    @with_outputs(2)
+    def show(name: str, mode: str, k: float) -> tuple[str, str]:
         result = similar_result(space, name, mode, int(k))
-        return (html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]),)
+        return html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]), mode
 
     with gr.Tab("Similar", id="similar"):
         with gr.Row(elem_id="similar-controls", equal_height=True):
@@ -49,15 +49,21 @@ def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML, gr.HTML]:
                                min_width=180)
             mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
                             min_width=240)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150,
+                          elem_id="similar-k")
         message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot", js_on_load=TILES_JS)
-        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
-        gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
-              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    return name, view, message
+        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view",
+                       js_on_load=TILES_JS)
+        shown = gr.State("text")  # the mode of the results on screen: the radio goes back to it when one fails
+        # input (the visitor's own changes: clicks, arrow keys, the number box) rather than change, so that putting
+        # the radio back does not ask again; always_last drops the steps a held arrow key queues
+        gr.on([name.change, mode.input, k.input], show, [name, mode, k], [view, shown, message],
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private").then(
+            lambda m: m, [shown], [mode], show_progress="hidden", api_visibility="private")
+    return {"name": name, "mode": mode, "view": view, "message": message}
 
 
-def ask_tab(space: Space) -> gr.HTML:
+def ask_tab(space: Space) -> dict[str, Any]:
     """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
     opening with the first example's answer."""
     first = EXAMPLE_QUESTIONS[0]
@@ -106,7 +112,7 @@ def ask_tab(space: Space) -> gr.HTML:
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
         gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
-    return view
+    return {"question": question, "k": k, "view": view, "message": message, "shown": shown, "ask": ask}
 
 
 def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any], k: int) -> str:
@@ -120,7 +126,7 @@ def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any
                           f"<b>Records</b> (what PokéAPI says about each Pokémon) that best answer <b>{asked}</b>"))
 
 
-def arithmetic_tab(space: Space) -> gr.HTML:
+def arithmetic_tab(space: Space) -> dict[str, Any]:
     """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown."""
     presets = available_presets(space)
     first, first_space = default_expression(space)
@@ -153,10 +159,11 @@ def arithmetic_tab(space: Space) -> gr.HTML:
         view.render()
         gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
               [view, message], trigger_mode="always_last", api_visibility="private")
-    return view
+    return {"expression": expression, "space": embedding_space, "view": view, "message": message,
+            "compute": compute}
 
 
-def picture_tab(space: Space) -> gr.HTML:
+def picture_tab(space: Space) -> dict[str, Any]:
     """Search by picture: an uploaded picture's image embedding against the artwork."""
 
     @with_outputs(1)
@@ -182,10 +189,10 @@ def picture_tab(space: Space) -> gr.HTML:
         gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
               [upload, k], [view, message], preprocess=False,
               api_visibility="private")
-    return view
+    return {"view": view}
 
 
-def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
+def map_tab(space: Space, name: gr.Dropdown) -> dict[str, Any]:
     """The map: every Pokémon placed by UMAP or by PCA; its data is sent when the tab first opens, not with the
     page."""
 
@@ -203,10 +210,10 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
         view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
         loaded = gr.State(False)
         tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
-    return view
+    return {"view": view, "loaded": loaded}
 
 
-def oddballs_tab(space: Space) -> gr.HTML:
+def oddballs_tab(space: Space) -> dict[str, Any]:
     """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
 
     @with_outputs(1)
@@ -223,4 +230,4 @@ def oddballs_tab(space: Space) -> gr.HTML:
         loaded = gr.State(False)
         tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
         modality.change(show, [modality], [view, message], api_visibility="private")
-    return view
+    return {"view": view, "loaded": loaded, "modality": modality, "message": message, "show": show}

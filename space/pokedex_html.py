@@ -76,7 +76,7 @@ def chosen_card(pokemon: Mapping[str, Any], art: ArtUrl, blurb: str) -> str:
     """The chosen Pokémon: its artwork, name, number, types, generation and what the results beside it are."""
     artwork = ("" if pokemon["has_artwork"] else
                '<p class="pk-note">No official artwork: ranked by its record only.</p>')
-    return (f'<section class="pk-chosen" aria-label="chosen Pokémon">'
+    return (f'<section class="pk-chosen" aria-label="chosen Pokémon" data-chosen="{escape(pokemon["name"])}">'
             f'<img class="pk-chosen-art" src="{escape(art(pokemon["id"], "full"))}" alt="{escape(pokemon["display_name"])}" '
             f'width="224" height="224" fetchpriority="high">'
             f'<div class="pk-chosen-facts"><h2>{escape(pokemon["display_name"])} '
@@ -143,8 +143,13 @@ def oddballs_page(result: Mapping[str, Any], art: ArtUrl) -> str:
         item = {**row, "score": row["median_similarity"]}
         cells.append(f'<div class="pk-odd"><h4>{escape(row["generation_label"])}</h4>'
                      f'{tile(item, art, "cosine", note="")}</div>')
-    return ('<p class="pk-heading">Lowest median cosine similarity to the others of their generation, by '
-            f'{escape(result["modality"])} embeddings.</p><div class="pk-odd-grid">' + "".join(cells) + "</div>")
+    return ('<p class="pk-heading">The article found Magikarp, the fish that can only splash, to be Generation I\'s '
+            "oddball: the Pokémon least like the rest of its generation (the lowest median similarity to them). "
+            f"Here is each generation's, by their {escape(MODALITY_WORDS.get(result['modality'], result['modality']))}."
+            '</p><div class="pk-odd-grid">' + "".join(cells) + "</div>")
+
+
+MODALITY_WORDS = {"text": "records", "image": "artwork", "combined": "records and artwork together"}
 
 
 def message(text: str, *, kind: str = "error", suggestions: Sequence[Mapping[str, str]] = ()) -> str:
