@@ -184,12 +184,35 @@ def picture_tab(space: Space) -> dict[str, Any]:
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
         button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
         message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        search = while_loading(lambda: space.models.image_ready, "picture", look_up)
+
+        def example(path: str) -> Iterator[tuple]:
+            yield from search(path, space.k_default)
+
+        examples = example_pictures(space)
+        if examples:
+            gr.Examples([[str(path)] for path in examples.values()], inputs=[upload], outputs=[view, message],
+                        fn=example, run_on_click=True,
+                        cache_examples=False, example_labels=list(examples), elem_id="picture-examples",
+                        label="Or try one of the dataset's own pictures", api_visibility="private")
+        view.render()
         # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
-              [upload, k], [view, message], preprocess=False,
+        gr.on([button.click, upload.upload], search, [upload, k], [view, message], preprocess=False,
               api_visibility="private")
     return {"view": view}
+
+
+EXAMPLE_PICTURES = ("pikachu", "psyduck", "gengar")
+
+
+def example_pictures(space: Space) -> dict[str, Path]:
+    """Three of the dataset's own artwork files to try (display name -> file): Pikachu, Psyduck and Gengar where the
+    dataset has them, else its first three with artwork."""
+    index = space.index
+    rows = [index.find(n) for n in EXAMPLE_PICTURES if n in index.names and index.has_image[index.find(n)]]
+    rows += [r for r in range(len(index)) if index.has_image[r] and r not in rows]
+    return {space.display[r]: space.art.cards[int(index.ids[r])] for r in rows[:3] if int(index.ids[r]) in space.art.cards}
 
 
 def map_tab(space: Space, name: gr.Dropdown) -> dict[str, Any]:

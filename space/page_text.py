@@ -16,10 +16,16 @@ INTRO = ("Pick a Pokémon to see the ones most like it, by what its record says,
          "one in words, try a picture, or explore the map.")
 
 
+OUTER_CSS = ("@media (max-width: 760px) { div.main.app { padding-left: 8px !important; "
+             "padding-right: 8px !important; } }")
+"""Rules for Gradio's own frame: the stylesheet (css_paths) is scoped inside `.gradio-container .contain`."""
+
+
 def head_tags() -> str:
-    """The page's <head> additions: the meta description (search engines and link previews)."""
+    """The page's <head> additions: the meta description (search engines and link previews), and the phone's
+    narrower page margins."""
     return (f'<meta name="description" content="{escape(META_DESCRIPTION)}">'
-            f'<meta property="og:description" content="{escape(META_DESCRIPTION)}">')
+            f'<meta property="og:description" content="{escape(META_DESCRIPTION)}"><style>{OUTER_CSS}</style>')
 
 
 def header(space: Space) -> str:
