@@ -1,5 +1,5 @@
 """pokembed's Hugging Face Space: similar Pokémon, questions to the artwork and the records, search by picture,
-embedding arithmetic, the map (UMAP or PCA) and the oddballs.
+embedding arithmetic, the map (UMAP or PCA), the oddballs and the all-pairs chart.
 
 `make_demo(load_space(config))` builds the page; importing this file loads nothing. `python space/app.py` (what a
 Space runs) reads the dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder
@@ -25,6 +25,7 @@ from page_api import api_endpoints, describe_endpoint_parameters  # noqa: E402
 from page_events import choose_on_click  # noqa: E402
 from page_links import open_shared_link, page_script  # noqa: E402
 from page_text import credits, head_tags, header, how_it_works  # noqa: E402
+from page_pairs import pairs_tab  # noqa: E402
 from page_tabs import arithmetic_tab, ask_tab, map_tab, oddballs_tab, picture_tab, similar_tab  # noqa: E402
 from pokembed.explore.space import Space, SpaceConfig  # noqa: E402
 from pokembed.explore.space_loading import load_space, start_warm_up  # noqa: E402
@@ -43,7 +44,8 @@ def make_demo(space: Space) -> gr.Blocks:
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
             parts = {"similar": similar_tab(space)}
             parts.update(ask=ask_tab(space), picture=picture_tab(space), arithmetic=arithmetic_tab(space),
-                         map=map_tab(space, parts["similar"]["name"]), oddballs=oddballs_tab(space))
+                         map=map_tab(space, parts["similar"]["name"]), oddballs=oddballs_tab(space),
+                         pairs=pairs_tab(space))
         views = [parts["similar"]["message"]] + [part["view"] for part in parts.values()]
         choose_on_click(views, parts["similar"]["name"], tabs)
         open_shared_link(demo, space, tabs, parts)

@@ -38,8 +38,8 @@ def similar_tab(space: Space) -> dict[str, Any]:
     first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
 
     @with_outputs(2)
-    def show(name: str, mode: str, k: float) -> tuple[str, str]:
-        result = similar_result(space, name, mode, int(k))
+    def show(name: str, mode: str, k: float, forms: bool = True) -> tuple[str, str]:
+        result = similar_result(space, name, mode, int(k), bool(forms))
         return html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]), mode
 
     with gr.Tab("Similar", id="similar"):
@@ -51,16 +51,24 @@ def similar_tab(space: Space) -> dict[str, Any]:
                             min_width=240)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150,
                           elem_id="similar-k")
+            forms = forms_switch("similar-default-only")
         message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot", js_on_load=TILES_JS)
         view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view",
                        js_on_load=TILES_JS)
         shown = gr.State("text")  # the mode of the results on screen: the radio goes back to it when one fails
         # input (the visitor's own changes: clicks, arrow keys, the number box) rather than change, so that putting
         # the radio back does not ask again; always_last drops the steps a held arrow key queues
-        gr.on([name.change, mode.input, k.input], show, [name, mode, k], [view, shown, message],
+        gr.on([name.change, mode.input, k.input, forms.input], show, [name, mode, k, forms], [view, shown, message],
               show_progress="hidden", trigger_mode="always_last", api_visibility="private").then(
             lambda m: m, [shown], [mode], show_progress="hidden", api_visibility="private")
-    return {"name": name, "mode": mode, "view": view, "message": message}
+    return {"name": name, "mode": mode, "view": view, "message": message, "forms": forms}
+
+
+def forms_switch(elem_id: str) -> gr.Checkbox:
+    """The "default forms only" switch, on by default: Megas, Gigantamax, regional and other alternate forms left
+    out of the results."""
+    return gr.Checkbox(True, label="Default forms only", info="leave out Megas, Gigantamax and other forms",
+                       elem_id=elem_id, min_width=150, scale=1)
 
 
 def ask_tab(space: Space) -> dict[str, Any]:
@@ -69,9 +77,10 @@ def ask_tab(space: Space) -> dict[str, Any]:
     first = EXAMPLE_QUESTIONS[0]
 
     @with_outputs(1)
-    def answer(question: str, k: float) -> tuple[str]:
-        artwork = ask_result(space, question, int(k))
-        return (ask_page(space, artwork, records_result(space, artwork["question"], int(k)), int(k)),)
+    def answer(question: str, k: float, forms: bool = True) -> tuple[str]:
+        artwork = ask_result(space, question, int(k), bool(forms))
+        records = records_result(space, artwork["question"], int(k), bool(forms))
+        return (ask_page(space, artwork, records, int(k)),)
 
     ask = while_loading(lambda: space.models.query_ready, "question", answer)
 
@@ -100,6 +109,7 @@ def ask_tab(space: Space) -> dict[str, Any]:
             question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
                                   min_width=220)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+            forms = forms_switch("ask-default-only")
         button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
         message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
@@ -111,7 +121,8 @@ def ask_tab(space: Space) -> dict[str, Any]:
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
+        gr.on([button.click, question.submit, forms.input], ask, [question, k, forms], [view, message],
+              api_visibility="private", trigger_mode="always_last")
     return {"question": question, "k": k, "view": view, "message": message, "shown": shown, "ask": ask}
 
 
@@ -240,17 +251,20 @@ def oddballs_tab(space: Space) -> dict[str, Any]:
     """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
 
     @with_outputs(1)
-    def show(modality: str) -> tuple[str]:
-        return (html.oddballs_page(oddballs_result(space, modality), space.art.url),)
+    def show(modality: str, forms: bool = True) -> tuple[str]:
+        return (html.oddballs_page(oddballs_result(space, modality, bool(forms)), space.art.url),)
 
-    def opened(loaded: bool, modality: str) -> tuple:
-        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality), True)
+    def opened(loaded: bool, modality: str, forms: bool) -> tuple:
+        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality, forms), True)
 
     with gr.Tab("Oddballs", id="oddballs") as tab:
-        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
+        with gr.Row(equal_height=True):
+            modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality",
+                                scale=3)
+            forms = forms_switch("oddballs-default-only")
         message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
         loaded = gr.State(False)
-        tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
-        modality.change(show, [modality], [view, message], api_visibility="private")
+        tab.select(opened, [loaded, modality, forms], [view, message, loaded], api_visibility="private")
+        gr.on([modality.change, forms.input], show, [modality, forms], [view, message], api_visibility="private")
     return {"view": view, "loaded": loaded, "modality": modality, "message": message, "show": show}

@@ -52,7 +52,7 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
     (the page keeps what it shows) and returns the message."""
     import gradio as gr
 
-    fn = next(f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 3)
+    fn = next(f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 4)
     view, shown, message = fn.fn(rows[1]["name"], "text", 4)
     assert f'data-name="{rows[1]["name"]}"' not in view.split('class="pk-results"')[1]  # itself not among results
     assert view.count('class="pk-tile"') >= 4 and message == ""
