@@ -70,6 +70,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "latest version when pushing, else the existing --out folder)")
     parser.add_argument("--umap-epochs", type=int, default=None, help="UMAP n_epochs (default 5000, the article's)")
     parser.add_argument("--seed", type=int, default=None, help="UMAP random seed (default 42)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="total deadline of one request (GraphQL, tables, artwork), retries included "
+                             "(default: 300 for GraphQL, 60 per table or image)")
     parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache, and ask again for artwork that answered 404")
     parser.add_argument("--push", metavar="REPO_ID", default=None, help="publish to this Hub dataset repo")
     parser.add_argument("--space", metavar="SPACE_ID", default=None,
@@ -188,6 +191,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         previous=args.previous,
         repo_id=args.push,
         progress=not args.no_progress,
+        timeout=args.timeout,
     )
     if args.push:
         config = replace(config, previous=prepare_push(args, args.previous, config.cache))

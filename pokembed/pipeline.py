@@ -45,6 +45,7 @@ class BuildConfig:
     card_template: Path | None = None  # default: the template in the package (pokembed/templates)
     embed_chunk: int = EMBED_CHUNK  # items embedded between two cache commits: what an interruption loses at most
     progress: bool = True
+    timeout: float | None = None  # seconds for one request's total deadline (default: each source's own)
 
     @property
     def cache(self) -> Path:
@@ -97,6 +98,9 @@ def validate_config(config: BuildConfig) -> None:
         )
     if config.limit is not None and config.limit < 1:
         raise BadInputError(f"`limit` must be a positive number, got {config.limit}")
+    if config.timeout is not None and not config.timeout > 0:
+        raise BadInputError(f"--timeout {config.timeout:g}: a request's deadline must be more than 0 seconds; pass "
+                            "e.g. --timeout 600")
     if config.neighbors < 1:
         raise BadInputError(f"`neighbors` must be a positive number, got {config.neighbors}")
     if config.previous is not None and not Path(config.previous).is_dir():
@@ -141,7 +145,8 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     cache_dir.mkdir(parents=True, exist_ok=True)
 
     with timer.stage("source"):
-        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress)
+        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress,
+                             timeout=config.timeout)
         records = source.records[: config.limit] if config.limit else source.records
         if not records:
             raise BadInputError(f"the source {config.source} returned no Pokémon; check the source")
@@ -153,7 +158,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
 
     with timer.stage("artwork"):
         artwork = load_artwork(ids, config.artwork, cache_dir=cache_dir, progress=config.progress,
-                               refresh=config.refresh)
+                               refresh=config.refresh, **({"timeout": config.timeout} if config.timeout else {}))
         pngs = artwork.png
 
     previous_folder = Path(config.previous) if config.previous else Path(config.out)

@@ -31,6 +31,8 @@ def check_records(
     def fail(where: str, problem: str) -> PokembedError:
         return error(f"{origin}: {where} {problem}; {fix}")
 
+    if not records:
+        raise error(f"{origin}: no Pokémon records (an empty answer); {fix}")
     seen: dict[int, int] = {}
     for index, record in enumerate(records):
         if not isinstance(record, dict):

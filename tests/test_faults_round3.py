@@ -1,0 +1,102 @@
+"""Faults and bad input, round 3 (issue 20): one section per case, numbered as in the issue. The README's
+"Reliability" table points at these tests."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from test_faults import graphql_body, json_answer, record
+from test_http import Server, answer, drip_body, sleep_then
+
+from pokembed.errors import BadInputError, PokembedError, SourceUnavailableError
+from pokembed.sources.choice import load_source
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+FAST = {"retries": 0, "backoff": 0.0}
+
+
+# --- 1. an empty answer is never cached ----------------------------------------------------------------------------
+
+
+def test_empty_graphql_answer_is_refused_and_not_replayed(tmp_path):
+    empty = {"data": {"pokemon": [], "meta": []}}
+    good = graphql_body([record(1), record(2, "ivysaur")])
+    with Server([json_answer(empty), json_answer(good)]) as server:
+        with pytest.raises(SourceUnavailableError, match=r"no Pokémon records \(an empty answer\)"):
+            load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False, **FAST)
+        assert not list((tmp_path / "source").glob("*.json")), "the empty answer was cached"
+        data = load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False, **FAST)  # no --refresh
+        assert server.hits == 2
+    assert [r["id"] for r in data.records] == [1, 2]
+
+
+# --- 2. slow servers: --timeout, and auto's short first chance -----------------------------------------------------
+
+
+def test_dripping_graphql_ends_at_timeout_and_names_the_flag():
+    with Server([drip_body(0.3, size=1000)]) as server:
+        started = time.monotonic()
+        with pytest.raises(SourceUnavailableError, match=r"did not answer within 1\.2 s; raise --timeout") as info:
+            load_source(f"graphql:{server.url}", timeout=1.2, progress=False, **FAST)
+    assert time.monotonic() - started < 3.0 and "\n" not in str(info.value)
+
+
+def test_auto_gives_the_live_endpoint_a_short_first_chance(tmp_path, monkeypatch, caplog):
+    import pokembed.sources.choice as choice
+    from pokembed.sources.github_tables import GitHubEndpoints
+
+    monkeypatch.setattr(choice, "AUTO_FIRST_BYTE", 0.5)
+    dead = GitHubEndpoints(api="http://127.0.0.1:9", raw="http://127.0.0.1:9")
+    with Server([sleep_then(4.0, json_answer(graphql_body([record(1)])))]) as server:
+        started = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="pokembed"):
+            with pytest.raises(SourceUnavailableError, match=r"did not answer within 0\.5 s.*and so did the fallback"):
+                load_source("auto", cache_dir=tmp_path, graphql_url=server.url, github=dead, timeout=30,
+                            progress=False, **FAST)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.5, f"auto waited {elapsed:.1f} s for a server that sends nothing"
+    said = [r.getMessage() for r in caplog.records if "to start answering" in r.getMessage()]
+    assert len(said) == 1 and "0.5 s" in said[0] and "pokeapi:main" in said[0]
+
+
+def test_cli_timeout_reaches_the_request(tmp_path, capsys):
+    from conftest import load_cli
+
+    with Server([drip_body(0.3, size=1000)]) as server:
+        started = time.monotonic()
+        code = load_cli().main(["--source", f"graphql:{server.url}", "--out", str(tmp_path / "out"),
+                                "--timeout", "1", "--no-progress", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "raise --timeout" in err and time.monotonic() - started < 4.0
+
+
+def test_cli_refuses_a_nonpositive_timeout(tmp_path, capsys):
+    from conftest import load_cli
+
+    assert load_cli().main(["--out", str(tmp_path / "out"), "--timeout", "0"]) == 1
+    assert "--timeout 0" in capsys.readouterr().err
+
+
+# --- 3. a table the query needs with only its header ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", ["pokemon_stats", "pokemon"])
+def test_header_only_table_is_refused_naming_the_file(tmp_path, csv_fixture, table):
+    folder = tmp_path / "csv"
+    shutil.copytree(csv_fixture, folder)
+    path = folder / f"{table}.csv"
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    with pytest.raises(BadInputError, match=rf"table .*{table}\.csv has a header but no rows"):
+        load_source(f"csv:{folder}", progress=False)
