@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import time
 from pathlib import Path
@@ -100,3 +101,64 @@ def test_header_only_table_is_refused_naming_the_file(tmp_path, csv_fixture, tab
     path.write_text(path.read_text().splitlines()[0] + "\n")
     with pytest.raises(BadInputError, match=rf"table .*{table}\.csv has a header but no rows"):
         load_source(f"csv:{folder}", progress=False)
+
+
+# --- 7. a dry run checks the job plan ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jobs_hub(tmp_path, monkeypatch):
+    from fake_hub import isolated_hub
+
+    with isolated_hub(tmp_path, monkeypatch, "hf_round3TOKEN123456789") as server:
+        yield server
+
+
+def _job_dry_run(endpoint: str, *extra: str) -> list[str]:
+    return ["--hf-job", "l4x1", "--out", "build/dataset", "--push", "me/pokemon", "--hub-endpoint", endpoint,
+            "--hf-job-code", "https://github.com/pokembed/pokembed.git", "--hf-job-revision", "0" * 40, "--dry-run",
+            *extra]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--schedule", "not cron"], "--schedule 'not cron' has 2 fields, a cron expression has 5"),
+    (["--schedule", "61 * * * *"], "--schedule '61 \\* \\* \\* \\*' has '61' in its minute field"),
+    (["--schedule", "0 3 * * funday"], "has 'funday' in its day of week field"),
+    (["--hf-job-timeout", "forever"], "--hf-job-timeout 'forever' is not a duration"),
+    (["--hf-job-timeout", "0h"], "--hf-job-timeout '0h' is not a duration"),
+])
+def test_dry_run_refuses_a_bad_schedule_or_duration(jobs_hub, capsys, extra, message):
+    from conftest import load_cli
+
+    assert load_cli().main(_job_dry_run(jobs_hub.endpoint, *extra)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+@pytest.mark.parametrize("schedule", ["@weekly", "0 3 * * 1", "*/15 0-6 1,15 jan-mar mon-fri", "30 4 * * 7"])
+def test_dry_run_accepts_good_schedules(jobs_hub, capsys, schedule):
+    from conftest import load_cli
+
+    assert load_cli().main(_job_dry_run(jobs_hub.endpoint, "--schedule", schedule, "--hf-job-timeout", "90m")) == 0
+    assert "Dry run, nothing submitted" in capsys.readouterr().out
+
+
+def test_dry_run_unknown_flavor_is_an_error_when_the_hub_answers(jobs_hub, capsys):
+    from conftest import load_cli
+
+    argv = _job_dry_run(jobs_hub.endpoint)
+    argv[1] = "bogus"
+    assert load_cli().main(argv) == 1
+    assert "--hf-job bogus: unknown job flavor" in capsys.readouterr().err
+
+
+def test_dry_run_unknown_flavor_is_a_warning_when_the_hub_is_unreachable(jobs_hub, capsys, caplog):
+    from conftest import load_cli
+
+    argv = _job_dry_run("http://127.0.0.1:9")
+    argv[1] = "bogus"
+    with caplog.at_level(logging.WARNING):
+        assert load_cli().main(argv) == 0
+    assert "Dry run, nothing submitted" in capsys.readouterr().out
+    assert any("could not read the Hub's job flavors to check --hf-job bogus" in r.getMessage()
+               for r in caplog.records)
