@@ -162,3 +162,35 @@ def test_dry_run_unknown_flavor_is_a_warning_when_the_hub_is_unreachable(jobs_hu
     assert "Dry run, nothing submitted" in capsys.readouterr().out
     assert any("could not read the Hub's job flavors to check --hf-job bogus" in r.getMessage()
                for r in caplog.records)
+
+
+# --- 10. no markup from the data in the card -----------------------------------------------------------------------
+
+XSS = '"><img src=x onerror=alert(1)>'
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("name", XSS),
+    ("pokemontypes", [{"type": {"name": "<b>grass</b>"}}]),
+    ("pokemonspecy", {"generation": {"name": "generation-i](javascript:alert(1))"}}),
+])
+def test_records_with_markup_in_shown_names_are_refused(tmp_path, field, value):
+    bad = {**record(2, "ivysaur"), field: value}
+    with Server([json_answer(graphql_body([record(1), bad]))]) as server:
+        with pytest.raises(SourceUnavailableError, match=r"Pokémon 2 has '.*' = .*expected letters, digits"):
+            load_source(f"graphql:{server.url}", cache_dir=tmp_path, progress=False, **FAST)
+    assert not list((tmp_path / "source").glob("*.json"))
+
+
+def test_card_escapes_data_values(tmp_path):
+    from pokembed.dataset.card_text import markdown_text, source_description
+    from pokembed.dataset.facts import BuildFacts
+
+    shown = markdown_text(XSS + " | [x](y)")
+    assert "<" not in shown and ">" not in shown and '"' not in shown
+    assert "\\|" in shown and "\\[x\\](y)" in shown
+    facts = BuildFacts(version="1.0.0", source="graphql:https://example.org", data_version=None, fetched_at=None,
+                       text_model={}, image_model={}, umap={}, long_documents="truncate", counts={},
+                       missing_artwork=[], truncated=[], built_at=None, extra={"source_note": XSS})
+    text = source_description(facts)
+    assert "<img" not in text and "&lt;img" in text

@@ -3,6 +3,8 @@ told from the build facts (public ids only, never a local path)."""
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,14 @@ PCA_DESCRIPTION = (
     "is fixed: the Pokémon farthest from the centre along it has a positive coordinate (the first in row order "
     "among equally far ones), so the map does not mirror between builds."
 )
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as literal text in Markdown: HTML escaped and Markdown's punctuation backslash-escaped, so a data
+    value can never become a tag, a link or a table cell boundary."""
+    import html
+
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=True))
 
 
 def format_int(value: Any) -> str:
@@ -70,7 +80,7 @@ def source_description(facts: BuildFacts) -> str:
     if facts.fetched_at:
         text += f", fetched {facts.fetched_at}"
     note = facts.extra.get("source_note")
-    return text + "." + (f" Note: {note}." if note else "")
+    return text + "." + (f" Note: {markdown_text(note)}." if note else "")
 
 
 def model_description(model: Mapping[str, Any], kind: str) -> str:

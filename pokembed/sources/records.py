@@ -9,9 +9,14 @@ form). Every other field is embedded as it comes, whatever its value.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from pokembed.errors import PokembedError
+
+#: What a name shown in the dataset card and the Space may hold: no Markdown or HTML (PokéAPI's are a-z0-9 and -).
+_PLAIN_NAME = re.compile(r"^[\w.'’:♀♂ -]+$")
+_PLAIN_HINT = "letters, digits, spaces and - . ' : only (the dataset card and the Space show it as text)"
 
 
 def check_records(
@@ -50,6 +55,8 @@ def check_records(
         name = record["name"]
         if not isinstance(name, str) or not name.strip():
             raise fail(where, f"has 'name' = {_show(name)}, expected a non-empty string")
+        if not _PLAIN_NAME.match(name):
+            raise fail(where, f"has 'name' = {_show(name)}, expected {_PLAIN_HINT}")
         types = record.get("pokemontypes")
         if types is not None:
             if not isinstance(types, list):
@@ -58,6 +65,9 @@ def check_records(
                 kind = entry.get("type") if isinstance(entry, dict) else entry  # null: a type row that is missing
                 if kind is not None and not isinstance(_path(kind, "name"), str):
                     raise fail(where, f"has 'pokemontypes[{n}].type' = {_show(kind)}, expected {{\"name\": …}}")
+                if kind is not None and not _PLAIN_NAME.match(kind["name"]):
+                    raise fail(where, f"has 'pokemontypes[{n}].type.name' = {_show(kind['name'])}, expected "
+                                      f"{_PLAIN_HINT}")
         species = record.get("pokemonspecy")
         if species is not None:
             if not isinstance(species, dict):
@@ -65,6 +75,9 @@ def check_records(
             generation = species.get("generation")
             if generation is not None and not isinstance(_path(generation, "name"), str):
                 raise fail(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
+            if generation is not None and not _PLAIN_NAME.match(generation["name"]):
+                raise fail(where, f"has 'pokemonspecy.generation.name' = {_show(generation['name'])}, expected "
+                                  f"{_PLAIN_HINT}")
 
     meta = []
     for index, row in enumerate(meta_rows):
