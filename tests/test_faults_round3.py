@@ -194,3 +194,72 @@ def test_card_escapes_data_values(tmp_path):
                        missing_artwork=[], truncated=[], built_at=None, extra={"source_note": XSS})
     text = source_description(facts)
     assert "<img" not in text and "&lt;img" in text
+
+
+# --- 12. smaller ones: a full disk under the vector cache -----------------------------------------------------------
+
+
+def _disk_io_error() -> Exception:
+    import sqlite3
+
+    exc = sqlite3.OperationalError("disk I/O error")
+    exc.sqlite_errorcode = sqlite3.SQLITE_IOERR | (3 << 8)  # SQLITE_IOERR_WRITE: WAL mode on a full disk says this
+    return exc
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    import collections
+
+    import pokembed.embedding.vector_cache as vector_cache
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(vector_cache.shutil, "disk_usage", lambda path: usage(10 << 30, 10 << 30, 4096))
+
+
+def test_full_disk_while_writing_vectors_names_the_full_disk(tmp_path, full_disk, caplog):
+    import numpy as np
+
+    from pokembed.embedding.vector_cache import VectorCache
+
+    class FullDatabase:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def executemany(self, *args):
+            raise _disk_io_error()
+
+    cache = VectorCache(tmp_path / "vectors.sqlite")
+    real, cache._db = cache._db, FullDatabase()
+    with caplog.at_level(logging.WARNING):
+        cache.put_many("m", [("a" * 64, np.ones(4, np.float32), {})])
+        cache.put_many("m", [("b" * 64, np.ones(4, np.float32), {})])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and f"the disk holding {tmp_path} is full" in warnings[0], warnings
+    real.close()
+
+
+def test_full_disk_when_opening_the_vector_cache_warns_once_and_goes_on(tmp_path, full_disk, monkeypatch, caplog):
+    import sqlite3
+
+    import numpy as np
+
+    from pokembed.embedding.vector_cache import VectorCache
+
+    real_connect = sqlite3.connect
+
+    def connect(path, *args, **kwargs):
+        if str(path) != ":memory:":
+            raise _disk_io_error()
+        return real_connect(path, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with caplog.at_level(logging.WARNING):
+        cache = VectorCache(tmp_path / "vectors.sqlite")
+        cache.put_many("m", [("a" * 64, np.ones(4, np.float32), {})])
+        assert cache.get_many("m", ["a" * 64]) == {}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "is full" in warnings[0] and "going on without caching" in warnings[0]
