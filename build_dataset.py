@@ -27,6 +27,7 @@ FLAGS = {
     "text_model": "--text-model", "image_model": "--image-model", "device": "--device",
     "long_documents": "--long-documents", "version": "--version", "previous": "--previous",
     "n_epochs": "--umap-epochs", "seed": "--seed", "refresh": "--refresh", "repo_id": "--push",
+    "space_id": "--space",
 }
 
 
@@ -53,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "PokeAPI/pokeapi), or csv:PATH (a folder of PokéAPI's data/v2/csv tables). Default: auto")
     parser.add_argument("--artwork", default=DEFAULT_ARTWORK_URL,
                         help="URL template with {id}, or a folder of {id}.png. Default: PokéAPI's sprites repository")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (a Hub dataset repo layout)")
+    parser.add_argument("--out", required=True, help="output folder (a Hub dataset repo layout)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="build cache (raw source, artwork, vectors). Default: <out's parent>/.pokembed-cache")
     parser.add_argument("--limit", type=int, default=None, help="only the first N Pokémon (by id)")
@@ -144,7 +145,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pokembed.projection import UmapParams
     from pokembed.hub.publish import push
     from pokembed.hub.space_deploy import check_deployable, deploy_space, print_result, push_failed
+    from pokembed.dataset.output_folder import out_folder
 
+    args.out = out_folder(args.out)  # '' is refused, not read as the current folder
     if args.space:
         if not args.push:
             raise PokembedError("--space deploys the version --push publishes; add --push REPO_ID or drop --space")
@@ -227,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"Error: {flagged(str(error))}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of stdout (e.g. `| head`) stopped reading: nothing left to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
+        return 0
     except KeyboardInterrupt:
         print("Interrupted: the vectors embedded so far are cached; run the same command to resume.", file=sys.stderr)
         return 130

@@ -89,6 +89,9 @@ def validate_config(config: BuildConfig) -> None:
     from pokembed.projection import validate_umap_params
     from pokembed.dataset.versioning import validate_version
 
+    from pokembed.dataset.output_folder import out_folder
+
+    out_folder(config.out)
     if config.version != AUTO_VERSION:
         validate_version(config.version)
     validate_umap_params(config.umap)
@@ -117,8 +120,10 @@ def build(config: BuildConfig) -> BuildResult:
     folder fails at once, and what an interrupted build left behind is finished or undone first.
     """
     from pokembed.dataset.output_folder import check_build_paths, output_lock, recover
+    from pokembed.dataset.versioning import normalize_version
 
     validate_config(config)
+    config = replace(config, version=normalize_version(config.version))
     check_build_paths(Path(config.out), Path(config.cache))
     with output_lock(Path(config.out)):
         recover(Path(config.out))
@@ -132,17 +137,20 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
     from pokembed.sources.documents import document_text, row_metadata
     from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json
-    from pokembed.embedding.registry import get_model_spec, query_model_spec
+    from pokembed.embedding.resolve import resolve_models
     from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources.choice import load_source
     from pokembed.embedding.vector_cache import VectorCache, content_hash, model_cache_key
 
     check_output_folder(Path(config.out))
     timer = StageTimer()
-    text_spec = get_model_spec(config.text_model, "text")
-    image_spec = get_model_spec(config.image_model, "image")
+    models = resolve_models(config.text_model, config.image_model)  # the query model too, before any work
+    text_spec, image_spec = models.text, models.image
     cache_dir = Path(config.cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
+
+    previous_folder = Path(config.previous) if config.previous else Path(config.out)
+    previous = read_previous(previous_folder, config.version)  # checked before any work (warned when unusable)
 
     with timer.stage("source"):
         source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress,
@@ -161,11 +169,8 @@ def _build_locked(config: BuildConfig) -> BuildResult:
                                refresh=config.refresh, **({"timeout": config.timeout} if config.timeout else {}))
         pngs = artwork.png
 
-    previous_folder = Path(config.previous) if config.previous else Path(config.out)
-    previous = None
     version_line: list[str] = []
     if config.version == AUTO_VERSION:
-        previous = read_previous(previous_folder, config.version)
         decision = _decide_version(config, previous, metas, documents, pngs, text_spec, image_spec)
         if decision.version is None:
             _log_unchanged(decision.previous, previous.facts.data_version, source.data_version)
@@ -229,7 +234,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
             long_documents=config.long_documents,
             neighbors=config.neighbors,
             artwork=config.artwork,
-            query_spec=query_model_spec(image_spec),
+            query_spec=models.query,
             pca=pca,
             counts={k: v for k, v in counts.items() if not k.endswith("_now")},
             missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in image_by_id],
@@ -238,8 +243,6 @@ def _build_locked(config: BuildConfig) -> BuildResult:
         )
         features = dataset_features(text_vectors.shape[1], image_dim)
         table = rows_to_table(rows, features)
-        if previous is None:
-            previous = read_previous(previous_folder, config.version)
         changelog = version_line + choose_changelog(previous, table, facts)
         facts = replace(facts, extra={**facts.extra, "changelog": changelog})
         template = read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)

@@ -263,3 +263,133 @@ def test_full_disk_when_opening_the_vector_cache_warns_once_and_goes_on(tmp_path
         assert cache.get_many("m", ["a" * 64]) == {}
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "is full" in warnings[0] and "going on without caching" in warnings[0]
+
+
+# --- 4, 5. a previous output that is not a usable pokembed table ---------------------------------------------------
+
+
+def _cli_build(out: Path, csv_fixture, artwork_fixture, tiny_models, *extra: str) -> int:
+    from conftest import build_args, load_cli
+
+    return load_cli().main(build_args(csv_fixture, artwork_fixture, tiny_models, out, "--cache-dir",
+                                      str(out.parent / "cache"), *extra))
+
+
+def _damage(parquet: Path, damage: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(parquet)
+    if damage == "folder":
+        parquet.unlink()
+        parquet.mkdir()
+    elif damage == "no id":
+        pq.write_table(table.drop(["id"]), parquet)
+    else:  # ids as strings
+        ids = pa.array([str(i) for i in table.column("id").to_pylist()])
+        pq.write_table(table.set_column(table.column_names.index("id"), "id", ids), parquet)
+
+
+@pytest.mark.parametrize("damage", ["folder", "no id", "string ids"])
+def test_unusable_previous_table_is_warned_about_before_any_work(tmp_path, built_dataset, csv_fixture,
+                                                                  artwork_fixture, tiny_models, damage, caplog):
+    out = tmp_path / "dataset"
+    shutil.copytree(built_dataset, out)
+    parquet = out / "data" / "train-00000-of-00001.parquet"
+    _damage(parquet, damage)
+    with caplog.at_level(logging.INFO):
+        assert _cli_build(out, csv_fixture, artwork_fixture, tiny_models, "--version", "0.2.0") == 0
+    messages = [r.getMessage() for r in caplog.records]
+    warned = [i for i, m in enumerate(messages) if "is not a pokembed table" in m or "is damaged" in m]
+    assert len(warned) == 1 and str(parquet) in messages[warned[0]], messages
+    assert warned[0] < messages.index("source ..."), "the previous version must be checked before any work"
+    marker = json.loads((out / ".pokembed").read_text())
+    assert marker["version"] == "0.2.0"
+    changelog = " ".join(marker["extra"]["changelog"]) if "extra" in marker else (out / "README.md").read_text()
+    assert "Added" not in changelog and "Removed" not in changelog  # not the same Pokémon added and removed
+
+
+# --- 6. the normalised version everywhere --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["v0.3.0", " 0.3.0 "])
+def test_version_is_normalised_everywhere(tmp_path, csv_fixture, artwork_fixture, tiny_models, typed):
+    from pokembed.dataset.table import read_table, table_metadata
+
+    out = tmp_path / "dataset"
+    assert _cli_build(out, csv_fixture, artwork_fixture, tiny_models, "--version", typed, "--quiet") == 0
+    assert json.loads((out / ".pokembed").read_text())["version"] == "0.3.0"
+    assert json.loads(table_metadata(read_table(out))["pokembed"])["version"] == "0.3.0"
+    card = (out / "README.md").read_text()
+    assert "### v0.3.0" in card and "vv0.3.0" not in card and "v 0.3.0" not in card
+
+
+# --- 8. each flag's error names that flag and its value ------------------------------------------------------------
+
+
+def test_a_bad_space_id_is_blamed_on_space(tmp_path, capsys):
+    from conftest import load_cli
+
+    code = load_cli().main(["--out", str(tmp_path / "out"), "--push", "me/pokemon", "--space", "not a space!"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--space 'not a space!' is not a repo id" in err and "--push" not in err.split("(")[0]
+
+
+@pytest.mark.parametrize(("argv", "shown"), [
+    (["--push", "bad id", "--dry-run"], "--push 'bad id' is not a repo id"),
+    (["--version", "1.2"], "--version '1.2' is not a semantic version"),
+    (["--timeout", "-5"], "--timeout -5"),
+])
+def test_flag_errors_name_flag_and_value(tmp_path, capsys, argv, shown):
+    from conftest import load_cli
+
+    assert load_cli().main(["--out", str(tmp_path / "out"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert shown in err and err.count("\n") == 1, err
+
+
+# --- 9. every model resolved before any work, a dangling query_model blamed on its sidecar -------------------------
+
+
+def test_dangling_query_model_is_found_before_any_work(tmp_path, csv_fixture, artwork_fixture, tiny_models, capsys,
+                                                       caplog):
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models / "image", models / "image")
+    shutil.copytree(tiny_models / "text", models / "text")
+    sidecar = models / "image" / "pokembed.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "query_model": "../gone"}))
+    with caplog.at_level(logging.INFO):
+        code = _cli_build(tmp_path / "dataset", csv_fixture, artwork_fixture, models)
+    err = capsys.readouterr().err
+    assert code == 1 and str(sidecar) in err and "--image-model" in err and "--text-model" not in err, err
+    assert err.count("\n") == 1
+    assert not any(r.getMessage() == "source ..." for r in caplog.records), "the error came after work started"
+
+
+# --- 12. smaller ones: --out '' and a closed pipe -------------------------------------------------------------------
+
+
+def test_empty_out_is_refused_not_read_as_the_current_folder(tmp_path, csv_fixture, artwork_fixture, tiny_models,
+                                                             monkeypatch, capsys):
+    from conftest import build_args, load_cli
+
+    monkeypatch.chdir(tmp_path)
+    code = load_cli().main([*build_args(csv_fixture, artwork_fixture, tiny_models, Path("ignored")), "--out", ""])
+    assert code == 1 and "--out '' is empty" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    argv = [sys.executable, str(ROOT / "build_dataset.py"), *_job_dry_run("http://127.0.0.1:9"), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_PROXY": "127.0.0.1"}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
+    process.stdout.close()  # like `| head` that has read enough
+    _, err = process.communicate(timeout=120)
+    assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode(), err.decode()
+    assert process.returncode == 0
