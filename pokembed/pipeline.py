@@ -136,7 +136,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.dataset.changelog import choose_changelog, read_previous
     from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
     from pokembed.sources.documents import document_text, row_metadata
-    from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json
+    from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json, publishable_facts
     from pokembed.embedding.resolve import resolve_models
     from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources.choice import load_source
@@ -241,6 +241,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
             truncated=truncated_names,
             extra={"source_note": source.note} if source.note else None,
         )
+        facts = publishable_facts(facts)  # what is written and pushed names no path of this machine
         features = dataset_features(text_vectors.shape[1], image_dim)
         table = rows_to_table(rows, features)
         changelog = version_line + choose_changelog(previous, table, facts)
@@ -304,10 +305,11 @@ def _log_unchanged(version: str, before: str | None, now: str | None) -> None:
 
 def _decide_version(config: BuildConfig, previous, metas, documents, pngs, text_spec, image_spec):
     """--version auto: compare what is about to be embedded with the previous version."""
+    from pokembed.dataset.facts import publishable_model
     from pokembed.dataset.versioning import decide_version, settings_of
 
-    settings = settings_of(text_model=text_spec, image_model=image_spec, umap=config.umap,
-                           long_documents=config.long_documents, neighbors=config.neighbors)
+    settings = settings_of(text_model=publishable_model(text_spec), image_model=publishable_model(image_spec),
+                           umap=config.umap, long_documents=config.long_documents, neighbors=config.neighbors)
     return decide_version(previous.table, previous.facts, ids=[m.id for m in metas], names=[m.name for m in metas],
                           documents=documents, artwork=pngs, settings=settings)
 

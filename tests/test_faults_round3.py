@@ -393,3 +393,33 @@ def test_a_closed_stdout_ends_quietly(tmp_path):
     _, err = process.communicate(timeout=120)
     assert "Traceback" not in err.decode() and "BrokenPipeError" not in err.decode(), err.decode()
     assert process.returncode == 0
+
+
+# --- 11. what a push publishes names no path of the machine -------------------------------------------------------
+
+
+def test_pushed_files_hold_no_local_path(tmp_path, monkeypatch, csv_fixture, artwork_fixture, tiny_models):
+    from conftest import ROOT, build_args, load_cli
+    from fake_hub import FakeHub, isolate_hub_env
+
+    token = "hf_round3PATHS0987654321"
+    isolate_hub_env(monkeypatch, tmp_path / "hf-home")
+    monkeypatch.setenv("HF_TOKEN", token)
+    out = tmp_path / "out"
+    with FakeHub(token=token) as hub:
+        code = load_cli().main(build_args(csv_fixture, artwork_fixture, tiny_models, out, "--version", "0.1.0",
+                                          "--push", "tester/pokemon", "--hub-endpoint", hub.endpoint,
+                                          "--cache-dir", str(tmp_path / "cache"), "--quiet"))
+        assert code == 0
+        pushed = hub.repo("tester/pokemon").head.files
+    assert {"README.md", ".pokembed", "data/train-00000-of-00001.parquet"} <= set(pushed)
+    local = {str(p) for p in (csv_fixture, artwork_fixture, tiny_models, tmp_path, ROOT, Path.home())}
+    local |= {str(Path(p).resolve()) for p in local} | {str(Path(tmp_path).parent.parent)}
+    for name, data in pushed.items():
+        for path in local:
+            assert path.encode() not in data, f"{name} names the local path {path}"
+    marker = json.loads(pushed[".pokembed"])
+    text = marker["text_model"]
+    assert text["model_id"] == "local:text" and len(text["files_sha256"]) == 16  # identified by its contents
+    assert marker["artwork"] == f"local:{artwork_fixture.name}" and len(marker["extra"]["artwork_files_sha256"]) == 16
+    assert marker["source"] == f"csv:{csv_fixture.name}" and marker["data_version"]

@@ -130,7 +130,7 @@ def long_documents_description(mode: str, text_model: Mapping[str, Any]) -> str:
 def artwork_description(facts: BuildFacts, *, n_missing: int) -> str:
     where = f"`{facts.artwork}`" if facts.artwork else "the PokeAPI/sprites repository"
     if facts.artwork and not facts.artwork.startswith(("http://", "https://")):
-        where = f"a local copy (`{Path(facts.artwork).name}`) of PokeAPI/sprites"
+        where = f"a local copy (`{Path(facts.artwork.removeprefix('local:')).name}`) of PokeAPI/sprites"
     return (
         f"the official artwork from {where}, composited on white and resized to 224×224 (LANCZOS), as stored in "
         f"`image`; {pokemon_count(n_missing)} without artwork."
