@@ -183,17 +183,19 @@ def test_records_with_markup_in_shown_names_are_refused(tmp_path, field, value):
 
 
 def test_card_escapes_data_values(tmp_path):
-    from pokembed.dataset.card_text import markdown_text, source_description
+    from pokembed.dataset.card_text import source_description
     from pokembed.dataset.facts import BuildFacts
 
-    shown = markdown_text(XSS + " | [x](y)")
-    assert "<" not in shown and ">" not in shown and '"' not in shown
-    assert "\\|" in shown and "\\[x\\](y)" in shown
     facts = BuildFacts(version="1.0.0", source="graphql:https://example.org", data_version=None, fetched_at=None,
                        text_model={}, image_model={}, umap={}, long_documents="truncate", counts={},
                        missing_artwork=[], truncated=[], built_at=None, extra={"source_note": XSS})
     text = source_description(facts)
     assert "<img" not in text and "&lt;img" in text
+    from pokembed.dataset.card_text import markdown_text
+
+    shown = markdown_text(XSS + " | [x](y)")
+    assert "<" not in shown and ">" not in shown and '"' not in shown
+    assert "\\|" in shown and "\\[x\\](y)" in shown
 
 
 # --- 12. smaller ones: a full disk under the vector cache -----------------------------------------------------------
@@ -211,10 +213,8 @@ def _disk_io_error() -> Exception:
 def full_disk(monkeypatch):
     import collections
 
-    import pokembed.embedding.vector_cache as vector_cache
-
     usage = collections.namedtuple("usage", "total used free")
-    monkeypatch.setattr(vector_cache.shutil, "disk_usage", lambda path: usage(10 << 30, 10 << 30, 4096))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 << 30, 10 << 30, 4096))
 
 
 def test_full_disk_while_writing_vectors_names_the_full_disk(tmp_path, full_disk, caplog):
