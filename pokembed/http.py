@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextvars
 import email.utils
 import json as jsonlib
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -104,6 +105,7 @@ class Session:
         self.headers = {"User-Agent": f"pokembed/{__version__}"}
         self._size = max(1, pool_size)
         self._pools: dict[str | None, httpcore.ConnectionPool] = {}
+        self._lock = threading.Lock()  # download threads share the session
 
     def pool_for(self, url: str) -> httpcore.ConnectionPool:
         """The pool for ``url``: direct, or through the environment's proxy for its scheme (NO_PROXY respected)."""
@@ -111,18 +113,20 @@ class Session:
         proxy = urllib.request.getproxies().get(parts.scheme)
         if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
             proxy = None
-        if proxy not in self._pools:
-            self._pools[proxy] = httpcore.ConnectionPool(
-                proxy=httpcore.Proxy(proxy) if proxy else None, max_connections=self._size,
-                network_backend=_DeadlineBackend(httpcore.SyncBackend()),
-            )
-        return self._pools[proxy]
+        with self._lock:
+            if proxy not in self._pools:
+                self._pools[proxy] = httpcore.ConnectionPool(
+                    proxy=httpcore.Proxy(proxy) if proxy else None, max_connections=self._size,
+                    network_backend=_DeadlineBackend(httpcore.SyncBackend()),
+                )
+            return self._pools[proxy]
 
     def close(self) -> None:
         """Close every kept-alive connection."""
-        for pool in self._pools.values():
-            pool.close()
-        self._pools.clear()
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
 
     def __enter__(self) -> Session:
         return self
@@ -221,6 +225,8 @@ def _attempt(pool, request: _Request, policy: HttpPolicy, ends: float, max_bytes
             body = _read_body(response, request.url, headers, max_bytes, progress, attempt)
             reason = response.extensions.get("reason_phrase", b"").decode("latin-1")
             return HttpResult(request.url, response.status, reason, headers, body, attempt)
+    except httpcore.UnsupportedProtocol as exc:
+        raise HttpError(request.url, f"not an http:// or https:// URL ({one_line(exc, 120)})") from None
     except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException, OSError) as exc:
         timed_out = isinstance(exc, (httpcore.TimeoutException, TimeoutError))
         if not in_body and timed_out and headers_by < ends and time.monotonic() >= headers_by:

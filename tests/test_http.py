@@ -311,3 +311,8 @@ def test_first_byte_timeout_ends_a_silent_server_early():
         with pytest.raises(HttpError, match=r"no first byte within 0\.5 s") as info:
             fetch(session, server.url, policy=policy)
     assert time.monotonic() - started < 1.5 and server.hits == 1 and info.value.deadline_passed
+
+
+def test_a_url_that_is_not_http_is_one_line():
+    with make_session(FAST) as session, pytest.raises(HttpError, match=r"not an http:// or https:// URL"):
+        fetch(session, "ftp://127.0.0.1/x", policy=FAST)

@@ -3,6 +3,7 @@ told from the build facts (public ids only, never a local path)."""
 
 from __future__ import annotations
 
+import html
 import re
 
 from collections.abc import Mapping
@@ -41,8 +42,6 @@ PCA_DESCRIPTION = (
 def markdown_text(value: Any) -> str:
     """``value`` as literal text in Markdown: HTML escaped and Markdown's punctuation backslash-escaped, so a data
     value can never become a tag, a link or a table cell boundary."""
-    import html
-
     return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=True))
 
 
@@ -80,7 +79,8 @@ def source_description(facts: BuildFacts) -> str:
     if facts.fetched_at:
         text += f", fetched {facts.fetched_at}"
     note = facts.extra.get("source_note")
-    return text + "." + (f" Note: {markdown_text(note)}." if note else "")
+    # the note is our own Markdown around a reason a server gave: its HTML escaped, its backticks kept
+    return text + "." + (f" Note: {html.escape(str(note), quote=False)}." if note else "")
 
 
 def model_description(model: Mapping[str, Any], kind: str) -> str:
