@@ -55,8 +55,6 @@ def check_records(
         name = record["name"]
         if not isinstance(name, str) or not name.strip():
             raise fail(where, f"has 'name' = {_show(name)}, expected a non-empty string")
-        if not _PLAIN_NAME.match(name):
-            raise fail(where, f"has 'name' = {_show(name)}, expected {_PLAIN_HINT}")
         types = record.get("pokemontypes")
         if types is not None:
             if not isinstance(types, list):
@@ -65,9 +63,6 @@ def check_records(
                 kind = entry.get("type") if isinstance(entry, dict) else entry  # null: a type row that is missing
                 if kind is not None and not isinstance(_path(kind, "name"), str):
                     raise fail(where, f"has 'pokemontypes[{n}].type' = {_show(kind)}, expected {{\"name\": …}}")
-                if kind is not None and not _PLAIN_NAME.match(kind["name"]):
-                    raise fail(where, f"has 'pokemontypes[{n}].type.name' = {_show(kind['name'])}, expected "
-                                      f"{_PLAIN_HINT}")
         species = record.get("pokemonspecy")
         if species is not None:
             if not isinstance(species, dict):
@@ -75,9 +70,8 @@ def check_records(
             generation = species.get("generation")
             if generation is not None and not isinstance(_path(generation, "name"), str):
                 raise fail(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
-            if generation is not None and not _PLAIN_NAME.match(generation["name"]):
-                raise fail(where, f"has 'pokemonspecy.generation.name' = {_show(generation['name'])}, expected "
-                                  f"{_PLAIN_HINT}")
+
+        _check_shown_names(record, where, fail)
 
     meta = []
     for index, row in enumerate(meta_rows):
@@ -99,6 +93,17 @@ def check_records(
         detail = f" (Pokémon {', '.join(map(str, extra[:5]))} in only one)" if extra else ""
         raise error(f"{origin}: the records and their metadata list different ids{detail}; {fix}")
     return meta
+
+
+def _check_shown_names(record: dict, where: str, fail) -> None:
+    """Refuse Markdown or HTML in the names the card and the Space show: the name, type and generation names."""
+    shown = [("name", record["name"])]
+    for n, entry in enumerate(record.get("pokemontypes") or []):
+        shown.append((f"pokemontypes[{n}].type.name", _path(entry, "type", "name")))
+    shown.append(("pokemonspecy.generation.name", _path(record.get("pokemonspecy"), "generation", "name")))
+    for field, value in shown:
+        if value is not None and not _PLAIN_NAME.match(value):
+            raise fail(where, f"has '{field}' = {_show(value)}, expected {_PLAIN_HINT}")
 
 
 def _is_int(value) -> bool:
