@@ -24,6 +24,7 @@ from pokembed.dataset.card_text import (
     DISTANCE_DESCRIPTION,
     artwork_description,
     format_int,
+    markdown_text,
     long_documents_description,
     model_description,
     pca_description,
@@ -358,7 +359,7 @@ def _type_name(table: "pa.Table", column: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|")
+    return markdown_text(value)
 
 
 def _count(count: int, one: str, many: str) -> str:

@@ -228,6 +228,14 @@ def _glob_escape(name: str) -> str:
     return glob.escape(name)
 
 
+def out_folder(value: str | Path) -> Path:
+    """The output folder a user named, as a Path; BadInputError for an empty name, which Path would silently read
+    as the current folder."""
+    if not str(value).strip():
+        raise BadInputError(f"`out` {str(value)!r} is empty; name the output folder, e.g. `out` build/dataset")
+    return Path(value)
+
+
 def check_build_paths(out_dir: Path, cache_dir: Path) -> None:
     """Before any work: --out and --cache-dir must be folders we can write, and the cache must not be inside --out.
 

@@ -291,17 +291,20 @@ def _marker_version(out_dir: Path) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def check_repo_id(repo_id: str) -> None:
-    """Refuse a repo id that is not OWNER/NAME, in one line."""
+def check_repo_id(repo_id: str, parameter: str = "repo_id") -> None:
+    """Refuse a repo id that is not OWNER/NAME, in one line naming ``parameter`` (the CLI shows its flag) and the
+    value."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    checked = repo_id
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
-        repo_id = ""
-    if repo_id.count("/") != 1:
-        raise BadInputError("the repo id must look like OWNER/NAME (e.g. `repo_id` me/pokemon-embeddings)")
+        checked = ""
+    if checked.count("/") != 1:
+        raise BadInputError(f"`{parameter}` {repo_id!r} is not a repo id: it must look like OWNER/NAME (e.g. "
+                            f"`{parameter}` me/pokemon-embeddings)")
 
 
 def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:

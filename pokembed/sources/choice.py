@@ -130,6 +130,7 @@ QUERY = """query rawPokemonData {
 
 SOURCE_FORMS = "auto, graphql, graphql:URL, pokeapi:REF or csv:PATH"
 DEFAULT_SOURCE = "auto"
+AUTO_FIRST_BYTE = 30.0  # seconds ``auto`` gives the live endpoint to start answering before it falls back
 FALLBACK_SOURCE = "pokeapi:main"
 
 
@@ -207,53 +208,54 @@ def load_source(
         return _load_pokeapi_commit(location, cache_dir=cache_dir, github=github, **net)
     if kind == "csv":
         return _load_csv_folder(Path(location), progress=progress)
-    return _load_graphql(location, cache_dir=cache_dir, refresh=refresh, net=net)
+
+    return _load_graphql(location, cache_dir=cache_dir, refresh=refresh, **net)
 
 
 def _load_auto(graphql_url: str | None, *, cache_dir: Path | None, refresh: bool, github: "GitHubEndpoints | None",
                net: dict) -> SourceData:
-    """The live GraphQL endpoint, else PokéAPI's tables at the latest commit (with a note saying why)."""
+    """The live GraphQL endpoint (given ``AUTO_FIRST_BYTE`` seconds to start answering), else PokéAPI's tables at
+    the latest commit (with a note saying why)."""
+    url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
     try:
-        url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
-        return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
+        return _load_graphql(url, cache_dir=cache_dir, refresh=refresh, first_byte=AUTO_FIRST_BYTE, **net)
     except SourceUnavailableError as error:
-        reason = str(error).split("; ")[0]
-        logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
-        try:
-            data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
-        except SourceUnavailableError as fallback_error:
-            raise SourceUnavailableError(
-                f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
-                f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
-                "data/v2/csv tables)"
-            ) from None
-        note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
-                f"endpoint failed: {reason}")
-        return replace(data, note=note)
+        return _fall_back(error, cache_dir=cache_dir, github=github, net=net)
 
 
-def _load_graphql(location: str, *, cache_dir: Path | None, refresh: bool, net: dict) -> SourceData:
-    """PokéAPI's GraphQL endpoint at ``location`` (its response cached under ``cache_dir``)."""
+def _load_graphql(url: str, *, cache_dir: Path | None, refresh: bool, progress: bool, timeout: float | None,
+                  retries: int | None, backoff: float | None, first_byte: float | None = None) -> SourceData:
+    """The records of the GraphQL endpoint at ``url`` (cached); ``first_byte``: seconds for the answer to start."""
     from pokembed.sources import graphql as pokeapi_graphql
 
-    timeout, retries, backoff, progress = net["timeout"], net["retries"], net["backoff"], net["progress"]
-
+    overrides = {k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None}
+    if first_byte is not None:
+        logger.info("auto: PokéAPI's GraphQL endpoint gets %g s to start answering, else the build falls back to %s",
+                    first_byte, FALLBACK_SOURCE)
     response = pokeapi_graphql.fetch_cached(
-        location,
-        pokeapi_graphql.query_for_url(QUERY, location),
-        cache_dir=cache_dir,
-        refresh=refresh,
-        progress=progress,
-        **{k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None},
+        url, pokeapi_graphql.query_for_url(QUERY, url), cache_dir=cache_dir, refresh=refresh, progress=progress,
+        first_byte=first_byte, **overrides,
     )
-    records, meta_rows = pokeapi_graphql.records_from_response(response.body, location)
-    return SourceData(
-        records=records,
-        meta=_meta_by_id(meta_rows),
-        source=f"graphql:{location}",
-        fetched_at=response.fetched_at,
-        data_version=None,
-    )
+    records, meta_rows = pokeapi_graphql.records_from_response(response.body, url)
+    return SourceData(records=records, meta=_meta_by_id(meta_rows), source=f"graphql:{url}",
+                      fetched_at=response.fetched_at, data_version=None)
+
+
+def _fall_back(error: SourceUnavailableError, *, cache_dir: Path | None, github, net: dict) -> SourceData:
+    """``auto`` after the live endpoint failed with ``error``: PokéAPI's tables at the latest commit, with a note."""
+    reason = str(error).split("; ")[0]
+    logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
+    try:
+        data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+    except SourceUnavailableError as fallback_error:
+        raise SourceUnavailableError(
+            f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
+            f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
+            "data/v2/csv tables)"
+        ) from None
+    note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
+            f"endpoint failed: {reason}")
+    return replace(data, note=note)
 
 
 def _load_csv_folder(folder: Path, *, progress: bool, source: str | None = None,

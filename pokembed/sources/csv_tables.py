@@ -282,6 +282,9 @@ def _load_table(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
     except duckdb.Error as exc:
         reason = _quote_problem(path) or f"is not a readable CSV ({one_line(exc)})"
         raise BadInputError(f"table {path}{reason}; {_HINT}") from None
+    if con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0] == 0:
+        raise BadInputError(f"table {path} has a header but no rows, and the records need its rows; restore the "
+                            f"file from PokéAPI's data/v2/csv or {_HINT}")
 
 
 def _read_header(path: Path) -> list[str] | None:

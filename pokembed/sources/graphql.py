@@ -74,6 +74,7 @@ def fetch_cached(
     retries: int = DEFAULT_POLICY.retries,
     backoff: float = DEFAULT_POLICY.backoff,
     progress: bool = True,
+    first_byte: float | None = None,
 ) -> CachedResponse:
     """The response to ``query`` at ``url``: from ``cache_dir`` when cached for this URL and query, else one POST."""
     query_sha = hashlib.sha256(query.encode("utf-8")).hexdigest()
@@ -90,7 +91,8 @@ def fetch_cached(
         if cached is not None:
             logger.info("using the GraphQL response cached at %s (fetched %s)", path, cached.fetched_at)
             return cached
-    body = post_query(url, query, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
+    body = post_query(url, query, timeout=timeout, retries=retries, backoff=backoff, progress=progress,
+                      first_byte=first_byte)
     fetched = CachedResponse(body=body, fetched_at=_utc_now())
     records_from_response(body, url)  # only a usable response is cached
     if path is not None:
@@ -106,15 +108,18 @@ def post_query(
     retries: int = DEFAULT_POLICY.retries,
     backoff: float = DEFAULT_POLICY.backoff,
     progress: bool = True,
+    first_byte: float | None = None,
 ) -> dict:
     """POST ``query`` and return the parsed body, by pokembed's one HTTP policy (``pokembed.http``).
 
     Connection errors, read timeouts, 429 and 5xx are retried ``retries`` times with exponential ``backoff`` or the
-    server's Retry-After; ``timeout`` is the total deadline of the whole exchange, retries and body included.
+    server's Retry-After; ``timeout`` is the total deadline of the whole exchange, retries and body included;
+    ``first_byte`` (seconds) ends it early when the answer has not started by then.
     """
     from pokembed.http import HttpError, fetch, make_session
 
-    policy = replace(DEFAULT_POLICY, retries=max(0, int(retries)), backoff=max(0.0, backoff), deadline=timeout)
+    policy = replace(DEFAULT_POLICY, retries=max(0, int(retries)), backoff=max(0.0, backoff), deadline=timeout,
+                     first_byte_timeout=first_byte)
     headers = {"Accept": "application/json"}
     with make_session(policy, pool_size=1) as session:
         try:
@@ -124,8 +129,11 @@ def post_query(
             )
         except HttpError as exc:
             if exc.deadline_passed:
+                waited = first_byte if first_byte is not None and first_byte < timeout and "first byte" in exc.problem \
+                    else timeout
                 raise SourceUnavailableError(
-                    f"{url} did not answer within {timeout:g} s; raise the timeout, {_FALLBACK}"
+                    f"{url} did not answer within {waited:g} s; raise --timeout (seconds per request, now "
+                    f"{timeout:g}), {_FALLBACK}"
                 ) from None
             raise SourceUnavailableError(
                 f"cannot reach {url} after {_attempts(exc.attempts)}, last: {exc.problem}; {_FALLBACK}"

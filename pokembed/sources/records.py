@@ -9,9 +9,14 @@ form). Every other field is embedded as it comes, whatever its value.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from pokembed.errors import PokembedError
+
+#: What a name shown in the dataset card and the Space may hold: no Markdown or HTML (PokéAPI's are a-z0-9 and -).
+_PLAIN_NAME = re.compile(r"^[\w.'’:♀♂ -]+$")
+_PLAIN_HINT = "letters, digits, spaces and - . ' : only (the dataset card and the Space show it as text)"
 
 
 def check_records(
@@ -28,6 +33,8 @@ def check_records(
     the Pokémon id, the field, its value and ``fix``.
     """
 
+    if not records:
+        raise error(f"{origin}: no Pokémon records (an empty answer); {fix}")
     seen: dict[int, int] = {}
     try:
         for index, record in enumerate(records):
@@ -69,6 +76,7 @@ def _check_record(index: int, record: object, seen: dict[int, int]) -> None:
     if not isinstance(name, str) or not name.strip():
         raise _Problem(where, f"has 'name' = {_show(name)}, expected a non-empty string")
     _check_nested(where, record)
+    _check_shown_names(record, where)
 
 
 def _check_nested(where: str, record: dict) -> None:
@@ -105,6 +113,17 @@ def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
     if not isinstance(is_default, bool):
         raise _Problem(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
     return pokemon_id, species_id, is_default
+
+
+def _check_shown_names(record: dict, where: str) -> None:
+    """Refuse Markdown or HTML in the names the card and the Space show: the name, type and generation names."""
+    shown = [("name", record["name"])]
+    for n, entry in enumerate(record.get("pokemontypes") or []):
+        shown.append((f"pokemontypes[{n}].type.name", _path(entry, "type", "name")))
+    shown.append(("pokemonspecy.generation.name", _path(record.get("pokemonspecy"), "generation", "name")))
+    for field, value in shown:
+        if value is not None and not _PLAIN_NAME.match(value):
+            raise _Problem(where, f"has '{field}' = {_show(value)}, expected {_PLAIN_HINT}")
 
 
 def _is_int(value) -> bool:
