@@ -53,6 +53,7 @@ def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
         {
             "id": Value("int32"),
             "name": Value("string"),
+            "display_name": Value("string"),
             "species_id": Value("int32"),
             "is_default": Value("bool"),
             "generation": Value("string"),
@@ -92,6 +93,7 @@ def dataset_rows(
             {
                 "id": meta.id,
                 "name": meta.name,
+                "display_name": meta.display_name,
                 "species_id": meta.species_id,
                 "is_default": meta.is_default,
                 "generation": meta.generation,

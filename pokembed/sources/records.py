@@ -3,7 +3,7 @@
 Both sources end here: the live GraphQL response is checked before it is cached (a bad answer is never
 remembered), the CSV tables after DuckDB has joined them. What is checked is what the build relies on: unique
 integer ids, a non-empty name, the type names, the species' generation name, and the metadata (species id, default
-form). Every other field is embedded as it comes, whatever its value.
+form, English names). Every other field is embedded as it comes, whatever its value.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 
 from pokembed.errors import PokembedError
+from pokembed.sources.display_names import display_name, graphql_english_names
 
 
 def check_records(
@@ -21,10 +22,12 @@ def check_records(
     origin: str,
     fix: str,
     error: type[PokembedError],
-) -> list[tuple[int, int, bool]]:
-    """Check ``records`` and their ``meta_rows`` (mappings or ``(id, species_id, is_default)`` tuples).
+) -> list[tuple[int, int, bool, str | None]]:
+    """Check ``records`` and their ``meta_rows``: GraphQL ``meta`` mappings or ``(id, species_id, is_default,
+    species English name, default form's English name)`` tuples.
 
-    Returns the metadata as ``(id, species_id, is_default)`` tuples. Raises ``error`` with one line: ``origin``,
+    Returns the metadata as ``(id, species_id, is_default, display_name)`` tuples (see
+    :func:`pokembed.sources.display_names.display_name`). Raises ``error`` with one line: ``origin``,
     the Pokémon id, the field, its value and ``fix``.
     """
 
@@ -68,8 +71,9 @@ def check_records(
     for index, row in enumerate(meta_rows):
         if isinstance(row, dict):
             pokemon_id, species_id, is_default = row.get("id"), row.get("pokemon_species_id"), row.get("is_default")
+            species_name, form_name = graphql_english_names(row)
         else:
-            pokemon_id, species_id, is_default = row
+            pokemon_id, species_id, is_default, species_name, form_name = row
         if not _is_int(pokemon_id):
             raise fail(f"meta row #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
         where = f"Pokémon {pokemon_id}"
@@ -77,7 +81,10 @@ def check_records(
             raise fail(where, f"has 'pokemon_species_id' = {_show(species_id)}, expected an integer")
         if not isinstance(is_default, bool):
             raise fail(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
-        meta.append((pokemon_id, species_id, is_default))
+        for field, value in (("English species name", species_name), ("English form name", form_name)):
+            if value is not None and not isinstance(value, str):
+                raise fail(where, f"has the {field} {_show(value)}, expected a string or null")
+        meta.append((pokemon_id, species_id, is_default, display_name(is_default, species_name, form_name)))
     ids = [r["id"] for r in records]
     if ids != [m[0] for m in meta]:
         extra = sorted(set(ids) ^ {m[0] for m in meta})
