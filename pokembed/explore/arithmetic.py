@@ -128,8 +128,10 @@ def generation_centroid(index: PokedexIndex, generation: str, space: str = "text
     return _group_centroid(index, members, space, name)
 
 
-def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10) -> list[Match]:
-    """The k Pokémon whose record embedding (text space) is closest by cosine to a query vector.
+def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10, *,
+                default_only: bool = True) -> list[Match]:
+    """The k Pokémon whose record embedding (text space) is closest by cosine to a query vector (with
+    `default_only`, among default forms only).
 
     The query is a question embedded by the dataset's text model with its query prompt (`search_query: ` for nomic),
     the records having been embedded with the document prompt: nomic's retrieval setup, asymmetric on purpose.
@@ -137,7 +139,7 @@ def ask_records(index: PokedexIndex, query_vector: np.ndarray, k: int = 10) -> l
     query = unit_query(query_vector, index.text.shape[1], "text embeddings",
                        "embed the question with the dataset's text model")
     scores = index.text @ query
-    candidates = np.arange(len(index), dtype=np.int64)
+    candidates = index.default_rows(np.arange(len(index), dtype=np.int64), default_only)
     return [index.as_match(r, scores[r]) for r in top_rows(scores, candidates, index.ids, check_k(k), descending=True)]
 
 
