@@ -128,6 +128,7 @@ def _build_locked(config: BuildConfig) -> BuildResult:
     from pokembed.dataset.table import check_output_folder, dataset_features, dataset_rows, rows_to_table, write_dataset_folder
     from pokembed.sources.documents import document_text, row_metadata
     from pokembed.dataset.facts import METADATA_KEY, BuildFacts, facts_to_json
+    from pokembed.dataset.figures import render_figures
     from pokembed.embedding.registry import get_model_spec, query_model_spec
     from pokembed.projection import combined_distances, nearest_neighbors, pca_2d, project_2d
     from pokembed.sources.choice import load_source
@@ -240,8 +241,11 @@ def _build_locked(config: BuildConfig) -> BuildResult:
         template = read_template(Path(config.card_template) if config.card_template else DEFAULT_TEMPLATE)
         card = render_card(template, table, facts, changelog, previous_changelog=previous.changelog,
                            repo_id=config.repo_id)
+    with timer.stage("figures"):
+        figures = render_figures(table)
+    with timer.stage("table and card"):  # the write counts with the table (the timer adds up a stage's parts)
         write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
-                             card_text=card, marker=facts, lock_held=True)
+                             card_text=card, marker=facts, lock_held=True, figures=figures)
 
     return BuildResult(
         out=Path(config.out),

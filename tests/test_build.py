@@ -187,7 +187,7 @@ def test_cli_prints_a_summary_with_time_per_step(tmp_path, csv_fixture, artwork_
     out = capsys.readouterr().out
     assert code == 0
     assert "Built 5 Pokémon" in out
-    for step in ("source", "text embeddings", "image embeddings", "projection", "total"):
+    for step in ("source", "text embeddings", "image embeddings", "projection", "figures", "total"):
         assert step in out
 
 
