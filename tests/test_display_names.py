@@ -94,3 +94,13 @@ def test_shared_names_from_the_tables(shared_data, shared_dir):
     assert by_slug["nidoran-f"] == "Nidoran♀" and by_slug["nidoran-m"] == "Nidoran♂"
     assert by_slug["deoxys-normal"] == "Deoxys" and by_slug["deoxys-attack"] == "Attack Deoxys"
     assert by_slug["koraidon-limited-build"] == "Koraidon"  # no English form name: the species'
+
+
+def test_names_to_show_prefers_the_column_and_falls_back_to_slugs():
+    from pokembed.explore.names import names_to_show
+
+    slugs, species = ["mr-mime", "deoxys-normal", "deoxys-attack"], [122, 386, 386]
+    assert names_to_show(slugs, species, ["Mr. Mime", "Deoxys", "Attack Deoxys"]) == ["Mr. Mime", "Deoxys",
+                                                                                       "Attack Deoxys"]
+    assert names_to_show(slugs, species, ["Mr. Mime", None, ""]) == ["Mr. Mime", "Deoxys (Normal)", "Deoxys (Attack)"]
+    assert names_to_show(slugs, species) == ["Mr. Mime", "Deoxys (Normal)", "Deoxys (Attack)"]  # an older dataset
