@@ -62,10 +62,15 @@ def cosine_matrix(text: np.ndarray, image: np.ndarray, has_image: np.ndarray, mo
     return matrix
 
 
+def block_labels(generations: list[str | None], is_default: np.ndarray) -> list[str]:
+    """Each row's block: its generation ("unknown" for None), or :data:`FORMS_BLOCK` for an alternate form."""
+    return [(g or "unknown") if d else FORMS_BLOCK for g, d in zip(generations, np.asarray(is_default, bool))]
+
+
 def generation_blocks(generations: list[str | None], is_default: np.ndarray) -> tuple[Block, ...]:
     """The runs of one generation along the chart's rows; alternate forms (``is_default`` False) are one
     :data:`FORMS_BLOCK` run wherever they fall."""
-    labels = [(g or "unknown") if d else FORMS_BLOCK for g, d in zip(generations, np.asarray(is_default, bool))]
+    labels = block_labels(generations, is_default)
     blocks: list[Block] = []
     for position, label in enumerate(labels):
         if blocks and blocks[-1].label == label and blocks[-1].stop == position:
@@ -77,7 +82,7 @@ def generation_blocks(generations: list[str | None], is_default: np.ndarray) -> 
 
 def lowest_median_rows(matrix: np.ndarray, generations: list[str | None], ids: np.ndarray) -> list[LowestMedian]:
     """Per generation (in order of first appearance), the row whose median similarity to the other rows of its
-    generation is lowest; the diagonal and blank (NaN) cells are left out, ties go to the smaller id, and a
+    generation is lowest (pass :func:`block_labels` to treat the alternate forms as a group of their own); the diagonal and blank (NaN) cells are left out, ties go to the smaller id, and a
     generation with fewer than two rows with numbers is skipped."""
     ids = np.asarray(ids, dtype=np.int64)
     labels = [g or "unknown" for g in generations]

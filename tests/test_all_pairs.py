@@ -68,8 +68,9 @@ def test_marked_rows_are_each_generations_lowest_median(index, columns, modality
     chart = all_pairs(index, modality)
     ids = columns["ids"]
     expected = {}
-    for gen in GENERATIONS:
-        members = [i for i in range(N) if columns["generations"][i] == gen]
+    group = ["forms" if not d else g for g, d in zip(columns["generations"], columns["is_default"])]
+    for gen in (*GENERATIONS, "forms"):  # the alternate forms are a group of their own
+        members = [i for i in range(N) if group[i] == gen]
         medians = {}
         for i in members:
             values = [expected_cell(columns, i, j, modality) for j in members if j != i]

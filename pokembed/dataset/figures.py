@@ -67,7 +67,7 @@ def umap_figure(x: np.ndarray, y: np.ndarray, generations: list[str | None], ids
 def all_pairs_figure(ids: np.ndarray, names: list[str], generations: list[str | None], is_default: np.ndarray,
                      text: np.ndarray) -> bytes:
     """The all-pairs chart of the text embeddings: cosine similarity of every pair, ordered by id."""
-    from pokembed.pairwise import cosine_matrix, generation_blocks, id_order, lowest_median_rows
+    from pokembed.pairwise import block_labels, cosine_matrix, generation_blocks, id_order, lowest_median_rows
 
     order = id_order(ids)
     ids, names = ids[order], [names[i] for i in order]
@@ -85,7 +85,7 @@ def all_pairs_figure(ids: np.ndarray, names: list[str], generations: list[str | 
     middles = [(b.start + b.stop - 1) / 2 for b in blocks]
     short = [_short_label(b.label) for b in blocks]
     axes.set_xticks(middles, short, fontsize=7, rotation=90), axes.set_yticks(middles, short, fontsize=7)
-    for marked in lowest_median_rows(matrix, generations, ids):
+    for marked in lowest_median_rows(matrix, block_labels(generations, is_default), ids):
         axes.annotate(names[marked.position], xy=(len(ids) - 0.5, marked.position), xytext=(4, 0),
                       textcoords="offset points", fontsize=6, color="black", va="center",
                       arrowprops={"arrowstyle": "-", "color": "red", "linewidth": 0.6}, annotation_clip=False)

@@ -13,8 +13,8 @@ import numpy as np
 
 from pokembed.errors import BadInputError
 from pokembed.explore.index import PokedexIndex
-from pokembed.pairwise import (PAIR_MODALITIES, Block, cosine_matrix, generation_blocks, id_order, lowest_median_rows,
-                               rank_in)
+from pokembed.pairwise import (PAIR_MODALITIES, Block, block_labels, cosine_matrix, generation_blocks, id_order,
+                               lowest_median_rows, rank_in)
 
 COLOUR_MAP = "viridis"  # perceptually uniform, readable in grey and by most colour-blind visitors
 ROW_DECIMALS = 4        # a hovered row's numbers: enough to tell neighbours apart, small to send
@@ -22,7 +22,8 @@ ROW_DECIMALS = 4        # a hovered row's numbers: enough to tell neighbours apa
 
 @dataclass(frozen=True)
 class MarkedRow:
-    """A generation's lowest-median row: where it is in the chart, who it is, and its median similarity."""
+    """A generation's lowest-median row (median over the default forms of that generation; the alternate forms
+    are the group "forms"): where it is in the chart, who it is, and its median similarity."""
 
     generation: str
     position: int
@@ -112,8 +113,9 @@ def all_pairs(index: PokedexIndex, modality: str = "text", *, default_only: bool
     off = matrix[~np.eye(len(rows), dtype=bool)]
     off = off[np.isfinite(off)]
     vmin, vmax = (float(off.min()), float(off.max())) if off.size else (0.0, 1.0)
+    labels = block_labels(generations, index.is_default[rows])  # forms are marked as a group of their own
     marked = tuple(MarkedRow(m.generation, m.position, int(ids[m.position]), names[m.position], m.median)
-                   for m in lowest_median_rows(matrix, generations, ids))
+                   for m in lowest_median_rows(matrix, labels, ids))
     return AllPairs(modality, rows, ids, names, matrix, vmin, vmax if vmax > vmin else vmin + 1e-6,
                     generation_blocks(generations, index.is_default[rows]), marked)
 
