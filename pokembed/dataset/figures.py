@@ -9,17 +9,15 @@ same table gives the same bytes.
 from __future__ import annotations
 
 import io
-import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pokembed.dataset.output_folder import FIGURES_DIR
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-logger = logging.getLogger(__name__)
-
-FIGURES_DIR = "images"
 UMAP_FIGURE = f"{FIGURES_DIR}/umap.png"
 ALL_PAIRS_FIGURE = f"{FIGURES_DIR}/all_pairs.png"
 FIGURES = (UMAP_FIGURE, ALL_PAIRS_FIGURE)

@@ -34,7 +34,8 @@ from pokembed.dataset.facts import MARKER
 logger = logging.getLogger(__name__)
 
 #: What pokembed writes in --out (paths relative to it, fnmatch patterns); everything else is the user's.
-OWNED = ("README.md", MARKER, "data/*.parquet", "images/*.png")
+FIGURES_DIR = "images"  # the card's figures (pokembed.dataset.figures)
+OWNED = ("README.md", MARKER, "data/*.parquet", f"{FIGURES_DIR}/*.png")
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError, PublishError, one_line
 from pokembed.dataset.facts import MARKER, read_marker
-from pokembed.dataset.figures import FIGURES_DIR
+from pokembed.dataset.output_folder import FIGURES_DIR
 from pokembed.dataset.versioning import VERSION_PATTERN, validate_version
 
 logger = logging.getLogger(__name__)
