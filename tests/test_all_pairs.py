@@ -108,6 +108,11 @@ def test_png_is_one_pixel_per_pair_and_deterministic(index):
     assert scale[0]["value"] == pytest.approx(chart.vmin, abs=1e-4)
     assert "#{:02x}{:02x}{:02x}".format(*pixels[lo][:3]) == scale[0]["colour"]  # the lowest cell: the scale's start
     assert Image.open(io.BytesIO(chart.legend_png(64, 4))).size == (64, 4)
+    import matplotlib  # every cell: viridis at its value's level (255 levels from vmin to vmax)
+
+    level = np.rint((chart.matrix[~blank] - chart.vmin) / (chart.vmax - chart.vmin) * 254) / 254
+    expected = np.rint(np.asarray(matplotlib.colormaps["viridis"](level))[:, :3] * 255)
+    assert np.abs(pixels[~blank][:, :3].astype(int) - expected).max() <= 1
 
 
 def ranks_by_sort(c, a, b, modality):
