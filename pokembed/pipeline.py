@@ -69,18 +69,26 @@ class BuildResult:
 
 
 class StageTimer:
-    """Times named stages and logs each as it ends."""
+    """Times named stages and logs each as it ends; a stage inside another is counted apart from it, so the timings
+    add up to the whole."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self._inner: list[float] = []  # per open stage: the seconds its inner stages took
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         log.info("%s ...", name)
-        yield
-        seconds = time.perf_counter() - start
-        self.timings[name] = self.timings.get(name, 0.0) + seconds
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            seconds = elapsed - self._inner.pop()
+            if self._inner:
+                self._inner[-1] += elapsed
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
         log.info("%s done in %.2f s", name, seconds)
 
 
@@ -178,7 +186,8 @@ def _build_locked(config: BuildConfig, template: str) -> BuildResult:
         projection = _project(config, inputs.ids, vectors)
     with timer.stage("table and card"):
         changelog = version_line + choose_changelog(previous, changes)
-        result = _write(config, template, inputs, vectors, projection, models, changelog, previous.changelog)
+        result = _write(config, template, inputs, vectors, projection, models, changelog, previous.changelog,
+                        timer)
     return replace(result, timings=timer.timings)
 
 
@@ -288,10 +297,11 @@ def _project(config: BuildConfig, ids: list[int], vectors: _Vectors) -> _Project
 
 
 def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vectors, projection: _Projection,
-           models, changelog: list[str], previous_changelog: list[str]) -> BuildResult:
+           models, changelog: list[str], previous_changelog: list[str], timer: StageTimer) -> BuildResult:
     """The rows, the build facts and the card, written to the output folder (temp folder, then swapped in)."""
     from pokembed.dataset.card import render_card
     from pokembed.dataset.facts import METADATA_KEY, facts_to_json
+    from pokembed.dataset.figures import render_figures
     from pokembed.dataset.table import dataset_features, dataset_rows, rows_to_table, write_dataset_folder
 
     ids, pngs = inputs.ids, inputs.artwork.png
@@ -318,8 +328,10 @@ def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vector
     table = rows_to_table(rows, features)
     card = render_card(template, table, facts, changelog, previous_changelog=previous_changelog,
                        repo_id=config.repo_id)
+    with timer.stage("figures"):  # inside "table and card", timed apart from it
+        figures = render_figures(table)
     write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
-                         card_text=card, marker=facts, lock_held=True)
+                         card_text=card, marker=facts, lock_held=True, figures=figures)
     return BuildResult(out=Path(config.out), rows=len(rows), counts=counts, timings={}, changelog=changelog,
                        truncated=truncated_names, missing_artwork=facts.missing_artwork, version=config.version)
 

@@ -48,6 +48,8 @@ PLACEHOLDER_REPO_ID = "YOUR-NAMESPACE/pokemon-embeddings"
 COLUMN_DOCS: dict[str, str] = {
     "id": "PokéAPI Pokémon id (alternate forms have ids from 10001).",
     "name": "PokéAPI name, e.g. `pikachu`, `charizard-mega-x`.",
+    "display_name": "PokéAPI's English name: the species' for a default form (`Mr. Mime`, `Nidoran♀`), the form's "
+    "own where PokéAPI has one (`Mega Charizard X`, `Alolan Raichu`), else the species'.",
     "species_id": "PokéAPI species id: forms share their species' id.",
     "is_default": "Whether this is the default form of its species.",
     "generation": "Generation that introduced the species, e.g. `generation-i`.",

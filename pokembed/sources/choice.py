@@ -9,7 +9,7 @@ Four sources give the same records:
 - ``auto`` (the default): the live endpoint, and ``pokeapi:main`` when it is unreachable or erroring after its
   retries; the fallback is logged and recorded in :attr:`SourceData.note` (and so in the card).
 
-The per-Pokémon metadata the dataset needs beyond the article's fields (species id, default form) travels
+The per-Pokémon metadata the dataset needs beyond the article's fields (species id, default form, display name) travels
 separately in :attr:`SourceData.meta`, so it never changes the embedded text.
 """
 
@@ -33,7 +33,8 @@ DEFAULT_GRAPHQL_URL = "https://graphql.pokeapi.co/v1beta2"
 GRAPHQL_URL_ENV = "POKEMBED_GRAPHQL_URL"  # the endpoint ``auto`` asks first, for a mirror (or a test server)
 
 #: The article's query (minimaxir/pokemon-embeddings ``query.gql``) with v1beta2 names (no ``pokemon_v2_``
-#: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata.
+#: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata
+#: (species, default form, and the English names of the species and of the default form, for the display name).
 #: The article orders encounters by ``{ pokemon_v2_locationarea: {}, location_area_id: asc }``; the empty
 #: relationship term orders nothing, so it is left out.
 QUERY = """query rawPokemonData {
@@ -124,6 +125,16 @@ QUERY = """query rawPokemonData {
     id
     pokemon_species_id
     is_default
+    pokemonspecy {
+      pokemonspeciesnames(where: { language_id: { _eq: 9 } }) {
+        name
+      }
+    }
+    pokemonforms(where: { is_default: { _eq: true } }, order_by: { id: asc }) {
+      pokemonformnames(where: { language_id: { _eq: 9 } }) {
+        pokemon_name
+      }
+    }
   }
 }
 """
@@ -141,6 +152,7 @@ class PokemonMeta:
     id: int
     species_id: int
     is_default: bool
+    display_name: str | None = None  # PokéAPI's English name (sources.display_names); None when it has none
 
 
 @dataclass(frozen=True)
@@ -294,5 +306,6 @@ def load_records(source: str, **kwargs) -> list[dict]:
     return load_source(source, **kwargs).records
 
 
-def _meta_by_id(rows: list[tuple[int, int, bool]]) -> dict[int, PokemonMeta]:
-    return {pid: PokemonMeta(id=pid, species_id=species, is_default=default) for pid, species, default in rows}
+def _meta_by_id(rows: list[tuple[int, int, bool, str | None]]) -> dict[int, PokemonMeta]:
+    return {pid: PokemonMeta(id=pid, species_id=species, is_default=default, display_name=name)
+            for pid, species, default, name in rows}

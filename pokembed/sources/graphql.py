@@ -26,6 +26,7 @@ RELATIONSHIPS = (
     "locationarea", "location", "region", "pokemonspecy", "pokemonspeciesflavortexts", "version",
     "pokemonshape", "pokemonhabitat", "pokemonegggroups", "egggroup", "generation", "growthrate",
     "pokemoncolor", "pokemonevolutions", "evolutiontrigger", "pokemonmoves", "move",
+    "pokemonspeciesnames", "pokemonforms", "pokemonformnames",
 )
 _RELATIONSHIP_RE = re.compile(r"\b(" + "|".join(RELATIONSHIPS) + r")\b(?=\s*[({])")
 #: Total seconds for the POST, its retries and its whole body (the full response is tens of MB, served slowly).
@@ -151,8 +152,9 @@ def post_query(
     return _parse_body(url, result.content)
 
 
-def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool]]]:
-    """The records (prefixes stripped, key order kept) and ``(id, species_id, is_default)`` rows of a response."""
+def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool, str | None]]]:
+    """The records (prefixes stripped, key order kept) and ``(id, species_id, is_default, display_name)`` rows of a
+    response."""
     data = body.get("data") if isinstance(body, dict) else None
     data = strip_prefixes(data) if isinstance(data, dict) else None
     records = data.get("pokemon") if data else None

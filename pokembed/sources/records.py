@@ -3,7 +3,7 @@
 Both sources end here: the live GraphQL response is checked before it is cached (a bad answer is never
 remembered), the CSV tables after DuckDB has joined them. What is checked is what the build relies on: unique
 integer ids, a non-empty name, the type names, the species' generation name, and the metadata (species id, default
-form). Every other field is embedded as it comes, whatever its value.
+form, English names). Every other field is embedded as it comes, whatever its value.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from pokembed.errors import PokembedError
+from pokembed.sources.display_names import display_name, graphql_english_names
 
 #: What a name shown in the dataset card and the Space may hold: no Markdown or HTML (PokéAPI's are a-z0-9 and -).
 _PLAIN_NAME = re.compile(r"^[\w.'’:♀♂ -]+$")
@@ -26,10 +27,12 @@ def check_records(
     origin: str,
     fix: str,
     error: type[PokembedError],
-) -> list[tuple[int, int, bool]]:
-    """Check ``records`` and their ``meta_rows`` (mappings or ``(id, species_id, is_default)`` tuples).
+) -> list[tuple[int, int, bool, str | None]]:
+    """Check ``records`` and their ``meta_rows``: GraphQL ``meta`` mappings or ``(id, species_id, is_default,
+    species English name, default form's English name)`` tuples.
 
-    Returns the metadata as ``(id, species_id, is_default)`` tuples. Raises ``error`` with one line: ``origin``,
+    Returns the metadata as ``(id, species_id, is_default, display_name)`` tuples (see
+    :func:`pokembed.sources.display_names.display_name`). Raises ``error`` with one line: ``origin``,
     the Pokémon id, the field, its value and ``fix``.
     """
 
@@ -99,12 +102,14 @@ def _check_nested(where: str, record: dict) -> None:
             raise _Problem(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
 
 
-def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
-    """A meta row (a mapping or an ``(id, species_id, is_default)`` tuple) as a checked tuple."""
+def _meta_tuple(index: int, row: object) -> tuple[int, int, bool, str | None]:
+    """A meta row (a GraphQL mapping or an ``(id, species_id, is_default, species name, form name)`` tuple) as a
+    checked ``(id, species_id, is_default, display name)`` tuple."""
     if isinstance(row, dict):
         pokemon_id, species_id, is_default = row.get("id"), row.get("pokemon_species_id"), row.get("is_default")
+        species_name, form_name = graphql_english_names(row)
     else:
-        pokemon_id, species_id, is_default = row
+        pokemon_id, species_id, is_default, species_name, form_name = row
     if not _is_int(pokemon_id):
         raise _Problem(f"meta row #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
     where = f"Pokémon {pokemon_id}"
@@ -112,7 +117,10 @@ def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
         raise _Problem(where, f"has 'pokemon_species_id' = {_show(species_id)}, expected an integer")
     if not isinstance(is_default, bool):
         raise _Problem(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
-    return pokemon_id, species_id, is_default
+    for field, value in (("English species name", species_name), ("English form name", form_name)):
+        if value is not None and not isinstance(value, str):
+            raise _Problem(where, f"has the {field} {_show(value)}, expected a string or null")
+    return pokemon_id, species_id, is_default, display_name(is_default, species_name, form_name)
 
 
 def _check_shown_names(record: dict, where: str) -> None:
