@@ -33,7 +33,7 @@ def refused(call, message: str) -> None:
     ("generation-i", (1, "generation-i")), ("generation-iv", (4, "generation-iv")),
     ("generation-ix", (9, "generation-ix")), ("generation-xiv", (14, "generation-xiv")),
     ("generation-xl", (40, "generation-xl")), ("GENERATION-VI", (6, "GENERATION-VI")),
-    ("gen-7", (7, "gen-7")), ("generation-12", (12, "generation-12")), ("paldea", (10**5, "paldea")),
+    ("gen-7", (7, "gen-7")), ("sinnoh-generation-iv", (4, "sinnoh-generation-iv")), ("generation-12", (12, "generation-12")), ("paldea", (10**5, "paldea")),
     ("", (10**6, "")), (None, (10**6, "")), ("generation-", (10**5, "generation-")),
 ])
 def test_generation_sort_key(generation, key):
@@ -56,6 +56,30 @@ def test_vectors_are_scaled_to_unit_length_and_rows_without_artwork_are_zero():
     assert index.text.dtype == np.float32 and index.image.dtype == np.float32 and index.ids.dtype == np.int64
 
 
+def test_plain_python_sequences_become_arrays_and_tuples():
+    index = PokedexIndex(ids=[3, 1], names=["b", "a"], generations=["generation-i", None], types=[["fire"], []],
+                         text=[[1.0, 0.0], [0.0, 2.0]], image=[[1.0], [2.0]], has_image=[1, 0], umap=[[0.0, 1.0], [2.0, 3.0]])
+    assert index.ids.dtype == np.int64 and index.ids.tolist() == [3, 1]
+    assert index.names == ("b", "a") and index.generations == ("generation-i", None) and index.types == (("fire",), ())
+    assert index.umap.dtype == np.float32 and index.has_image.tolist() == [True, False]
+    assert [m.id for m in index.search_images(np.array([[5.0]]))] == [3]  # a (1, dim) query is a query
+    assert index.similar("a", by="umap", k=1)[0].score == pytest.approx(np.hypot(2.0, 2.0))
+
+
+def test_an_index_of_nobody_still_answers_lookups():
+    index = PokedexIndex(ids=np.zeros(0), names=(), generations=(), types=(), text=np.zeros((0, 3)),
+                         image=np.zeros((0, 3)), has_image=np.zeros(0, dtype=bool), umap=np.zeros((0, 2)))
+    refused(lambda: index.find("eevee"), "no Pokémon named 'eevee'; pick a name from the list, e.g. pikachu")
+    refused(lambda: index.find(None), "no Pokémon name given; pick one from the list, e.g. pikachu")
+
+
+def test_image_search_needs_artwork_of_any_width():
+    refused(lambda: index_of(has_image=np.zeros(4, dtype=bool)).search_images(np.ones(3)),
+            "this dataset has no image embeddings; rebuild it with artwork to search by image")
+    narrow = index_of(image=np.array([[1.0], [-1.0], [2.0], [0.5]]))
+    assert [m.id for m in narrow.search_images(np.array([3.0]), k=4)] == [10, 30, 40, 20]
+
+
 def test_an_index_without_image_columns():
     index = index_of(image=np.zeros((4, 0)), has_image=np.zeros(4, dtype=bool))
     assert index.image.shape == (4, 0) and not index.has_image.any()
@@ -74,6 +98,11 @@ def test_each_array_without_one_row_per_name_is_named(field, value):
             f"index arrays {field} do not have one row per name (4); rebuild the dataset with build_dataset.py")
 
 
+def test_several_wrong_arrays_are_listed_together():
+    refused(lambda: index_of(ids=np.arange(3), umap=np.ones((2, 2))),
+            "index arrays ids, umap do not have one row per name (4); rebuild the dataset with build_dataset.py")
+
+
 def test_lookup_messages():
     index = index_of(names=("pikachu", "pichu", "raichu", "eevee"))
     refused(lambda: index.find("eevie"), "no Pokémon named 'eevie'; did you mean eevee?")
@@ -81,6 +110,7 @@ def test_lookup_messages():
     refused(lambda: index.find("ichu"), "no Pokémon named 'ichu'; did you mean pichu, raichu or pikachu?")
     refused(lambda: index.find(" zzzzz "), "no Pokémon named 'zzzzz'; pick a name from the list, e.g. pikachu")
     refused(lambda: index.find("  "), "no Pokémon name given; pick one from the list, e.g. pikachu")
+    refused(lambda: index_of().find("zzzzz"), "no Pokémon named 'zzzzz'; pick a name from the list, e.g. mon0")
     refused(lambda: index.row_of_id(99), "no Pokémon with id 99 in this dataset; use an id it contains")
     assert index.row_of_id(np.int64(30)) == 2 and index.find("EEVEE") == 3
 
@@ -103,6 +133,13 @@ def test_ranking_refusals():
 
 
 def test_generations_are_ranked_in_game_order_with_unknown_last():
+    generations = ("generation-ix", None, "generation-v", "paldea", "generation-ix", None, "generation-v", "paldea")
+    index = index_of(n=8, generations=generations)
+    order = ["generation-v", "generation-ix", "paldea", "unknown"]  # not alphabetical: v < ix, unrecognised, none
+    assert [g.generation for g in index.best_per_generation("mon0", k=1)] == order
+    assert [o.generation for o in index.oddballs("text")] == order
+    lonely = index_of(n=5, generations=("generation-i", "generation-ii", "generation-ii", "generation-iii", "generation-iii"))
+    assert [o.generation for o in lonely.oddballs("text")] == ["generation-ii", "generation-iii"]  # one member: skipped
     index = index_of(n=8)
     assert [g.generation for g in index.best_per_generation("mon0", k=1)] == ["generation-i", "generation-ii", "unknown"]
     assert [o.generation for o in index.oddballs("image")] == ["generation-i", "generation-ii", "unknown"]
@@ -112,16 +149,16 @@ def test_generations_are_ranked_in_game_order_with_unknown_last():
 
 
 def test_stored_neighbours_skip_self_and_rows_out_of_range():
-    index = index_of(neighbors=((0, 2, 9, 1), (), (), ()), neighbor_distances=((0.0, 0.1, 0.2), (), (), ()))
+    index = index_of(neighbors=((0, 2, 4, 9, 1), (), (), ()), neighbor_distances=((0.0, 0.1, 0.2, 0.3), (), (), ()))
     assert index.stored_neighbors(0) == [(2, pytest.approx(0.1)), (1, None)]
     assert index.neighbor_rows(0) == [2, 1]
 
 
-def dataset(text, image, neighbors=None):
+def dataset(text, image, neighbors=None, ids=None):
     import datasets
 
     n = len(text)
-    data = {"id": [10 * (i + 1) for i in range(n)], "name": [f"mon{i}" for i in range(n)],
+    data = {"id": ids or [10 * (i + 1) for i in range(n)], "name": [f"mon{i}" for i in range(n)],
             "generation": ["generation-i"] * n, "types": [["fire"]] * n, "text_embedding": text,
             "image_embedding": image, "umap_2d_x": [float(i) for i in range(n)], "umap_2d_y": [None] + [1.0] * (n - 1)}
     if neighbors is not None:
@@ -138,6 +175,8 @@ def test_from_dataset_reads_variable_length_null_and_empty_embeddings():
     assert index.neighbors == ((), (), ())
     no_images = PokedexIndex.from_dataset(dataset([[1.0], [2.0]], [None, None]))
     assert no_images.image.shape == (2, 0) and not no_images.has_image.any()
+    no_column = PokedexIndex.from_dataset(dataset([[1.0], [2.0]], [None, None]).remove_columns(["image_embedding"]))
+    assert no_column.image.shape == (2, 0) and no_column.image.dtype == np.float32 and not no_column.has_image.any()
     refused(lambda: PokedexIndex.from_dataset(dataset([[1.0, 0.0], [1.0]], [None, None])),
             "embedding rows have different lengths [1, 2]; rebuild the dataset")
     refused(lambda: PokedexIndex.from_dataset(dataset([[1.0], None], [None, None])),
@@ -150,9 +189,28 @@ def test_from_dataset_reads_variable_length_null_and_empty_embeddings():
 def test_from_dataset_maps_neighbours_stored_as_ids_and_keeps_row_indices(caplog):
     cells = [{"ids": [20, 30], "distances": [0.1, 0.2]}, {"ids": [10], "distances": [0.1]}, None]
     index = PokedexIndex.from_dataset(dataset([[1.0]] * 3, [None] * 3, cells))
-    assert index.neighbors == ((1, 2), (0,), ()) and "holds Pokémon ids" in caplog.text
+    assert index.neighbors == ((1, 2), (0,), ())
+    assert caplog.messages == ["the neighbors column holds Pokémon ids, not row indices; mapping them to rows"]
+    by_id = [{"ids": [3], "distances": [0.1]}, {"ids": [1], "distances": [0.1]}, {"ids": [2], "distances": [0.1]}]
+    assert PokedexIndex.from_dataset(dataset([[1.0]] * 3, [None] * 3, by_id, ids=[1, 2, 3])).neighbors == ((2,), (0,), (1,))
+    empty = [{"ids": [], "distances": []}] * 3
+    assert PokedexIndex.from_dataset(dataset([[1.0]] * 3, [None] * 3, empty)).neighbors == ((), (), ())
     assert index.neighbor_distances[0] == pytest.approx((0.1, 0.2))
     rows = [{"ids": [1, 2], "distances": [0.1, 0.2]}, {"ids": [0], "distances": [0.1]}, {"ids": [], "distances": []}]
     assert PokedexIndex.from_dataset(dataset([[1.0]] * 3, [None] * 3, rows)).neighbors == ((1, 2), (0,), ())
     edge = [{"ids": [2], "distances": [0.1]}, {"ids": [], "distances": []}, {"ids": [], "distances": []}]
     assert PokedexIndex.from_dataset(dataset([[1.0]] * 3, [None] * 3, edge)).neighbors == ((2,), (), ())
+
+
+def test_the_documented_defaults():
+    """similar and search_images give 10, best_per_generation 3 per generation, oddballs and scores rank by text."""
+    index = index_of(n=16, generations=("generation-i",) * 16)
+    assert len(index.similar("mon0")) == 10 and len(index.search_images(np.ones(3))) == 10
+    assert len(index.best_per_generation("mon0")) == 3
+    assert [o.modality for o in index.oddballs()] == ["text"]
+    np.testing.assert_array_equal(index.scores(0)[0], index.text @ index.text[0])
+
+
+def test_an_unrecognised_generation_sorts_before_unknown_whatever_its_name():
+    index = index_of(n=4, generations=("zeta", None, "zeta", None))
+    assert [g.generation for g in index.best_per_generation("mon0", k=1)] == ["zeta", "unknown"]

@@ -56,6 +56,24 @@ def test_the_map_is_umap_with_the_documented_settings(n, n_neighbors, init):
     np.testing.assert_array_equal(got, expected.astype(np.float32))
 
 
+def test_the_map_shows_its_progress_only_when_asked_and_no_umap_warnings(capfd):
+    import warnings
+
+    text = clustered(12)
+    distances = combined_distances(text, np.zeros_like(text), np.zeros(12, dtype=bool))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # UMAP's "using precomputed metric" notice is ours to silence
+        project_2d(distances, UmapParams(n_epochs=20), progress=False)
+    assert capfd.readouterr() == ("", "")  # not verbose either
+    project_2d(distances, UmapParams(n_epochs=20))
+    err = capfd.readouterr().err
+    assert "\rUMAP: 100%" in err and "20/20" in err  # (UMAP's bar format shows no unit)
+
+
+def test_ten_neighbours_by_default():
+    assert [len(row["ids"]) for row in nearest_neighbors(np.zeros((12, 12)), range(12))] == [10] * 12
+
+
 def test_umap_is_skipped_below_three_points_and_says_so(caplog):
     caplog.set_level("INFO", logger="pokembed.projection")
     assert project_2d(np.zeros((1, 1), np.float32), progress=False).tolist() == [[0.0, 0.0]]
