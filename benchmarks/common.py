@@ -46,8 +46,8 @@ def check_positive(parser: argparse.ArgumentParser, args: argparse.Namespace, *n
 # --- model writers --------------------------------------------------------------------------------------------------
 
 def write_tiny_models(folder: Path) -> tuple[Path, Path]:
-    """(text, image) tiny random-weight models (python -m pokembed.embedding.tiny_models) with the real tokenizer."""
-    command = [sys.executable, "-m", "pokembed.embedding.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
+    """(text, image) tiny random-weight models (python -m pokembed.tiny_models) with the real tokenizer."""
+    command = [sys.executable, "-m", "pokembed.tiny_models", str(folder), "--tokenizer", str(TOKENIZER_DIR)]
     subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return Path(folder) / "text", Path(folder) / "image"
 

@@ -8,7 +8,7 @@ warm build then also skips imports and numba's compilation of UMAP). Both builds
   warm  the same command again: source, artwork and vectors come from the cache; UMAP and the table are redone.
 Each build prints its own summary (counts, seconds per step); a side-by-side table ends the report.
 
-Models: by default the tiny random models of `python -m pokembed.embedding.tiny_models` (written to a temp folder, with the real
+Models: by default the tiny random models of `python -m pokembed.tiny_models` (written to a temp folder, with the real
 bert-base-uncased tokenizer so token counts are real); --full-size writes the random full-size ones of
 text_throughput.py and image_throughput.py instead (the nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures);
 --text-model / --image-model take any registry name or folder.
@@ -91,7 +91,7 @@ def write_models(folder: Path, *, full_size: bool) -> tuple[str, str, str]:
         what = "random full-size models (nomic-embed-text-v1.5 and nomic-embed-vision-v1.5 architectures)"
     else:
         text, image = write_tiny_models(folder)
-        what = "tiny models (python -m pokembed.embedding.tiny_models, bert-base-uncased tokenizer)"
+        what = "tiny models (python -m pokembed.tiny_models, bert-base-uncased tokenizer)"
     return str(text), str(image), f"{what}, written in {time.perf_counter() - start:.1f} s"
 
 

@@ -72,7 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", type=Path, help="a dataset folder written by build_dataset.py")
     parser.add_argument("--tiny", action="store_true", help="serve the dataset as built with the models in --models")
-    parser.add_argument("--models", type=Path, help="with --tiny: a folder with text/ and image/ (pokembed.embedding.tiny_models)")
+    parser.add_argument("--models", type=Path, help="with --tiny: a folder with text/ and image/ (python -m pokembed.tiny_models DIR)")
     parser.add_argument("--repeats", type=int, default=30, help="timed calls per endpoint (default 30)")
     parser.add_argument("--settle", type=float, default=30.0,
                         help="seconds the page is up before the first question (default 30)")
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.tiny:
             if not args.models:
-                raise SystemExit("--tiny needs --models DIR (python -m pokembed.embedding.tiny_models DIR)")
+                raise SystemExit("--tiny needs --models DIR (python -m pokembed.tiny_models DIR)")
             dataset, text, image, label = args.dataset, args.models / "text", args.models / "image", "tiny models"
         else:
             made = time.perf_counter()

@@ -28,6 +28,7 @@ FLAGS = {
     "text_model": "--text-model", "image_model": "--image-model", "device": "--device",
     "long_documents": "--long-documents", "version": "--version", "previous": "--previous",
     "n_epochs": "--umap-epochs", "seed": "--seed", "refresh": "--refresh", "repo_id": "--push",
+    "space_id": "--space", "timeout": "--timeout",
 }
 JOB_FLAGS = {"--schedule": "schedule", "--hf-job-code": "code_url", "--hf-job-revision": "revision",
              "--hf-job-image": "image", "--hf-job-timeout": "timeout"}  # flag -> JobOptions field
@@ -68,7 +69,7 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
                              "PokeAPI/pokeapi), or csv:PATH (a folder of PokéAPI's data/v2/csv tables). Default: %(default)s")
     parser.add_argument("--artwork", default=default(BuildConfig, "artwork"),
                         help="URL template with {id}, or a folder of {id}.png. Default: PokéAPI's sprites repository")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (a Hub dataset repo layout)")
+    parser.add_argument("--out", required=True, help="output folder (a Hub dataset repo layout)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="build cache (raw source, artwork, vectors). Default: <out's parent>/.pokembed-cache")
     parser.add_argument("--limit", type=int, default=None, help="only the first N Pokémon (by id)")
@@ -89,6 +90,9 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--umap-epochs", type=int, default=None,
                         help=f"UMAP n_epochs (default {default(UmapParams, 'n_epochs')}, the article's)")
     parser.add_argument("--seed", type=int, default=None, help=f"UMAP random seed (default {default(UmapParams, 'seed')})")
+    parser.add_argument("--timeout", type=float, default=default(BuildConfig, "timeout"), metavar="SECONDS",
+                        help="total deadline of one request (GraphQL, tables, artwork), retries included "
+                             "(default: 300 for GraphQL, 60 per table or image)")
     parser.add_argument("--refresh", action="store_true", help="fetch the live source again instead of its cache, and ask again for artwork that answered 404")
 
 
@@ -139,16 +143,18 @@ def print_summary(result, push_result=None) -> None:
 
 def build_config(args: argparse.Namespace) -> BuildConfig:
     """The BuildConfig the arguments ask for (UMAP epochs and seed over the article's defaults)."""
+    from pokembed.dataset.output_folder import out_folder
+
     umap = UmapParams()
     if args.umap_epochs is not None:
         umap = dataclasses.replace(umap, n_epochs=args.umap_epochs)
     if args.seed is not None:
         umap = dataclasses.replace(umap, seed=args.seed)
     return BuildConfig(
-        out=args.out, source=args.source, artwork=args.artwork, cache_dir=args.cache_dir, limit=args.limit,
-        text_model=args.text_model, image_model=args.image_model, device=args.device,
+        out=out_folder(args.out), source=args.source, artwork=args.artwork, cache_dir=args.cache_dir,
+        limit=args.limit, text_model=args.text_model, image_model=args.image_model, device=args.device,
         long_documents=args.long_documents, version=args.version, umap=umap, refresh=args.refresh,
-        previous=args.previous, repo_id=args.push, progress=not args.no_progress,
+        previous=args.previous, repo_id=args.push, progress=not args.no_progress, timeout=args.timeout,
     )
 
 
@@ -187,8 +193,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Build (after the checks a push needs), then push and deploy the Space when asked; print the summary."""
     from pokembed.hub.release import ReleaseTarget, check_space, prepare_release, release
     from pokembed.hub.space_deploy import print_result
+    from pokembed.dataset.output_folder import out_folder
     from pokembed.pipeline import build
 
+    args.out = out_folder(args.out)  # '' is refused, not read as the current folder
     check_combinations(args)
     target = ReleaseTarget(args.push, args.space, args.dry_run, args.hub_endpoint) if args.push else None
     if target is not None:
@@ -226,6 +234,9 @@ def build_main(argv: list[str] | None = None, prog: str = "build_dataset.py") ->
             raise
         print(f"Error: {flagged(str(error))}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader of stdout (e.g. `| head`) stopped reading: nothing left to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush does not fail again
+        return 0
     except KeyboardInterrupt:
         print("Interrupted: the vectors embedded so far are cached; run the same command to resume.", file=sys.stderr)
         return 130

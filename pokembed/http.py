@@ -1,13 +1,16 @@
-"""One HTTP policy for every request pokembed makes: urllib3 retries and one total deadline per request.
+"""One HTTP policy for every request pokembed makes: retries, waits and one total deadline per request.
 
-``make_session(policy)`` gives a requests Session whose adapter retries with urllib3's ``Retry``: connection
-errors, read timeouts before the headers and the statuses in ``policy.retry_statuses`` (GET, HEAD and POST: the
-GraphQL query is idempotent), waiting ``backoff * 2**n`` seconds or the server's ``Retry-After`` (capped).
-``fetch(session, url, ...)`` performs one request under a **total** deadline that covers the retries, the waits,
-the headers and the whole body: a per-read timeout alone lets a server that drips one byte every few seconds keep
-a request alive for ever. A watchdog shuts the request's socket down when the deadline passes, so even a blocked
-read returns; the body is streamed and the clock checked after every chunk. A body that breaks off half-way is
-fetched again (counted against the same retries and the same deadline).
+``make_session(policy)`` gives a ``Session``: a pool of kept-alive connections (httpcore's ``ConnectionPool``).
+``fetch(session, url, ...)`` performs one request under a **total** deadline that covers every attempt, the waits
+between them, the headers and the whole body: a per-read timeout alone lets a server that drips one byte every few
+seconds keep a request alive for ever. The deadline is enforced through httpcore's public network-backend interface:
+every connect, read and write gets at most the time left before the deadline, so even a server that drips its
+headers is cut off on time, with no watchdog thread and no subclass of a library's connection classes.
+
+Retried, ``policy.retries`` times: connection errors, timeouts of one step, a body that breaks off, and the statuses
+in ``policy.retry_statuses`` (GET, HEAD and POST: the GraphQL query is idempotent), waiting ``0``, then
+``backoff * 2**n`` seconds, or the server's ``Retry-After`` (capped); a wait that would pass the deadline ends the
+retries at once.
 
 Errors: ``HttpError`` (a ``SourceUnavailableError``) for a request that got no usable answer: unreachable,
 deadline passed, body cut off or too large. Any HTTP status, final 5xx included, is returned for the caller to
@@ -17,18 +20,16 @@ judge; its message says what happened, the caller adds what to do.
 from __future__ import annotations
 
 import contextvars
-import socket
+import email.utils
+import json as jsonlib
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.util.retry import Retry
+import httpcore
 
 from pokembed.errors import SourceUnavailableError, one_line
 
@@ -41,14 +42,15 @@ _CHUNK = 1 << 16
 class HttpPolicy:
     """How hard to try: retries, waits between them, per-step timeouts and the total deadline per request."""
 
-    retries: int = 3  # after the first attempt; counts connection errors, read timeouts, retried statuses, cut bodies
-    backoff: float = 0.5  # seconds; waits 0, backoff*2, backoff*4, ... (urllib3's backoff_factor)
+    retries: int = 3  # after the first attempt; counts connection errors, step timeouts, retried statuses, cut bodies
+    backoff: float = 0.5  # seconds; waits 0, backoff*2, backoff*4, ...
     backoff_max: float = 10.0  # longest wait between attempts when the server gives no Retry-After
     max_retry_after: float = 30.0  # a longer Retry-After is capped to this
     retry_statuses: frozenset[int] = field(default=RETRY_STATUSES)
     connect_timeout: float = 10.0  # seconds per connection attempt (never more than the time left)
     read_timeout: float = 60.0  # seconds per socket read (never more than the time left)
     deadline: float = 120.0  # seconds for the whole request: every attempt, wait, header and body byte
+    first_byte_timeout: float | None = None  # seconds for an attempt's headers (a short first chance); None: no limit
 
     def __post_init__(self) -> None:
         for name in ("backoff", "backoff_max", "max_retry_after"):
@@ -57,6 +59,8 @@ class HttpPolicy:
         for name in ("connect_timeout", "read_timeout", "deadline"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"HttpPolicy.{name} must be more than 0, got {getattr(self, name)}")
+        if self.first_byte_timeout is not None and not self.first_byte_timeout > 0:
+            raise ValueError(f"HttpPolicy.first_byte_timeout must be more than 0, got {self.first_byte_timeout}")
         if self.retries < 0:
             raise ValueError(f"HttpPolicy.retries must be 0 or more, got {self.retries}")
 
@@ -66,7 +70,7 @@ DEFAULT_POLICY = HttpPolicy()
 
 @dataclass(frozen=True)
 class HttpResult:
-    """A complete answer: status, headers and the whole body."""
+    """A complete answer: status, headers (keys in lower case) and the whole body."""
 
     url: str
     status: int
@@ -88,20 +92,56 @@ class HttpError(SourceUnavailableError):
         self.deadline_passed = deadline_passed
 
 
-def make_session(policy: HttpPolicy = DEFAULT_POLICY, *, pool_size: int = 10) -> requests.Session:
-    """A requests Session that retries by ``policy`` and lets ``fetch`` enforce its total deadline."""
-    from pokembed import __version__
+# The deadline (time.monotonic()) of the request running in this thread: read by the network backend.
+_deadline_at: contextvars.ContextVar[float | None] = contextvars.ContextVar("pokembed_http_deadline", default=None)
 
-    session = requests.Session()
-    adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, pool_size), max_retries=_retry_for(policy))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = f"pokembed/{__version__}"
-    return session
+
+class Session:
+    """Kept-alive connections shared by the requests of one job (thread-safe); the proxy from the environment."""
+
+    def __init__(self, pool_size: int = 10) -> None:
+        from pokembed import __version__
+
+        self.headers = {"User-Agent": f"pokembed/{__version__}"}
+        self._size = max(1, pool_size)
+        self._pools: dict[str | None, httpcore.ConnectionPool] = {}
+        self._lock = threading.Lock()  # download threads share the session
+
+    def pool_for(self, url: str) -> httpcore.ConnectionPool:
+        """The pool for ``url``: direct, or through the environment's proxy for its scheme (NO_PROXY respected)."""
+        parts = urllib.parse.urlsplit(url)
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
+            proxy = None
+        with self._lock:
+            if proxy not in self._pools:
+                self._pools[proxy] = httpcore.ConnectionPool(
+                    proxy=httpcore.Proxy(proxy) if proxy else None, max_connections=self._size,
+                    network_backend=_DeadlineBackend(httpcore.SyncBackend()),
+                )
+            return self._pools[proxy]
+
+    def close(self) -> None:
+        """Close every kept-alive connection."""
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def make_session(policy: HttpPolicy = DEFAULT_POLICY, *, pool_size: int = 10) -> Session:
+    """A Session for ``fetch`` (``policy`` is passed to each ``fetch``; kept here for callers that log it)."""
+    return Session(pool_size)
 
 
 def fetch(
-    session: requests.Session,
+    session: Session,
     url: str,
     *,
     method: str = "GET",
@@ -109,290 +149,219 @@ def fetch(
     deadline: float | None = None,
     max_bytes: int | None = None,
     progress: str | None = None,
-    **request_kwargs,
+    headers: Mapping[str, str] | None = None,
+    json: object = None,
 ) -> HttpResult:
     """One request, its retries and its whole body within ``deadline`` seconds (default ``policy.deadline``).
 
-    ``session`` should come from ``make_session`` (another session still gets the deadline, without the retries).
-    ``max_bytes`` bounds the body; ``progress`` is a tqdm label for a download bar. Raises HttpError.
+    ``json`` is sent as the body; ``max_bytes`` bounds the answer's body; ``progress`` is a tqdm label for a
+    download bar. Raises HttpError.
     """
-    watch = _Watch(time.monotonic() + (policy.deadline if deadline is None else deadline))
-    token = _current_watch.set(watch)
-    watch.start()
+    started = time.monotonic()
+    ends = started + (policy.deadline if deadline is None else deadline)
+    request = _Request(method.upper(), url, {**session.headers, **(headers or {})}, None)
+    if json is not None:
+        request = _Request(request.method, url, {**request.headers, "Content-Type": "application/json"},
+                           jsonlib.dumps(json).encode())
+    token = _deadline_at.set(ends)
     try:
-        for body_attempt in range(policy.retries + 1):
-            remaining = watch.remaining()
-            if remaining <= 0:
-                raise _deadline_error(url, watch)
-            timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
-            try:
-                response = session.request(method, url, timeout=timeout, stream=True, **request_kwargs)
-            except requests.RequestException as exc:
-                if watch.expired or watch.remaining() <= 0:
-                    raise _deadline_error(url, watch) from None
-                raise HttpError(url, _describe(exc), attempts=watch.sent) from None
-            with response:
-                try:
-                    content = _read_body(response, watch, max_bytes, progress)
-                except HttpError:
-                    raise
-                except (requests.RequestException, OSError) as exc:
-                    if watch.expired or watch.remaining() <= 0:
-                        raise _deadline_error(url, watch) from None
-                    if body_attempt == policy.retries:
-                        raise HttpError(url, f"the body broke off ({_describe(exc)})", attempts=watch.sent) from None
-                    _sleep_within(watch, min(policy.backoff_max, policy.backoff * 2 ** (body_attempt + 1)))
-                    continue
-                return HttpResult(
-                    url=url,
-                    status=response.status_code,
-                    reason=response.reason or "",
-                    headers=response.headers,  # case-insensitive
-                    content=content,
-                    attempts=watch.sent,
-                )
-        raise AssertionError("unreachable")  # the loop returns or raises
+        return _with_retries(session.pool_for(url), request, policy, started, ends, max_bytes, progress)
     finally:
-        watch.stop()
-        _current_watch.reset(token)
+        _deadline_at.reset(token)
 
 
-# --- the deadline ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: bytes | None
 
 
-class _Watch:
-    """One request's deadline: a thread that shuts the request's sockets down once it has passed."""
-
-    def __init__(self, deadline_at: float):
-        self.deadline_at = deadline_at
-        self.started_at = time.monotonic()
-        self.expired = False
-        self.sent = 0  # requests sent on a connection, urllib3's retries included
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._connections: list[HTTPConnection] = []
-        self._thread = threading.Thread(target=self._run, name="http-deadline", daemon=True)
-
-    def remaining(self) -> float:
-        return self.deadline_at - time.monotonic()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def watch(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            self.sent += 1
-            self._connections.append(connection)
-        if self.expired:
-            _shut(connection)
-
-    def _run(self) -> None:
-        if self._done.wait(max(0.0, self.remaining())):
-            return
-        self.expired = True
-        while True:  # again and again: a connection may get its socket only after the first pass
-            with self._lock:
-                connections = list(self._connections)
-            for connection in connections:
-                _shut(connection)
-            if self._done.wait(0.05):
-                return
+def _with_retries(pool, request: _Request, policy: HttpPolicy, started: float, ends: float,
+                  max_bytes: int | None, progress: str | None) -> HttpResult:
+    retry_methods = request.method in RETRY_METHODS
+    for attempt in range(1, policy.retries + 2):
+        last = attempt == policy.retries + 1 or not retry_methods
+        if time.monotonic() >= ends:
+            raise _deadline_error(request.url, started, ends, attempt - 1)
+        try:
+            result = _attempt(pool, request, policy, ends, max_bytes, progress, attempt)
+        except _AttemptFailed as failed:
+            if time.monotonic() >= ends or (failed.timed_out and ends - time.monotonic() < 0.05):
+                raise _deadline_error(request.url, started, ends, attempt) from None
+            if last or not _wait_within(_backoff(policy, attempt), ends):
+                raise HttpError(request.url, failed.problem, attempts=attempt) from None
+            continue
+        if last or result.status not in policy.retry_statuses:
+            return result
+        if not _wait_within(_retry_after(result, policy) or _backoff(policy, attempt), ends):
+            return result
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
-_current_watch: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar("pokembed_http_watch", default=None)
+class _AttemptFailed(Exception):
+    def __init__(self, problem: str, timed_out: bool):
+        super().__init__(problem)
+        self.problem = problem
+        self.timed_out = timed_out
 
 
-def _shut(connection: HTTPConnection) -> None:
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        return
+def _attempt(pool, request: _Request, policy: HttpPolicy, ends: float, max_bytes: int | None,
+             progress: str | None, attempt: int) -> HttpResult:
+    first = policy.first_byte_timeout
+    headers_by = min(ends, time.monotonic() + first) if first is not None else ends
+    timeouts = {"connect": policy.connect_timeout, "read": policy.read_timeout, "write": policy.read_timeout,
+                "pool": max(0.001, headers_by - time.monotonic())}  # each also capped to the time left
+    in_body = False
+    token = _deadline_at.set(headers_by)
     try:
-        # The plain socket's shutdown, also for TLS sockets: SSLSocket.shutdown would drop its SSL object under a
-        # read running in another thread. The blocked read then sees end of file and fails.
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
+        with pool.stream(request.method, request.url, headers=list(request.headers.items()), content=request.body,
+                         extensions={"timeout": timeouts}) as response:
+            in_body = True
+            _deadline_at.reset(token)
+            token = None
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+            body = _read_body(response, request.url, headers, max_bytes, progress, attempt)
+            reason = response.extensions.get("reason_phrase", b"").decode("latin-1")
+            return HttpResult(request.url, response.status, reason, headers, body, attempt)
+    except httpcore.UnsupportedProtocol as exc:
+        raise HttpError(request.url, f"not an http:// or https:// URL ({one_line(exc, 120)})") from None
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException, OSError) as exc:
+        timed_out = isinstance(exc, (httpcore.TimeoutException, TimeoutError))
+        if not in_body and timed_out and headers_by < ends and time.monotonic() >= headers_by:
+            raise HttpError(request.url, f"no first byte within {first:g} s (the first-byte timeout)",
+                            attempts=attempt, deadline_passed=True) from None
+        problem = f"the body broke off ({_describe(exc)})" if in_body else _describe(exc)
+        raise _AttemptFailed(problem, timed_out) from None
+    finally:
+        if token is not None:
+            _deadline_at.reset(token)
 
 
-class _WatchedRequests:
-    """Mixin for urllib3 connections: register each request's socket with the running deadline's watchdog.
-
-    An attempt starts at ``connect`` where urllib3 opens the connection before the request (HTTPS pools do), else at
-    ``request``; each attempt is counted once, so a host that never accepts a connection still counts its tries.
-    """
-
-    _attempt_registered = False
-
-    def connect(self):  # noqa: D102 (urllib3 API)
-        watch = _current_watch.get()
-        if watch is not None and not self._attempt_registered:
-            watch.watch(self)
-            self._attempt_registered = True
-        try:
-            return super().connect()
-        except BaseException:
-            self._attempt_registered = False
-            raise
-
-    def request(self, *args, **kwargs):  # noqa: D102 (urllib3 API)
-        watch = _current_watch.get()
-        if watch is not None:
-            if watch.expired:
-                self._attempt_registered = False
-                raise TimeoutError("the request's deadline passed")
-            if not self._attempt_registered:
-                watch.watch(self)
-                self._attempt_registered = True
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self._attempt_registered = False
-
-
-class _WatchedHTTPConnection(_WatchedRequests, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_WatchedRequests, HTTPSConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _DeadlineRetry(Retry):
-    """urllib3's Retry that caps Retry-After and gives up instead of waiting past the current request's deadline."""
-
-    max_retry_after: float = DEFAULT_POLICY.max_retry_after  # set per policy by _retry_for
-
-    def parse_retry_after(self, retry_after: str) -> float:  # noqa: D102 (urllib3 API)
-        return min(super().parse_retry_after(retry_after), self.max_retry_after)
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
-        watch = _current_watch.get()
-        if watch is None:
-            return new
-        wait = None
-        if response is not None and new.respect_retry_after_header:
-            header = response.headers.get("Retry-After")
-            if header is not None:
-                try:
-                    wait = new.parse_retry_after(header)
-                except Exception:  # noqa: BLE001 (a malformed header: fall back to the backoff)
-                    wait = None
-        if wait is None:
-            wait = new.get_backoff_time()
-        if watch.expired or time.monotonic() + wait >= watch.deadline_at:
-            reason = error or ResponseError(f"no time left for a retry in {wait:.1f} s before the deadline")
-            raise MaxRetryError(_pool, url, reason) from reason
-        return new
-
-
-class _DeadlineAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections register with the current request's deadline watch."""
-
-    def init_poolmanager(self, *args, **kwargs):  # noqa: D102 (requests API)
-        super().init_poolmanager(*args, **kwargs)
-        _use_watched_pools(self.poolmanager)
-
-    def proxy_manager_for(self, proxy, **proxy_kwargs):  # noqa: D102 (requests API)
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        _use_watched_pools(manager)
-        return manager
-
-
-def _use_watched_pools(manager) -> None:
-    manager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-def _retry_for(policy: HttpPolicy) -> Retry:
-    # A subclass per policy carries the Retry-After cap through urllib3's Retry.new() copies (which pass only
-    # urllib3's own arguments); only recent urllib3 2.x releases take retry_after_max.
-    retry_class = type("PolicyRetry", (_DeadlineRetry,), {"max_retry_after": policy.max_retry_after})
-    return retry_class(
-        total=policy.retries,
-        connect=policy.retries,
-        read=policy.retries,
-        status=policy.retries,
-        other=0,
-        allowed_methods=RETRY_METHODS,
-        status_forcelist=policy.retry_statuses,
-        backoff_factor=policy.backoff,
-        backoff_max=policy.backoff_max,
-        respect_retry_after_header=True,
-        raise_on_status=False,  # the last answer comes back to the caller, who names its status
-        raise_on_redirect=False,
-    )
-
-
-# --- body and messages -------------------------------------------------------------------------------------------
-
-
-def _read_body(response, watch: _Watch, max_bytes: int | None, progress: str | None) -> bytes:
+def _read_body(response, url: str, headers: dict[str, str], max_bytes: int | None, progress: str | None, attempt: int) -> bytes:
     from tqdm.auto import tqdm
 
-    length = response.headers.get("Content-Length")
-    total = int(length) if length and length.isdigit() and "Content-Encoding" not in response.headers else None
+    length = headers.get("content-length", "")
+    total = int(length) if length.isdigit() and "content-encoding" not in headers else None
     if max_bytes is not None and total is not None and total > max_bytes:
-        raise HttpError(response.url, f"the body of {total} bytes is larger than the {max_bytes} allowed",
-                        attempts=watch.sent)
+        raise HttpError(url, f"the body of {total} bytes is larger than the {max_bytes} allowed", attempts=attempt)
     chunks: list[bytes] = []
     size = 0
     with tqdm(total=total, unit="B", unit_scale=True, desc=progress, disable=progress is None, leave=False) as bar:
-        for chunk in response.iter_content(chunk_size=_CHUNK):
-            if watch.expired or watch.remaining() <= 0:
-                raise TimeoutError("the request's deadline passed during the body")
+        for chunk in response.iter_stream():
             size += len(chunk)
             if max_bytes is not None and size > max_bytes:
-                raise HttpError(response.url, f"the body is larger than the {max_bytes} bytes allowed",
-                                attempts=watch.sent)
+                raise HttpError(url, f"the body is larger than the {max_bytes} bytes allowed", attempts=attempt)
             chunks.append(chunk)
             bar.update(len(chunk))
-    if watch.expired:
-        raise TimeoutError("the request's deadline passed during the body")
     return b"".join(chunks)
 
 
-def _deadline_error(url: str, watch: _Watch) -> HttpError:
-    seconds = watch.deadline_at - watch.started_at
-    attempts = max(watch.sent, 1)
+# --- the deadline, through httpcore's public network-backend interface ----------------------------------------------
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """``timeout`` capped to the time left before the current request's deadline; ReadTimeout once it has passed."""
+    ends = _deadline_at.get()
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write waits at most until the current request's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: D102 (httpcore API)
+        return self._stream.read(min(max_bytes, _CHUNK), _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: D102 (httpcore API)
+        self._stream.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:  # noqa: D102 (httpcore API)
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # noqa: D102 (httpcore API)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, _time_left(timeout)))
+
+    def get_extra_info(self, info: str):  # noqa: D102 (httpcore API)
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's sync backend whose connections honour the current request's deadline."""
+
+    def __init__(self, backend: httpcore.NetworkBackend):
+        self._backend = backend
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: D102
+        return _DeadlineStream(self._backend.connect_tcp(host, port, _time_left(timeout), local_address,
+                                                         socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: D102 (httpcore API)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, _time_left(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:  # noqa: D102 (httpcore API)
+        self._backend.sleep(seconds)
+
+
+# --- waits and messages ------------------------------------------------------------------------------------------
+
+
+def _backoff(policy: HttpPolicy, attempt: int) -> float:
+    """The wait before retry number ``attempt``: 0 for the first, then backoff * 2**n, capped."""
+    return 0.0 if attempt <= 1 else min(policy.backoff_max, policy.backoff * 2 ** (attempt - 1))
+
+
+def _retry_after(result: HttpResult, policy: HttpPolicy) -> float | None:
+    """The server's Retry-After in seconds (a number or an HTTP date), capped; None when absent or malformed."""
+    value = result.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, policy.max_retry_after))
+
+
+def _wait_within(seconds: float, ends: float) -> bool:
+    """Sleep ``seconds`` and say True, or say False at once when that would pass the deadline."""
+    if time.monotonic() + seconds >= ends:
+        return False
+    time.sleep(seconds)
+    return True
+
+
+def _deadline_error(url: str, started: float, ends: float, attempts: int) -> HttpError:
+    attempts = max(attempts, 1)
     return HttpError(
-        url, f"no complete answer within the {seconds:.3g} s deadline ({_plural(attempts, 'attempt')})",
+        url, f"no complete answer within the {ends - started:.3g} s deadline ({_plural(attempts, 'attempt')})",
         attempts=attempts, deadline_passed=True,
     )
 
 
-def _sleep_within(watch: _Watch, seconds: float) -> None:
-    time.sleep(max(0.0, min(seconds, watch.remaining())))
-
-
 def _describe(exc: BaseException) -> str:
-    reason = exc.args[0] if exc.args else exc
-    inner = getattr(reason, "reason", None)  # requests wraps urllib3's MaxRetryError, which holds the last error
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        kind = "connection timed out"
-    elif isinstance(exc, requests.exceptions.ReadTimeout):
-        kind = "no answer in time"
-    elif isinstance(exc, requests.exceptions.RetryError):
-        kind = "retries used up"
-    elif isinstance(exc, requests.exceptions.ConnectionError):
-        kind = "connection failed"
-    else:
-        kind = type(exc).__name__
-    detail = one_line(inner if inner is not None else reason, 160)
-    return f"{kind} ({detail})" if detail else kind
+    kind = {
+        httpcore.ConnectTimeout: "connection timed out",
+        httpcore.ReadTimeout: "no answer in time",
+        httpcore.WriteTimeout: "sending timed out",
+        httpcore.PoolTimeout: "no free connection in time",
+        httpcore.ConnectError: "connection failed",
+        httpcore.RemoteProtocolError: "the server broke the protocol",
+    }.get(type(exc), type(exc).__name__)
+    detail = one_line(exc, 160)
+    return f"{kind} ({detail})" if detail and detail != type(exc).__name__ else kind
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
-

@@ -37,4 +37,15 @@ def files_digest(folder: Path, files: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-__all__ = ["read_json_object", "files_digest"]
+def folder_fingerprint(folder: Path) -> str:
+    """sha256 over the names and bytes of a local folder's files (hidden files skipped), first 16 hex digits: what
+    identifies a local model or artwork folder without naming its path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInputError(f"model folder {folder} does not exist; pass an existing folder")
+    files = [p for p in folder.rglob("*")
+             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return files_digest(folder, files)[:16]
+
+
+__all__ = ["read_json_object", "files_digest", "folder_fingerprint"]

@@ -45,6 +45,7 @@ class BuildConfig:
     card_template: Path | None = None  # default: the package's copy of the top-level dataset_card.md
     embed_chunk: int = EMBED_CHUNK  # items embedded between two cache commits: what an interruption loses at most
     progress: bool = True
+    timeout: float | None = None  # seconds for one request's total deadline (default: each source's own)
 
     @property
     def cache(self) -> Path:
@@ -68,18 +69,26 @@ class BuildResult:
 
 
 class StageTimer:
-    """Times named stages and logs each as it ends."""
+    """Times named stages and logs each as it ends; a stage inside another is counted apart from it, so the timings
+    add up to the whole."""
 
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
+        self._inner: list[float] = []  # per open stage: the seconds its inner stages took
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         start = time.perf_counter()
         log.info("%s ...", name)
-        yield
-        seconds = time.perf_counter() - start
-        self.timings[name] = self.timings.get(name, 0.0) + seconds
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            seconds = elapsed - self._inner.pop()
+            if self._inner:
+                self._inner[-1] += elapsed
+            self.timings[name] = self.timings.get(name, 0.0) + seconds
         log.info("%s done in %.2f s", name, seconds)
 
 
@@ -88,8 +97,10 @@ def validate_config(config: BuildConfig) -> str:
     unreadable template fails before the build, not after it)."""
     from pokembed.dataset.card import DEFAULT_TEMPLATE, read_template
     from pokembed.projection import validate_umap_params
+    from pokembed.dataset.output_folder import out_folder
     from pokembed.dataset.versioning import validate_version
 
+    out_folder(config.out)
     if config.version != AUTO_VERSION:
         validate_version(config.version)
     validate_umap_params(config.umap)
@@ -99,6 +110,9 @@ def validate_config(config: BuildConfig) -> str:
         )
     if config.limit is not None and config.limit < 1:
         raise BadInputError(f"`limit` must be a positive number, got {config.limit}")
+    if config.timeout is not None and not config.timeout > 0:
+        raise BadInputError(f"--timeout {config.timeout:g}: a request's deadline must be more than 0 seconds; pass "
+                            "e.g. --timeout 600")
     if config.neighbors < 1:
         raise BadInputError(f"`neighbors` must be a positive number, got {config.neighbors}")
     if config.previous is not None and not Path(config.previous).is_dir():
@@ -116,8 +130,10 @@ def build(config: BuildConfig) -> BuildResult:
     folder fails at once, and what an interrupted build left behind is finished or undone first.
     """
     from pokembed.dataset.output_folder import check_build_paths, output_lock, recover
+    from pokembed.dataset.versioning import normalize_version
 
     template = validate_config(config)
+    config = replace(config, version=normalize_version(config.version))
     check_build_paths(Path(config.out), Path(config.cache))
     with output_lock(Path(config.out)):
         recover(Path(config.out))
@@ -141,18 +157,18 @@ class _Inputs:
 def _build_locked(config: BuildConfig, template: str) -> BuildResult:
     from pokembed.dataset.changelog import choose_changelog, read_previous
     from pokembed.dataset.table import check_output_folder
-    from pokembed.embedding.registry import get_model_spec
+    from pokembed.embedding.resolve import resolve_models
 
     check_output_folder(Path(config.out))
     timer = StageTimer()
-    text_spec = get_model_spec(config.text_model, "text")
-    image_spec = get_model_spec(config.image_model, "image")
+    models = resolve_models(config.text_model, config.image_model)  # the query model too, before any work
+    text_spec, image_spec = models.text, models.image
     cache_dir = Path(config.cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    inputs = _read_inputs(config, cache_dir, timer)
-
     previous = read_previous(Path(config.previous) if config.previous else Path(config.out), config.version)
-    changes = _changes(config, previous, inputs, text_spec, image_spec)  # one value: the changelog and --version auto
+    inputs = _read_inputs(config, cache_dir, timer)  # the previous version is checked (warned when unusable) first
+
+    changes = _changes(config, previous, inputs, models)  # one value: the changelog and --version auto
     version_line: list[str] = []
     if config.version == AUTO_VERSION:
         decision = _decide_version(previous, changes)
@@ -170,8 +186,8 @@ def _build_locked(config: BuildConfig, template: str) -> BuildResult:
         projection = _project(config, inputs.ids, vectors)
     with timer.stage("table and card"):
         changelog = version_line + choose_changelog(previous, changes)
-        result = _write(config, template, inputs, vectors, projection, text_spec, image_spec, changelog,
-                        previous.changelog)
+        result = _write(config, template, inputs, vectors, projection, models, changelog, previous.changelog,
+                        timer)
     return replace(result, timings=timer.timings)
 
 
@@ -182,7 +198,8 @@ def _read_inputs(config: BuildConfig, cache_dir: Path, timer: StageTimer) -> _In
     from pokembed.sources.documents import document_text, row_metadata
 
     with timer.stage("source"):
-        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress)
+        source = load_source(config.source, cache_dir=cache_dir, refresh=config.refresh, progress=config.progress,
+                             timeout=config.timeout)
         records = source.records[: config.limit] if config.limit else source.records
         if not records:
             raise BadInputError(f"the source {config.source} returned no Pokémon; check the source")
@@ -191,29 +208,32 @@ def _read_inputs(config: BuildConfig, cache_dir: Path, timer: StageTimer) -> _In
         metas = [row_metadata(record, source.meta[record["id"]]) for record in records]
     with timer.stage("artwork"):
         artwork = load_artwork([meta.id for meta in metas], config.artwork, cache_dir=cache_dir,
-                               progress=config.progress, refresh=config.refresh)
+                               progress=config.progress, refresh=config.refresh,
+                               **({"timeout": config.timeout} if config.timeout else {}))
     return _Inputs(source, documents, metas, artwork)
 
 
-def _settings(config: BuildConfig, source, text_spec, image_spec, query_spec=None, **measured):
-    """The build facts: the settings alone before embedding (what the version comparison reads), or complete with
+def _settings(config: BuildConfig, source, models, **measured):
+    """The build facts as published (no path of this machine: ``publishable_facts``): the settings alone before
+    embedding (what the version comparison reads, so both sides are the same public view), or complete with
     ``measured`` (pca, counts, missing_artwork, truncated, extra) at the end."""
-    from pokembed.dataset.facts import BuildFacts
+    from pokembed.dataset.facts import BuildFacts, publishable_facts
 
     measured = {"counts": {}, "missing_artwork": [], "truncated": [], **measured}
-    return BuildFacts.from_build(version=config.version, source=source, text_spec=text_spec, image_spec=image_spec,
-                                 umap=config.umap, long_documents=config.long_documents, neighbors=config.neighbors,
-                                 artwork=config.artwork, query_spec=query_spec, **measured)
+    return publishable_facts(BuildFacts.from_build(
+        version=config.version, source=source, text_spec=models.text, image_spec=models.image, umap=config.umap,
+        long_documents=config.long_documents, neighbors=config.neighbors, artwork=config.artwork,
+        query_spec=models.query, **measured))
 
 
-def _changes(config: BuildConfig, previous, inputs: _Inputs, text_spec, image_spec):
+def _changes(config: BuildConfig, previous, inputs: _Inputs, models):
     """What changed since the previous version (None when there is none to compare with)."""
     from pokembed.dataset.changes import compare_versions, snapshot_of_build, snapshot_of_table
 
     if previous.table is None or previous.facts is None:
         return None
     current = snapshot_of_build(inputs.ids, [m.name for m in inputs.metas], inputs.documents, inputs.artwork.png,
-                                _settings(config, inputs.source, text_spec, image_spec))
+                                _settings(config, inputs.source, models))
     return compare_versions(snapshot_of_table(previous.table, previous.facts), current)
 
 
@@ -277,12 +297,12 @@ def _project(config: BuildConfig, ids: list[int], vectors: _Vectors) -> _Project
 
 
 def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vectors, projection: _Projection,
-           text_spec, image_spec, changelog: list[str], previous_changelog: list[str]) -> BuildResult:
+           models, changelog: list[str], previous_changelog: list[str], timer: StageTimer) -> BuildResult:
     """The rows, the build facts and the card, written to the output folder (temp folder, then swapped in)."""
     from pokembed.dataset.card import render_card
     from pokembed.dataset.facts import METADATA_KEY, facts_to_json
+    from pokembed.dataset.figures import render_figures
     from pokembed.dataset.table import dataset_features, dataset_rows, rows_to_table, write_dataset_folder
-    from pokembed.embedding.registry import query_model_spec
 
     ids, pngs = inputs.ids, inputs.artwork.png
     rows = dataset_rows(inputs.metas, inputs.documents, vectors.text, vectors.text_infos, vectors.image_by_id,
@@ -298,8 +318,8 @@ def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vector
         **vectors.embedded_now,
     }
     source = inputs.source
-    facts = _settings(config, source, text_spec, image_spec, query_spec=query_model_spec(image_spec),
-                      pca=projection.pca, counts={k: v for k, v in counts.items() if not k.endswith("_now")},
+    facts = _settings(config, source, models, pca=projection.pca,
+                      counts={k: v for k, v in counts.items() if not k.endswith("_now")},
                       missing_artwork=[pokemon_id for pokemon_id in ids if pokemon_id not in vectors.image_by_id],
                       truncated=truncated_names,
                       extra={"source_note": source.note, "changelog": changelog} if source.note
@@ -308,8 +328,10 @@ def _write(config: BuildConfig, template: str, inputs: _Inputs, vectors: _Vector
     table = rows_to_table(rows, features)
     card = render_card(template, table, facts, changelog, previous_changelog=previous_changelog,
                        repo_id=config.repo_id)
+    with timer.stage("figures"):  # inside "table and card", timed apart from it
+        figures = render_figures(table)
     write_dataset_folder(Path(config.out), rows, features, metadata={METADATA_KEY: facts_to_json(facts)},
-                         card_text=card, marker=facts, lock_held=True)
+                         card_text=card, marker=facts, lock_held=True, figures=figures)
     return BuildResult(out=Path(config.out), rows=len(rows), counts=counts, timings={}, changelog=changelog,
                        truncated=truncated_names, missing_artwork=facts.missing_artwork, version=config.version)
 

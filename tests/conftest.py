@@ -74,9 +74,9 @@ def shared_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> Path:
-    """DIR with DIR/text and DIR/image: tiny random-weight models written by `python -m pokembed.embedding.tiny_models`."""
+    """DIR with DIR/text and DIR/image: tiny random-weight models written by `python -m pokembed.tiny_models`."""
     out = tmp_path_factory.mktemp("tiny-models")
-    subprocess.run([sys.executable, "-m", "pokembed.embedding.tiny_models", str(out)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "pokembed.tiny_models", str(out)], check=True, capture_output=True)
     return out
 
 

@@ -13,7 +13,9 @@ Edge cases covered:
   a French flavor text (excluded); flavor texts with ``\\n`` and ``\\x0c``; the same move in two version groups;
 - ivysaur's egg groups are listed (plant, monster), not in id order: unordered relations keep file order;
 - evolution triggers: ivysaur and venusaur evolve by level-up, generated species by level-up, trade or item;
-- pokemon_abilities.csv has CRLF line ends, like upstream; growth_rates.csv has quoted multi-line cells.
+- pokemon_abilities.csv has CRLF line ends, like upstream; growth_rates.csv has quoted multi-line cells;
+- display names: English (and some French) species names, Nidoran♀/♂ with symbols; venusaur-mega's default form
+  (form id 10064, not its Pokémon id) named "Mega Venusaur" in English, with a French name listed first.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ HEADERS = {
     "pokemon_moves": "pokemon_id,version_group_id,move_id,pokemon_move_method_id,level,order,mastery",
     "moves": "id,identifier,generation_id,type_id,power,pp,accuracy,priority,target_id,damage_class_id,effect_id,"
     "effect_chance,contest_type_id,contest_effect_id,super_contest_effect_id",
+    "pokemon_forms": "id,identifier,form_identifier,pokemon_id,introduced_in_version_group_id,is_default,"
+    "is_battle_only,is_mega,form_order,order",
+    "pokemon_species_names": "pokemon_species_id,local_language_id,name,genus",
+    "pokemon_form_names": "pokemon_form_id,local_language_id,form_name,pokemon_name",
 }
 CRLF_TABLES = ("pokemon_abilities",)
 
@@ -135,6 +141,9 @@ GENERATED_NAMES = [
     "wigglytuff", "zubat", "golbat", "oddish", "gloom", "vileplume", "paras", "parasect", "venonat", "venomoth",
 ]
 FORM_ID = 10033
+MEGA_FORM_ROW = 10064  # pokemon_forms.id of venusaur-mega: form ids are not Pokémon ids
+#: English species names where the identifier does not title-case to it
+ENGLISH_SPECIES_NAMES = {"nidoran-f": "Nidoran♀", "nidoran-m": "Nidoran♂"}
 MIN_POKEMON = 4
 MAX_POKEMON = 4 + len(GENERATED_NAMES)
 
@@ -205,6 +214,8 @@ def _stats(t: dict, pokemon_id: int, values, efforts=(0, 0, 0, 0, 0, 0)):
 
 
 def _hand_written_pokemon(t: dict) -> None:
+    for pid, name in ((1, "Bulbasaur"), (2, "Ivysaur"), (3, "Venusaur")):
+        _names(t, pid, name)
     # bulbasaur
     t["pokemon"].append((1, "bulbasaur", 1, 7, 69, 64, 1, 1))
     t["pokemon_species"].append(_species(1, "bulbasaur", 1, "", 1, 5, 8, 3, 1, 45, 70, 20, 0, 4, 0))
@@ -250,11 +261,20 @@ def _form(t: dict) -> None:
     t["pokemon_types"] += [(FORM_ID, 12, 1), (FORM_ID, 4, 2)]
     _stats(t, FORM_ID, (80, 100, 123, 122, 120, 80), (0, 0, 0, 2, 1, 0))
     t["pokemon_abilities"] += [(FORM_ID, 47, 0, 1)]
+    t["pokemon_forms"].append((MEGA_FORM_ROW, "venusaur-mega", "mega", FORM_ID, 15, 1, 1, 1, 2, 4))
+    t["pokemon_form_names"] += [(MEGA_FORM_ROW, 5, "Méga", "Méga-Florizarre"), (MEGA_FORM_ROW, 9, "Mega", "Mega Venusaur")]
+
+
+def _names(t: dict, pokemon_id: int, english: str) -> None:
+    """The default form (form id = Pokémon id) and the species' names of a default Pokémon."""
+    t["pokemon_forms"].append((pokemon_id, english.lower(), "", pokemon_id, 1, 1, 0, 0, 1, pokemon_id))
+    t["pokemon_species_names"] += [(pokemon_id, 5, english.upper(), ""), (pokemon_id, 9, english, "Seed Pokémon")]
 
 
 def _generated_pokemon(t: dict, pokemon_id: int) -> None:
     rng = random.Random(f"pokembed-fixture-{pokemon_id}")
     name = GENERATED_NAMES[pokemon_id - 4]
+    _names(t, pokemon_id, ENGLISH_SPECIES_NAMES.get(name, name.capitalize()))
     t["pokemon"].append((pokemon_id, name, pokemon_id, rng.randint(3, 30), rng.randint(20, 1000),
                          rng.randint(40, 300), pokemon_id, 1))
     evolves_from = pokemon_id - 1 if pokemon_id > 4 and rng.random() < 0.5 else ""

@@ -187,7 +187,7 @@ def test_cli_prints_a_summary_with_time_per_step(tmp_path, csv_fixture, artwork_
     out = capsys.readouterr().out
     assert code == 0
     assert "Built 5 Pokémon" in out
-    for step in ("source", "text embeddings", "image embeddings", "projection", "total"):
+    for step in ("source", "text embeddings", "image embeddings", "projection", "figures", "total"):
         assert step in out
 
 
@@ -217,3 +217,15 @@ def test_loading_a_build_without_cache_dir_stays_in_the_tests_temp_folder(built_
     loaded = load_dataset_split(built_dataset)
     base = tmp_path_factory.getbasetemp().resolve()
     assert loaded.cache_files and all(Path(f["filename"]).resolve().is_relative_to(base) for f in loaded.cache_files)
+
+
+def test_a_stage_inside_another_is_timed_apart_so_the_timings_add_up(monkeypatch):
+    from pokembed import pipeline
+
+    clock = iter([0.0, 1.0, 4.0, 6.0])  # outer starts, inner starts, inner ends, outer ends
+    monkeypatch.setattr(pipeline.time, "perf_counter", lambda: next(clock))
+    timer = pipeline.StageTimer()
+    with timer.stage("table and card"):
+        with timer.stage("figures"):
+            pass
+    assert timer.timings == {"figures": 3.0, "table and card": 3.0}

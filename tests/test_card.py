@@ -80,6 +80,7 @@ def make_rows(names=NAMES, ids=IDS, missing=(129,), truncated=(129,), changed=()
             {
                 "id": pokemon_id,
                 "name": name,
+                "display_name": name.title(),
                 "species_id": pokemon_id if pokemon_id < 10000 else 3,
                 "is_default": pokemon_id < 10000,
                 "generation": "generation-i",
@@ -217,7 +218,8 @@ def test_every_feature_has_column_docs() -> None:
 
 def test_the_full_table_is_required() -> None:
     slim = make_table().select(["id", "name", "document"])
-    with pytest.raises(BadInputError, match="render_card needs the full table, but column\\(s\\) \\['species_id'"):
+    with pytest.raises(BadInputError,
+                       match="render_card needs the full table, but column\\(s\\) \\['display_name', 'species_id'"):
         render(table=slim)
 
 

@@ -31,8 +31,8 @@ configs:
 # test card
 """
 COLUMNS = [
-    "id", "name", "species_id", "is_default", "generation", "types", "document", "text_tokens", "text_truncated",
-    "text_embedding", "image_embedding", "umap_2d_x", "umap_2d_y", "pca_2d_x", "pca_2d_y", "image",
+    "id", "name", "display_name", "species_id", "is_default", "generation", "types", "document", "text_tokens",
+    "text_truncated", "text_embedding", "image_embedding", "umap_2d_x", "umap_2d_y", "pca_2d_x", "pca_2d_y", "image",
     "neighbors",
 ]
 
@@ -58,6 +58,7 @@ def make_rows(n: int = 6, missing: tuple[int, ...] = (2, 5)) -> list[dict]:
             {
                 "id": pokemon_id,
                 "name": f"mon-{pokemon_id}",
+                "display_name": f"Mon {pokemon_id}",
                 "species_id": min(pokemon_id, n - 1),
                 "is_default": pokemon_id < 10000,
                 "generation": "generation-i",

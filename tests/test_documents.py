@@ -49,8 +49,8 @@ def test_document_has_no_prompt_and_no_metadata(data):
 
 def test_row_metadata(data):
     bulbasaur = row_metadata(data.records[0], data.meta[1])
-    assert bulbasaur == RowMeta(id=1, name="bulbasaur", species_id=1, is_default=True, generation="generation-i",
-                                types=["grass", "poison"])
+    assert bulbasaur == RowMeta(id=1, name="bulbasaur", display_name="Bulbasaur", species_id=1, is_default=True,
+                                generation="generation-i", types=["grass", "poison"])
     form = next(r for r in data.records if r["id"] == FORM_ID)
     mega = row_metadata(form, data.meta[FORM_ID])
     assert (mega.name, mega.species_id, mega.is_default, mega.types) == ("venusaur-mega", 3, False, ["grass", "poison"])
@@ -64,6 +64,7 @@ def test_row_metadata_types_in_record_order():
               "pokemonspecy": None}
     row = row_metadata(record, PokemonMeta(id=7, species_id=7, is_default=True))
     assert row.types == ["water", "flying"] and row.generation is None
+    assert row.display_name == "x"  # no English name from PokéAPI: its PokéAPI name
 
 
 def test_row_metadata_rejects_meta_of_another_pokemon(data):

@@ -69,7 +69,7 @@ def test_an_unknown_flavor_lists_the_gpu_flavors(hub, capsys):
     argv[1] = "a9000"
     code = load_cli().main(argv)
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("Error: unknown job flavor 'a9000'; GPU flavors:")
+    assert code == 1 and err.startswith("Error: --hf-job a9000: unknown job flavor; use one the Hub offers, GPU flavors:")
     assert "t4-small (Nvidia T4 - small, $0.40/h)" in err and "l4x1" in err and "a100-large" in err
     assert "cpu-basic" not in err and fake_jobs(hub).submitted == []
 
@@ -112,7 +112,7 @@ def test_dry_run_shows_the_job_and_submits_nothing(hub, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "Dry run, nothing submitted" in out and f"{CODE} @ {COMMIT}" in out and "l4x1" in out
     assert "--dry-run" not in out.split("runs:")[1].splitlines()[0]
-    assert fake_jobs(hub).submitted == [] and hub.requests == []
+    assert fake_jobs(hub).submitted == [] and hub.requests == [("GET", "/api/jobs/hardware")]  # the flavor check
 
 
 def test_schedule_without_a_job_is_refused(capsys):

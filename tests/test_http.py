@@ -1,4 +1,4 @@
-"""The one HTTP policy: urllib3 retries, Retry-After, and a total deadline per request, against 127.0.0.1 servers."""
+"""The one HTTP policy: retries, Retry-After, and a total deadline per request, against 127.0.0.1 servers."""
 
 from __future__ import annotations
 
@@ -292,3 +292,27 @@ def test_policy_rejects_nonsense():
         HttpPolicy(deadline=0)
     with pytest.raises(ValueError, match="retries"):
         HttpPolicy(retries=-1)
+
+
+def test_the_environment_proxy_is_used_and_no_proxy_respected(monkeypatch):
+    with Server([answer(200, b"via proxy")]) as proxy, make_session(FAST) as session:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.rsplit("/", 1)[0])
+        monkeypatch.setenv("http_proxy", proxy.url.rsplit("/", 1)[0])
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        monkeypatch.setenv("no_proxy", "localhost")
+        result = fetch(session, "http://pokeapi.invalid/thing", policy=FAST)
+    assert result.content == b"via proxy" and proxy.hits == 1
+
+
+def test_first_byte_timeout_ends_a_silent_server_early():
+    policy = HttpPolicy(retries=3, backoff=0.0, deadline=10.0, first_byte_timeout=0.5)
+    with Server([sleep_then(3.0, answer(200, b"late"))]) as server, make_session(policy) as session:
+        started = time.monotonic()
+        with pytest.raises(HttpError, match=r"no first byte within 0\.5 s") as info:
+            fetch(session, server.url, policy=policy)
+    assert time.monotonic() - started < 1.5 and server.hits == 1 and info.value.deadline_passed
+
+
+def test_a_url_that_is_not_http_is_one_line():
+    with make_session(FAST) as session, pytest.raises(HttpError, match=r"not an http:// or https:// URL"):
+        fetch(session, "ftp://127.0.0.1/x", policy=FAST)

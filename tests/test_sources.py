@@ -326,8 +326,9 @@ def test_csv_equals_loader_rules_reference(fixture_dir, fixture_data):
 
 
 def test_csv_meta_and_provenance(fixture_dir, fixture_data):
-    assert fixture_data.meta[1] == PokemonMeta(id=1, species_id=1, is_default=True)
-    assert fixture_data.meta[FORM_ID] == PokemonMeta(id=FORM_ID, species_id=3, is_default=False)
+    assert fixture_data.meta[1] == PokemonMeta(id=1, species_id=1, is_default=True, display_name="Bulbasaur")
+    assert fixture_data.meta[FORM_ID] == PokemonMeta(id=FORM_ID, species_id=3, is_default=False,
+                                                     display_name="Mega Venusaur")
     assert list(fixture_data.meta) == [r["id"] for r in fixture_data.records]
     assert fixture_data.source == f"csv:{fixture_dir.resolve()}"
     assert fixture_data.fetched_at is None
@@ -465,8 +466,16 @@ def graphql_server(monkeypatch):
 
 
 def graphql_body(data) -> dict:
-    meta = [{"id": pid, "pokemon_species_id": m.species_id, "is_default": m.is_default} for pid, m in data.meta.items()]
-    return {"data": {"pokemon": data.records, "meta": meta}}
+    """The live answer for ``data``: the records, and meta rows with the English names as the query asks for them."""
+    species_names = {m.species_id: m.display_name for m in data.meta.values() if m.is_default}
+
+    def meta_row(m) -> dict:
+        forms = [] if m.is_default else [{"pokemonformnames": [{"pokemon_name": m.display_name}]}]
+        return {"id": m.id, "pokemon_species_id": m.species_id, "is_default": m.is_default,
+                "pokemonspecy": {"pokemonspeciesnames": [{"name": species_names[m.species_id]}]},
+                "pokemonforms": forms}
+
+    return {"data": {"pokemon": data.records, "meta": [meta_row(m) for m in data.meta.values()]}}
 
 
 def test_live_gives_the_csv_documents(graphql_server, fixture_data, tmp_path):
@@ -676,7 +685,8 @@ def test_shared_spot_checks(shared_data):
     assert pecharunt["pokemonspecy"]["is_mythical"] is True and pecharunt["pokemonspecy"]["gender_rate"] == -1
     gmax = by_id[10195]  # 10195,venusaur-gmax,3,240,10000,236,,0: no moves (the README's 34 Gigantamax forms)
     assert (gmax["name"], gmax["height"], gmax["pokemonmoves"]) == ("venusaur-gmax", 240, [])
-    assert shared_data.meta[10195] == PokemonMeta(id=10195, species_id=3, is_default=False)
+    assert shared_data.meta[10195] == PokemonMeta(id=10195, species_id=3, is_default=False,
+                                                  display_name="Gigantamax Venusaur")
     assert sum(not r["pokemonmoves"] for r in shared_data.records) == 48
     assert sum(r["base_experience"] is None for r in shared_data.records) == 49
 

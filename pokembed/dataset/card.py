@@ -24,6 +24,7 @@ from pokembed.dataset.card_text import (
     DISTANCE_DESCRIPTION,
     artwork_description,
     format_int,
+    markdown_text,
     long_documents_description,
     model_description,
     pca_description,
@@ -47,6 +48,8 @@ PLACEHOLDER_REPO_ID = "YOUR-NAMESPACE/pokemon-embeddings"
 COLUMN_DOCS: dict[str, str] = {
     "id": "PokéAPI Pokémon id (alternate forms have ids from 10001).",
     "name": "PokéAPI name, e.g. `pikachu`, `charizard-mega-x`.",
+    "display_name": "PokéAPI's English name: the species' for a default form (`Mr. Mime`, `Nidoran♀`), the form's "
+    "own where PokéAPI has one (`Mega Charizard X`, `Alolan Raichu`), else the species'.",
     "species_id": "PokéAPI species id: forms share their species' id.",
     "is_default": "Whether this is the default form of its species.",
     "generation": "Generation that introduced the species, e.g. `generation-i`.",
@@ -358,7 +361,7 @@ def _type_name(table: "pa.Table", column: str) -> str:
 
 
 def _cell(value: Any) -> str:
-    return str(value).replace("|", "\\|")
+    return markdown_text(value)
 
 
 def _count(count: int, one: str, many: str) -> str:

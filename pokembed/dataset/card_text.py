@@ -3,6 +3,9 @@ told from the build facts (public ids only, never a local path)."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,12 @@ PCA_DESCRIPTION = (
     "is fixed: the Pokémon farthest from the centre along it has a positive coordinate (the first in row order "
     "among equally far ones), so the map does not mirror between builds."
 )
+
+
+def markdown_text(value: Any) -> str:
+    """``value`` as literal text in Markdown: HTML escaped and Markdown's punctuation backslash-escaped, so a data
+    value can never become a tag, a link or a table cell boundary."""
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", html.escape(str(value), quote=True))
 
 
 def format_int(value: Any) -> str:
@@ -70,7 +79,8 @@ def source_description(facts: BuildFacts) -> str:
     if facts.fetched_at:
         text += f", fetched {facts.fetched_at}"
     note = facts.extra.get("source_note")
-    return text + "." + (f" Note: {note}." if note else "")
+    # the note is our own Markdown around a reason a server gave: its HTML escaped, its backticks kept
+    return text + "." + (f" Note: {html.escape(str(note), quote=False)}." if note else "")
 
 
 def model_description(model: Mapping[str, Any], kind: str) -> str:
@@ -120,7 +130,7 @@ def long_documents_description(mode: str, text_model: Mapping[str, Any]) -> str:
 def artwork_description(facts: BuildFacts, *, n_missing: int) -> str:
     where = f"`{facts.artwork}`" if facts.artwork else "the PokeAPI/sprites repository"
     if facts.artwork and not facts.artwork.startswith(("http://", "https://")):
-        where = f"a local copy (`{Path(facts.artwork).name}`) of PokeAPI/sprites"
+        where = f"a local copy (`{Path(facts.artwork.removeprefix('local:')).name}`) of PokeAPI/sprites"
     return (
         f"the official artwork from {where}, composited on white and resized to 224×224 (LANCZOS), as stored in "
         f"`image`; {pokemon_count(n_missing)} without artwork."

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from pokembed.dataset.changes import VersionChanges, compare_versions, snapshot_of_table
 from pokembed.dataset.facts import BuildFacts, facts_from_dict, read_marker
+from pokembed.errors import BadInputError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -60,10 +61,27 @@ def read_previous(folder: Path, version: str) -> PreviousVersion:
         facts = facts_from_dict(marker)
         if facts.version == version:
             return PreviousVersion(changelog=changelog, same_version_entry=list(facts.extra.get("changelog", [])))
-        return PreviousVersion(table=read_table(folder), facts=facts, changelog=changelog)
+        return PreviousVersion(table=usable_table(read_table(folder), folder), facts=facts, changelog=changelog)
     except (PokembedError, KeyError, TypeError, ValueError) as exc:
-        logger.warning("the previous output in %s is damaged (%s); the changelog cannot compare with it", folder, exc)
+        logger.warning("the previous output in %s is damaged (%s); building as if there were no previous version",
+                       folder, exc)
         return PreviousVersion(changelog=changelog)
+
+
+def usable_table(table: "pa.Table", folder: Path) -> "pa.Table":
+    """``table`` when it is a pokembed table the changelog can compare with: unique integer ids and string names;
+    BadInputError naming its file otherwise (a folder or a foreign table where the parquet was, ids as strings)."""
+    import pyarrow as pa
+
+    where = ", ".join(str(p) for p in sorted((Path(folder) / "data").glob("*.parquet"))) or str(folder)
+    if "id" not in table.column_names or not pa.types.is_integer(table.schema.field("id").type):
+        found = table.schema.field("id").type if "id" in table.column_names else "none"
+        raise BadInputError(f"{where} is not a pokembed table (its `id` column is {found}, not integers)")
+    if "name" not in table.column_names or not pa.types.is_string(table.schema.field("name").type):
+        raise BadInputError(f"{where} is not a pokembed table (no string `name` column)")
+    if table.column("id").null_count or len(set(table.column("id").to_pylist())) != table.num_rows:
+        raise BadInputError(f"{where} is not a pokembed table (its ids are missing or repeated)")
+    return table
 
 
 def choose_changelog(previous: PreviousVersion, changes: VersionChanges | None) -> list[str]:

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -193,11 +193,51 @@ def public_source(source: str) -> str:
     return source
 
 
+def publishable_facts(facts: BuildFacts) -> BuildFacts:
+    """The facts as a build writes them (marker, parquet metadata, card), so a push names no path of the builder's
+    machine: a CSV source by its folder's name (``data_version`` is its commit or sha256), a local artwork folder by
+    its name and the sha256 of its files (``extra.artwork_files_sha256``), each model by ``publishable_model``."""
+    from pokembed.local_files import folder_fingerprint
+
+    changes: dict[str, Any] = {"source": public_source(facts.source)}
+    artwork = facts.artwork
+    if artwork and not artwork.startswith(("http://", "https://", "local:")):
+        folder = Path(artwork)
+        changes["artwork"] = f"local:{folder.name}"
+        if folder.is_dir():
+            changes["extra"] = {**facts.extra, "artwork_files_sha256": folder_fingerprint(folder)}
+    for name in ("text_model", "image_model", "query_model"):
+        if getattr(facts, name):
+            changes[name] = publishable_model(getattr(facts, name))
+    return replace(facts, **changes)
+
+
+def publishable_model(model: Any) -> dict:
+    """A model spec (or its dict) naming no local path: a local folder as ``local:<name>`` with the sha256 of its
+    files (``files_sha256``), a registry model's snapshot folder left out (its Hub id and revision identify it)."""
+    from pokembed.local_files import folder_fingerprint
+
+    model = dict(_plain(model))
+    model_id = str(model.get("model_id") or "")
+    if is_local_path(model_id):
+        folder = Path(model_id)
+        model["model_id"] = f"local:{folder.name}"
+        if folder.is_dir():
+            model["files_sha256"] = folder_fingerprint(folder)
+    if is_local_path(str(model.get("name") or "")):
+        model["name"] = model["model_id"]
+    if model.get("query_model") and is_local_path(str(model["query_model"])):
+        model["query_model"] = f"local:{Path(model['query_model']).name}"
+    if model.get("snapshot"):
+        model["snapshot"] = None
+    return model
+
+
 def public_facts(facts: BuildFacts) -> dict:
     """The facts as the card's YAML records them: local folders (source, artwork, models) by their names only."""
     public = facts_to_dict(facts)
     public["source"] = public_source(facts.source)
-    if facts.artwork and not facts.artwork.startswith(("http://", "https://")):
+    if facts.artwork and not facts.artwork.startswith(("http://", "https://", "local:")):
         public["artwork"] = f"local:{Path(facts.artwork).name}"
     for name in ("text_model", "image_model", "query_model"):
         if public.get(name):

@@ -1,6 +1,7 @@
 """The output folder is the user's too: one writer at a time, our files swapped in whole, everything else kept.
 
-pokembed owns only ``README.md``, ``.pokembed`` and ``data/*.parquet`` in ``--out``; anything else there (a
+pokembed owns only ``README.md``, ``.pokembed``, ``data/*.parquet`` and ``images/*.png`` (the card's figures) in
+``--out``; anything else there (a
 ``.git`` of a clone of the Hub repo, notes, figures) is the user's and survives every rebuild. A new version is
 written into a hidden sibling ``.<name>.tmp-<hex>``, the user's entries are carried into it (hard links, or copies
 where links are not possible: the originals are not touched), and it replaces ``--out`` in one atomic exchange
@@ -33,7 +34,8 @@ from pokembed.dataset.facts import MARKER
 logger = logging.getLogger(__name__)
 
 #: What pokembed writes in --out (paths relative to it, fnmatch patterns); everything else is the user's.
-OWNED = ("README.md", MARKER, "data/*.parquet")
+FIGURES_DIR = "images"  # the card's figures (pokembed.dataset.figures)
+OWNED = ("README.md", MARKER, "data/*.parquet", f"{FIGURES_DIR}/*.png")
 
 
 @contextmanager
@@ -226,6 +228,14 @@ def _glob_escape(name: str) -> str:
     import glob
 
     return glob.escape(name)
+
+
+def out_folder(value: str | Path) -> Path:
+    """The output folder a user named, as a Path; BadInputError for an empty name, which Path would silently read
+    as the current folder."""
+    if not str(value).strip():
+        raise BadInputError(f"`out` {str(value)!r} is empty; name the output folder, e.g. `out` build/dataset")
+    return Path(value)
 
 
 def check_build_paths(out_dir: Path, cache_dir: Path) -> None:

@@ -5,6 +5,7 @@ The output folder is a Hub dataset repo::
     README.md                            the card
     data/train-00000-of-00001.parquet    the table (schema metadata: "huggingface" features, "pokembed" build facts)
     .pokembed                            marker JSON (version, build facts): tells us the folder is ours
+    images/umap.png, images/all_pairs.png the card's figures (pokembed.dataset.figures)
 
 It is written in a hidden sibling folder and swapped into place whole (``pokembed.dataset.output_folder``), so a failed or
 killed build never leaves a half-written dataset; the user's own files in the folder are kept, and a folder that
@@ -53,6 +54,7 @@ def dataset_features(text_dim: int, image_dim: int) -> "datasets.Features":
         {
             "id": Value("int32"),
             "name": Value("string"),
+            "display_name": Value("string"),
             "species_id": Value("int32"),
             "is_default": Value("bool"),
             "generation": Value("string"),
@@ -92,6 +94,7 @@ def dataset_rows(
             {
                 "id": meta.id,
                 "name": meta.name,
+                "display_name": meta.display_name,
                 "species_id": meta.species_id,
                 "is_default": meta.is_default,
                 "generation": meta.generation,
@@ -235,26 +238,35 @@ def write_dataset_folder(
     marker: Any,
     *,
     lock_held: bool = False,
+    figures: Mapping[str, bytes] | None = None,
 ) -> None:
-    """Write the Hub repo folder (README.md, the parquet, the `.pokembed` marker) and move it into place at once.
+    """Write the Hub repo folder (README.md, the parquet, the `.pokembed` marker, the card's `figures` as
+    ``{relative path: bytes}``, e.g. ``images/umap.png``) and move it into place at once.
 
     `metadata` goes to `write_parquet`; `marker` (a JSON-like mapping, or a dataclass such as `BuildFacts`) is
     written as sorted, indented JSON to `.pokembed`.
 
     Everything is written into a hidden sibling folder first; only a complete folder replaces `out_dir`, keeping
-    the user's own files in it (everything but README.md, .pokembed and data/*.parquet). An existing `out_dir` is
+    the user's own files in it (everything but README.md, .pokembed, data/*.parquet and images/*.png). An existing `out_dir` is
     replaced only when it is empty or carries our marker; on any failure the old folder is left intact. The
     folder's lock is taken unless the caller holds it (``lock_held``).
     """
-    from pokembed.dataset.output_folder import output_lock, recover, replace_folder
+    from pokembed.dataset.output_folder import is_owned, output_lock, recover, replace_folder
 
     out_dir = Path(out_dir)
+    figures = dict(figures or {})
+    stray = [path for path in figures if not is_owned(path)]
+    if stray:
+        raise BadInputError(f"figure paths {', '.join(stray)} are not pokembed's to write; use images/NAME.png")
     check_output_folder(out_dir)
     marker_json = marker_text(marker)
 
     def write(folder: Path) -> None:
         (folder / CARD).write_text(card_text, encoding="utf-8", newline="\n")
         write_parquet(rows, folder / DATA_FILE, features=features, metadata=metadata)
+        for path, data in sorted(figures.items()):
+            (folder / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / path).write_bytes(data)
 
     def is_ours(folder: Path) -> bool:
         check_output_folder(folder)

@@ -33,8 +33,15 @@ def validate_version(version: str) -> str:
     """Return `version` as X.Y.Z (a leading "v" is dropped); BadInputError when it is not a semantic version."""
     match = VERSION_PATTERN.fullmatch(str(version).strip())
     if match is None:
-        raise BadInputError(f"version {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
+        raise BadInputError(f"`version` {version!r} is not a semantic version X.Y.Z; pass e.g. `version` 1.2.0")
     return ".".join(match.groups())
+
+
+def normalize_version(version: str) -> str:
+    """The version a build uses everywhere (marker, card, changelog, tag): ``auto``, or X.Y.Z as validated
+    (``v1.2.3`` and ``" 1.2.3 "`` are ``1.2.3``)."""
+    text = str(version).strip()
+    return AUTO if text == AUTO else validate_version(text)
 
 
 @dataclass(frozen=True)

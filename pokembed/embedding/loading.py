@@ -102,9 +102,9 @@ def model_folder(spec: ModelSpec, files: list[str]) -> Path:
 def alternative(spec: ModelSpec) -> str:
     if spec.kind == "image":
         other = FALLBACK_IMAGE_MODEL if spec.name != FALLBACK_IMAGE_MODEL else "nomic-embed-vision-v1.5"
-        return f"use `image_model` {other} (or a folder from python -m pokembed.embedding.tiny_models)"
+        return f"use `image_model` {other} (or a folder from python -m pokembed.tiny_models)"
     if spec.name != DEFAULT_TEXT_MODEL:
-        return f"use `text_model` {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.embedding.tiny_models)"
+        return f"use `text_model` {DEFAULT_TEXT_MODEL} (or a folder from python -m pokembed.tiny_models)"
     return "check the network (the Hub must be reachable once to download it) or pass `text_model` a local folder"
 
 

@@ -1,4 +1,4 @@
-"""Tiny random-weight models for offline use: ``python -m pokembed.embedding.tiny_models DIR [--tokenizer PATH]``.
+"""Tiny random-weight models for offline use: ``python -m pokembed.tiny_models DIR [--tokenizer PATH]``.
 
 Writes ``DIR/text``, a native NomicBert (2 layers, 2 heads, seeded random weights) with a fast BERT WordPiece
 tokenizer, and ``DIR/image``, nomic's vision architecture (``pokembed.embedding.nomic_vision``: 224 px, 16 px patches, 2-D
@@ -173,7 +173,7 @@ def _write_sidecar(folder: Path, data: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: write the tiny models and print their folders."""
-    parser = argparse.ArgumentParser(prog="python -m pokembed.embedding.tiny_models", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pokembed.tiny_models", description=__doc__.split("\n")[0])
     parser.add_argument("dir", type=Path, help="output folder (gets text/ and image/)")
     parser.add_argument("--tokenizer", type=Path, default=None, help="copy this tokenizer folder instead of the built-in vocabulary")
     parser.add_argument("--seed", type=int, default=0)

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pokembed.errors import BadInputError
-from pokembed.local_files import files_digest
+from pokembed.local_files import folder_fingerprint
 
 if TYPE_CHECKING:
     from pokembed.embedding.registry import ModelSpec
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (model_key, hash)
 ) WITHOUT ROWID
 """
+_LOW_SPACE = 16 << 20  # bytes: an I/O error with less than this free is a full disk
 _QUERY_CHUNK = 500  # stays well under SQLite's bound-parameter limit
 
 logger = logging.getLogger(__name__)
@@ -66,15 +68,6 @@ def model_cache_key(spec: "ModelSpec", variant: str = "") -> str:
 
     digest = hashlib.sha256(json.dumps(vector_settings(spec), sort_keys=True).encode()).hexdigest()[:16]
     return f"{ident}|{spec.kind}|d{spec.dimension}|{variant}|{digest}"
-
-
-def folder_fingerprint(folder: Path) -> str:
-    """sha256 over the names and bytes of a local model folder's files (hidden files skipped), first 16 hex digits."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise BadInputError(f"model folder {folder} does not exist; pass an existing folder")
-    files = [p for p in folder.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
-    return files_digest(folder, files)[:16]
 
 
 def _plain(value: object) -> object:
@@ -119,6 +112,14 @@ class VectorCache:
         try:
             self._open()
         except sqlite3.DatabaseError as exc:
+            full = self._full_disk(exc)
+            if full:
+                logger.warning("cannot open the vector cache %s: %s; going on without caching vectors, so a rebuild "
+                               "embeds them again: free space or pass a `cache_dir` on another disk", self.path, full)
+                self._db = sqlite3.connect(":memory:")
+                self._db.execute(_SCHEMA)
+                self._read_only = True
+                return
             if not _is_damage(exc):
                 raise BadInputError(
                     f"vector cache {self.path} cannot be opened ({exc}); pass a writable `cache_dir`"
@@ -135,6 +136,21 @@ class VectorCache:
         except sqlite3.DatabaseError:
             self._db.close()
             raise
+
+    def _full_disk(self, exc: sqlite3.DatabaseError) -> str | None:
+        """A few words when SQLite's error means the disk holding the cache is full (SQLite often says only
+        "disk I/O error" when its journal cannot grow), else None."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if code is not None else None
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            free = None
+        if primary == sqlite3.SQLITE_FULL or (primary in (sqlite3.SQLITE_IOERR, None) and free is not None
+                                              and free < _LOW_SPACE):
+            left = f", {free:,} bytes free" if free is not None else ""
+            return f"the disk holding {self.path.parent} is full ({exc}{left})"
+        return None
 
     def _start_afresh(self, exc: Exception) -> None:
         logger.warning("vector cache %s is damaged (%s); replacing it with an empty one, so its vectors are "
@@ -202,9 +218,10 @@ class VectorCache:
                 )
         except sqlite3.DatabaseError as exc:
             self._read_only = True
-            logger.warning("cannot write the vector cache %s (%s: %s); going on without caching vectors, so a "
+            problem = self._full_disk(exc) or f"{type(exc).__name__}: {exc}"
+            logger.warning("cannot write the vector cache %s (%s); going on without caching vectors, so a "
                            "rebuild embeds these again: free space or pass a writable `cache_dir`",
-                           self.path, type(exc).__name__, exc)
+                           self.path, problem)
 
     def _delete(self, model_key: str, hashes: list[str]) -> None:
         try:

@@ -27,7 +27,8 @@ SCORE_LABELS = {"text": "cosine", "image": "cosine", "combined": "cosine", "umap
 """What the score of each ranking mode is: cosine similarity (higher is closer) or UMAP distance (lower is closer)."""
 
 INDEX_COLUMNS = ("id", "name", "generation", "types", "text_embedding", "image_embedding",
-                 "umap_2d_x", "umap_2d_y", "neighbors")
+                 "umap_2d_x", "umap_2d_y", "neighbors", "is_default")
+_OPTIONAL_COLUMNS = ("neighbors", "image_embedding", "is_default")
 
 
 class Match(NamedTuple):
@@ -121,7 +122,8 @@ class PokedexIndex:
     ranked. `neighbors` are the dataset's stored nearest neighbours of each row as zero-based row indices (the
     dataset card's embedding-atlas format), nearest first; `neighbor_distances` their stored distances (the cosine
     distance of the combined text and image vectors, pokembed.projection.combined_distances), where the dataset has
-    them.
+    them. `is_default` marks the default form of each species (all True when not given); the rankings'
+    ``default_only`` option keeps only those rows as candidates.
     """
 
     ids: np.ndarray                       # int64 (n,)
@@ -134,6 +136,7 @@ class PokedexIndex:
     umap: np.ndarray                      # float32 (n, 2)
     neighbors: tuple[tuple[int, ...], ...] = ()
     neighbor_distances: tuple[tuple[float, ...], ...] = ()  # aligned with `neighbors`; () where none are stored
+    is_default: np.ndarray | None = None  # bool (n,); None: every row is a default form
     _by_name: dict[str, int] = field(init=False, repr=False)
     _by_id: dict[int, int] = field(init=False, repr=False)
     _generation_labels: tuple[str, ...] = field(init=False, repr=False)  # in game order, "unknown" for None
@@ -149,11 +152,12 @@ class PokedexIndex:
         neighbors = tuple(tuple(int(i) for i in row) for row in self.neighbors) or tuple(() for _ in range(n))
         neighbor_distances = (tuple(tuple(float(d) for d in row) for row in self.neighbor_distances)
                               or tuple(() for _ in range(n)))
+        is_default = np.ones(n, dtype=bool) if self.is_default is None else np.asarray(self.is_default, dtype=bool)
         if image.size == 0:
             image = np.zeros((n, 0), dtype=np.float32)
         checks = {"ids": ids.shape == (n,), "generations": len(self.generations) == n, "types": len(self.types) == n,
                   "text": text.ndim == 2 and text.shape[0] == n, "image": image.ndim == 2 and image.shape[0] == n,
-                  "has_image": has_image.shape == (n,),
+                  "has_image": has_image.shape == (n,), "is_default": is_default.shape == (n,),
                   "umap": umap.shape == (n, 2), "neighbors": len(neighbors) == n,
                   "neighbor_distances": len(neighbor_distances) == n}
         wrong = [name for name, ok in checks.items() if not ok]
@@ -171,6 +175,7 @@ class PokedexIndex:
         set_(self, "text", unit_rows(text))
         set_(self, "image", image)
         set_(self, "has_image", has_image)
+        set_(self, "is_default", is_default)
         set_(self, "umap", umap)
         set_(self, "neighbors", neighbors)
         set_(self, "neighbor_distances", neighbor_distances)
@@ -190,7 +195,7 @@ class PokedexIndex:
         """Build the index from a loaded `datasets.Dataset` with pokembed's columns (the image column is not read)."""
         import pyarrow as pa
 
-        missing = [c for c in INDEX_COLUMNS if c not in ds.column_names and c not in ("neighbors", "image_embedding")]
+        missing = [c for c in INDEX_COLUMNS if c not in ds.column_names and c not in _OPTIONAL_COLUMNS]
         if missing:
             raise BadInputError(f"the dataset lacks the column(s) {', '.join(missing)}; "
                                 "point POKEMBED_DATASET at a dataset written by build_dataset.py")
@@ -217,6 +222,8 @@ class PokedexIndex:
             types=tuple(tuple(t or ()) for t in table.column("types").to_pylist()),
             text=text, image=image, has_image=has_image, umap=np.nan_to_num(umap), neighbors=neighbors,
             neighbor_distances=distances,
+            is_default=(np.asarray(table.column("is_default").fill_null(True).to_pylist(), dtype=bool)
+                        if "is_default" in columns else None),
         )
 
     # ---- lookup -------------------------------------------------------------------------------------------------
@@ -286,17 +293,26 @@ class PokedexIndex:
             raise BadInputError(f"{self.names[row]} has no artwork, so it has no image embedding; "
                                 "rank it by text, umap or combined instead")
 
-    def similar(self, name: str, by: str = "text", k: int = 10) -> list[Match]:
-        """The k Pokémon most like `name` by text, image, umap or combined similarity, itself excluded."""
+    def default_rows(self, candidates: np.ndarray, default_only: bool) -> np.ndarray:
+        """`candidates` kept to default forms when `default_only` (alternate forms such as Megas left out)."""
+        return candidates[self.is_default[candidates]] if default_only else candidates
+
+    def similar(self, name: str, by: str = "text", k: int = 10, *, default_only: bool = True) -> list[Match]:
+        """The k Pokémon most like `name` by text, image, umap or combined similarity, itself excluded; with
+        `default_only` only default forms are candidates (`name` itself may be a form)."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
+        candidates = self.default_rows(candidates, default_only)
         best = top_rows(scores, candidates, self.ids, check_k(k), descending=descending)
         return [self.as_match(r, scores[r]) for r in best]
 
-    def best_per_generation(self, name: str, by: str = "text", k: int = 3) -> list[GenerationMatch]:
-        """The k best matches for `name` within each generation (generation order), itself excluded."""
+    def best_per_generation(self, name: str, by: str = "text", k: int = 3, *,
+                            default_only: bool = True) -> list[GenerationMatch]:
+        """The k best matches for `name` within each generation (generation order), itself excluded; with
+        `default_only` only default forms are candidates."""
         row = self.find(name)
         scores, candidates, descending = self.scores(row, by)
+        candidates = self.default_rows(candidates, default_only)
         k = check_k(k)
         codes = self._generation_codes[candidates]
         rows: list[GenerationMatch] = []
@@ -329,15 +345,18 @@ class PokedexIndex:
         both = self.has_image[rows][:, None] & self.has_image[rows][None, :]
         return np.where(both, (text + image) / 2.0, text)
 
-    def oddballs(self, modality: str = "text", per_generation: int = 1) -> list[Oddball]:
+    def oddballs(self, modality: str = "text", per_generation: int = 1, *, default_only: bool = True) -> list[Oddball]:
         """Per generation, the Pokémon with the lowest median cosine similarity to the others of its generation.
 
-        Image rankings use only Pokémon with an image embedding; generations with fewer than two are skipped.
+        Image rankings use only Pokémon with an image embedding; with `default_only` only default forms count (as
+        candidates and as the others); generations with fewer than two are skipped.
         """
         if modality not in MODALITIES:
             raise BadInputError(f"unknown modality {modality!r}; use one of {', '.join(MODALITIES)}")
         per_generation = check_k(per_generation)
         pool = self.has_image if modality == "image" else np.ones(len(self), dtype=bool)
+        if default_only:
+            pool = pool & self.is_default
         out: list[Oddball] = []
         for code, gen in enumerate(self._generation_labels):
             members = np.flatnonzero(pool & (self._generation_codes == code))

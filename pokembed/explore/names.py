@@ -1,6 +1,8 @@
 """How Pokémon and generations read to people: "Mr. Mime", "Deoxys (Attack)", "Generation IV" for PokéAPI's slugs.
 
-PokéAPI names are lower-case slugs ("mr-mime", "deoxys-attack", "generation-iv"). Pages show display names; the API
+PokéAPI names are lower-case slugs ("mr-mime", "deoxys-attack", "generation-iv"). Datasets since issue 21 carry
+PokéAPI's own English names (`display_name`: "Attack Deoxys"); :func:`names_to_show` prefers them and falls back to
+the names made here from the slugs for older datasets. Pages show display names; the API
 keeps the slugs as ids, and name lookup (`PokedexIndex.find`) accepts either, since it ignores case and punctuation.
 """
 
@@ -68,6 +70,16 @@ def display_names(names: Sequence[str], species_ids: Sequence[int] | None = None
     return [display_name(n, "-".join(shared[int(sid)]) or None) for n, sid in zip(names, species_ids)]
 
 
+def names_to_show(names: Sequence[str], species_ids: Sequence[int] | None = None,
+                  dataset_names: Sequence[str | None] | None = None) -> list[str]:
+    """What to call each Pokémon: the dataset's `display_name` column (PokéAPI's own English names) where it has
+    one, else the slug-based :func:`display_names` (older datasets have no such column)."""
+    fallback = display_names(names, species_ids)
+    if dataset_names is None:
+        return fallback
+    return [shown if isinstance(shown, str) and shown.strip() else slug for shown, slug in zip(dataset_names, fallback)]
+
+
 _ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 
@@ -83,4 +95,4 @@ def generation_label(generation: str | None) -> str:
     return _title(generation.split("-"))
 
 
-__all__ = ["SPECIAL_NAMES", "display_name", "display_names", "generation_label"]
+__all__ = ["SPECIAL_NAMES", "display_name", "display_names", "generation_label", "names_to_show"]

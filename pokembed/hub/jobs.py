@@ -126,8 +126,63 @@ def check_remote_inputs(inputs: dict[str, str | None]) -> None:
         raise BadInputError(f"a Hugging Face Job cannot read local paths: {'; '.join(problems)}")
 
 
+_CRON_SHORTCUTS = ("@annually", "@yearly", "@monthly", "@weekly", "@daily", "@hourly")  # huggingface_hub's list
+#: The five cron fields: name, lowest, highest, names accepted in place of numbers (first name = lowest).
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_ITEM = re.compile(r"^(\*|(\w+)(?:-(\w+))?)(?:/(\d+))?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+
+
+def check_schedule(schedule: str) -> None:
+    """BadInputError naming ``--schedule`` unless it is one of huggingface_hub's shortcuts or a 5-field cron
+    expression (numbers, ``*``, ranges, steps, lists, month and weekday names), each value within its field."""
+    text = schedule.strip().lower()
+    if text in _CRON_SHORTCUTS:
+        return
+    fields = text.split()
+    problem = None if len(fields) == 5 else f"has {len(fields)} fields, a cron expression has 5"
+    for value, (name, low, high, names) in zip(fields if problem is None else [], _CRON_FIELDS):
+        for item in value.split(","):
+            match = _CRON_ITEM.match(item)
+            bounds = [_cron_value(part, low, names) for part in (match.group(2), match.group(3)) if part] \
+                if match else []
+            if not match or None in bounds or any(not low <= b <= high for b in bounds) or match.group(4) == "0" \
+                    or (len(bounds) == 2 and bounds[0] > bounds[1]):
+                problem = f"has {item!r} in its {name} field ({low}-{high})"
+                break
+        if problem:
+            break
+    if problem:
+        raise BadInputError(f"--schedule {schedule!r} {problem}; use a cron expression such as '0 3 * * 1' "
+                            f"(minute hour day month weekday) or one of {', '.join(_CRON_SHORTCUTS)}")
+
+
+def _cron_value(part: str, low: int, names: tuple[str, ...]) -> int | None:
+    if part.isdigit():
+        return int(part)
+    return names.index(part) + low if part in names else None
+
+
+def check_duration(timeout: str) -> None:
+    """BadInputError naming ``--hf-job-timeout`` unless it is seconds or a number with s, m, h or d (as the Hub's
+    jobs API reads it), more than zero."""
+    match = _DURATION.match(str(timeout).strip())
+    if not match or float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)] < 1:
+        raise BadInputError(f"--hf-job-timeout {timeout!r} is not a duration; use seconds or a number with s, m, h "
+                            "or d, such as 90m or 2h")
+
+
 def plan_job(argv: Sequence[str], options: JobOptions, *, push_repo: str | None) -> JobPlan:
     """The job for this build: the pinned code and image, the command, the secret's name, the labels."""
+    if options.schedule is not None:
+        check_schedule(options.schedule)
+    check_duration(options.timeout)
     if not push_repo:
         raise BadInputError("--hf-job needs --push REPO_ID: the job's disk is discarded when it ends, so it must "
                             "publish what it builds")
@@ -174,6 +229,7 @@ def run_build_job(
     check_remote_inputs(inputs or {})
     plan = plan_job(argv, options, push_repo=push_repo)
     if dry_run:
+        check_flavor_if_reachable(options.endpoint, plan.flavor)
         echo("Dry run, nothing submitted:\n" + plan.describe())
         return 0
     token = require_token(token)
@@ -218,7 +274,24 @@ def check_flavor(api, flavor: str):
         return match
     gpus = [h for h in hardware if h.accelerator is not None]
     listing = ", ".join(f"{h.name} ({h.pretty_name}, {_hourly(h)})" for h in gpus) or "none listed"
-    raise BadInputError(f"unknown job flavor {flavor!r}; GPU flavors: {listing}")
+    raise BadInputError(f"--hf-job {flavor}: unknown job flavor; use one the Hub offers, GPU flavors: {listing}")
+
+
+def check_flavor_if_reachable(endpoint: str | None, flavor: str) -> None:
+    """``check_flavor`` against the Hub's list of flavors (no token needed); only a warning when the list cannot be
+    read, since the flavor is checked again when the job is submitted."""
+    import httpx
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from pokembed.hub.publish import resolve_endpoint
+
+    api = HfApi(endpoint=resolve_endpoint(endpoint), token=False, library_name="pokembed")
+    try:
+        check_flavor(api, flavor)
+    except (HfHubHTTPError, httpx.HTTPError, OSError, ValueError) as exc:
+        logger.warning("could not read the Hub's job flavors to check --hf-job %s (%s); the Hub checks it when the "
+                       "job is submitted", flavor, one_line(exc, 160))
 
 
 def _schedule(api, plan: JobPlan, submit: dict, namespace: str, echo: Callable[[str], None]) -> int:

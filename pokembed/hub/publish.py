@@ -1,7 +1,7 @@
 """Versioned publishing of an output folder to a Hugging Face dataset repo: one commit, one `vX.Y.Z` tag.
 
-`push` uploads the folder's Hub layout (`README.md`, `data/*.parquet`, the `.pokembed` marker) in a single commit,
-deletes remote `data/` files the build no longer produces, and tags the commit; it refuses before uploading anything
+`push` uploads the folder's Hub layout (`README.md`, `data/*.parquet`, the `.pokembed` marker, the card's figures
+`images/*.png`) in a single commit, deletes remote `data/` and `images/` files the build no longer produces, and tags the commit; it refuses before uploading anything
 when the tag exists (tags are never moved). `fetch_previous` downloads the last published version for the changelog.
 The token comes from the caller, `HF_TOKEN` or the saved login and goes only into request headers: it is never logged,
 printed or written.
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pokembed.errors import BadInputError, PublishError, one_line
 from pokembed.dataset.facts import MARKER, read_marker
+from pokembed.dataset.output_folder import FIGURES_DIR
 from pokembed.dataset.versioning import VERSION_PATTERN, validate_version
 from pokembed.hub.commit_plan import CommitPlan
 
@@ -92,7 +93,8 @@ def plan_push(out_dir: Path, repo_id: str, version: str, *, remote_files: list[s
     local = _local_files(Path(out_dir), version)
     produced = {path for path, _ in local}
     notes = [] if remote_files is not None else ["the remote files are unknown: stale data/ files are not listed"]
-    deletions = sorted(p for p in remote_files or [] if p.startswith(f"{DATA_DIR}/") and p not in produced)
+    deletions = sorted(p for p in remote_files or [] if p.startswith((f"{DATA_DIR}/", f"{FIGURES_DIR}/"))
+                       and p not in produced)
     tag = f"v{version}"
     return PushPlan(repo_id=repo_id, version=version, tag=tag, files=local, deletions=deletions,
                     commit_message=f"pokembed dataset {tag}", notes=notes)
@@ -277,7 +279,8 @@ def _local_files(out_dir: Path, version: str) -> list[tuple[str, int]]:
     parquet = sorted((out_dir / DATA_DIR).rglob("*.parquet"))
     if not (out_dir / CARD).is_file() or not parquet:
         raise BadInputError(f"{out_dir} lacks {CARD} or {DATA_DIR}/*.parquet (an unfinished build?); rebuild it")
-    files = [out_dir / CARD, marker, *parquet]
+    figures = sorted((out_dir / FIGURES_DIR).glob("*.png"))  # the card's figures (older builds have none)
+    files = [out_dir / CARD, marker, *parquet, *figures]
     return sorted((p.relative_to(out_dir).as_posix(), p.stat().st_size) for p in files)
 
 
@@ -291,17 +294,20 @@ def _marker_version(out_dir: Path) -> str | None:
     return version if isinstance(version, str) and version else None
 
 
-def check_repo_id(repo_id: str) -> None:
-    """Refuse a repo id that is not OWNER/NAME, in one line."""
+def check_repo_id(repo_id: str, parameter: str = "repo_id") -> None:
+    """Refuse a repo id that is not OWNER/NAME, in one line naming ``parameter`` (the CLI shows its flag) and the
+    value."""
     from huggingface_hub.errors import HFValidationError
     from huggingface_hub.utils import validate_repo_id
 
+    checked = repo_id
     try:
         validate_repo_id(repo_id)
     except HFValidationError:
-        repo_id = ""
-    if repo_id.count("/") != 1:
-        raise BadInputError("the repo id must look like OWNER/NAME (e.g. `repo_id` me/pokemon-embeddings)")
+        checked = ""
+    if checked.count("/") != 1:
+        raise BadInputError(f"`{parameter}` {repo_id!r} is not a repo id: it must look like OWNER/NAME (e.g. "
+                            f"`{parameter}` me/pokemon-embeddings)")
 
 
 def _with_notes(plan: PushPlan, notes: list[str]) -> PushPlan:

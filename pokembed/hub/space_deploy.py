@@ -116,7 +116,7 @@ def shipped_requirements(requirements: bytes, wheel_name: str, space_url: str) -
 
 def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None) -> None:
     """Before a long build: BadInputError for a bad Space or dataset id, or a checkout without the Space's files."""
-    check_repo_id(space_id)
+    check_repo_id(space_id, "space_id")
     check_repo_id(dataset_id)
     space_files(root)
 
@@ -124,7 +124,7 @@ def check_deployable(space_id: str, dataset_id: str, *, root: Path | None = None
 def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | None = None,
                remote_files: list[str] | None = None, endpoint: str | None = None) -> SpacePlan:
     """Plan a deploy without any network call; `remote_files` (None: unknown) decides the deletions."""
-    check_repo_id(space_id)
+    check_repo_id(space_id, "space_id")
     check_repo_id(dataset_id)
     tag = f"v{validate_version(version)}"
     contents = {path: local.read_bytes() for path, local in space_files(root).items()}

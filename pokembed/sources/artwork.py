@@ -45,7 +45,7 @@ from pokembed import http as pokembed_http
 from pokembed.http import DEFAULT_POLICY, HttpError, HttpPolicy
 
 if TYPE_CHECKING:
-    import requests
+    from pokembed.http import Session
     from PIL import Image
 
 logger = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ def _load_from_url(
     pokemon_id: int,
     template: str,
     cache: _CacheWriter,
-    session: requests.Session,
+    session: Session,
     policy: HttpPolicy,
     budget: PixelBudget,
     *,
@@ -391,15 +391,16 @@ def _younger_than(path: Path, seconds: float) -> bool:
 # --- HTTP --------------------------------------------------------------------------------------------------------
 
 
-def _download(url: str, session: requests.Session, policy: HttpPolicy) -> bytes | None:
+def _download(url: str, session: Session, policy: HttpPolicy) -> bytes | None:
     """The body of a 200 response, or None on 404; raises SourceUnavailableError for anything else."""
     try:
         result = pokembed_http.fetch(session, url, policy=policy, max_bytes=MAX_ARTWORK_BYTES)
     except HttpError as exc:
         tried = "" if exc.deadline_passed else f" after {exc.attempts} attempt{'s' if exc.attempts != 1 else ''}"
+        slow = "raise --timeout (seconds per request), " if exc.deadline_passed else ""
         raise SourceUnavailableError(
-            f"cannot download artwork {url}: {exc.problem}{tried}; check the network or the URL template, or pass "
-            "a local folder of {id}.png files as the artwork source"
+            f"cannot download artwork {url}: {exc.problem}{tried}; {slow}check the network or the URL template, or "
+            "pass a local folder of {id}.png files as the artwork source"
         ) from None
     if result.status == 200:
         return result.content

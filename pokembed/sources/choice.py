@@ -9,7 +9,7 @@ Four sources give the same records:
 - ``auto`` (the default): the live endpoint, and ``pokeapi:main`` when it is unreachable or erroring after its
   retries; the fallback is logged and recorded in :attr:`SourceData.note` (and so in the card).
 
-The per-Pokémon metadata the dataset needs beyond the article's fields (species id, default form) travels
+The per-Pokémon metadata the dataset needs beyond the article's fields (species id, default form, display name) travels
 separately in :attr:`SourceData.meta`, so it never changes the embedded text.
 """
 
@@ -33,7 +33,8 @@ DEFAULT_GRAPHQL_URL = "https://graphql.pokeapi.co/v1beta2"
 GRAPHQL_URL_ENV = "POKEMBED_GRAPHQL_URL"  # the endpoint ``auto`` asks first, for a mirror (or a test server)
 
 #: The article's query (minimaxir/pokemon-embeddings ``query.gql``) with v1beta2 names (no ``pokemon_v2_``
-#: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata.
+#: prefix), its fields in the order of the 2024 Pikachu sample, plus the ``meta`` alias for the row metadata
+#: (species, default form, and the English names of the species and of the default form, for the display name).
 #: The article orders encounters by ``{ pokemon_v2_locationarea: {}, location_area_id: asc }``; the empty
 #: relationship term orders nothing, so it is left out.
 QUERY = """query rawPokemonData {
@@ -124,12 +125,23 @@ QUERY = """query rawPokemonData {
     id
     pokemon_species_id
     is_default
+    pokemonspecy {
+      pokemonspeciesnames(where: { language_id: { _eq: 9 } }) {
+        name
+      }
+    }
+    pokemonforms(where: { is_default: { _eq: true } }, order_by: { id: asc }) {
+      pokemonformnames(where: { language_id: { _eq: 9 } }) {
+        pokemon_name
+      }
+    }
   }
 }
 """
 
 SOURCE_FORMS = "auto, graphql, graphql:URL, pokeapi:REF or csv:PATH"
 DEFAULT_SOURCE = "auto"
+AUTO_FIRST_BYTE = 30.0  # seconds ``auto`` gives the live endpoint to start answering before it falls back
 FALLBACK_SOURCE = "pokeapi:main"
 
 
@@ -140,6 +152,7 @@ class PokemonMeta:
     id: int
     species_id: int
     is_default: bool
+    display_name: str | None = None  # PokéAPI's English name (sources.display_names); None when it has none
 
 
 @dataclass(frozen=True)
@@ -207,53 +220,54 @@ def load_source(
         return _load_pokeapi_commit(location, cache_dir=cache_dir, github=github, **net)
     if kind == "csv":
         return _load_csv_folder(Path(location), progress=progress)
-    return _load_graphql(location, cache_dir=cache_dir, refresh=refresh, net=net)
+
+    return _load_graphql(location, cache_dir=cache_dir, refresh=refresh, **net)
 
 
 def _load_auto(graphql_url: str | None, *, cache_dir: Path | None, refresh: bool, github: "GitHubEndpoints | None",
                net: dict) -> SourceData:
-    """The live GraphQL endpoint, else PokéAPI's tables at the latest commit (with a note saying why)."""
+    """The live GraphQL endpoint (given ``AUTO_FIRST_BYTE`` seconds to start answering), else PokéAPI's tables at
+    the latest commit (with a note saying why)."""
+    url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
     try:
-        url = graphql_url or os.environ.get(GRAPHQL_URL_ENV) or DEFAULT_GRAPHQL_URL
-        return load_source(f"graphql:{url}", cache_dir=cache_dir, refresh=refresh, **net)
+        return _load_graphql(url, cache_dir=cache_dir, refresh=refresh, first_byte=AUTO_FIRST_BYTE, **net)
     except SourceUnavailableError as error:
-        reason = str(error).split("; ")[0]
-        logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
-        try:
-            data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
-        except SourceUnavailableError as fallback_error:
-            raise SourceUnavailableError(
-                f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
-                f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
-                "data/v2/csv tables)"
-            ) from None
-        note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
-                f"endpoint failed: {reason}")
-        return replace(data, note=note)
+        return _fall_back(error, cache_dir=cache_dir, github=github, net=net)
 
 
-def _load_graphql(location: str, *, cache_dir: Path | None, refresh: bool, net: dict) -> SourceData:
-    """PokéAPI's GraphQL endpoint at ``location`` (its response cached under ``cache_dir``)."""
+def _load_graphql(url: str, *, cache_dir: Path | None, refresh: bool, progress: bool, timeout: float | None,
+                  retries: int | None, backoff: float | None, first_byte: float | None = None) -> SourceData:
+    """The records of the GraphQL endpoint at ``url`` (cached); ``first_byte``: seconds for the answer to start."""
     from pokembed.sources import graphql as pokeapi_graphql
 
-    timeout, retries, backoff, progress = net["timeout"], net["retries"], net["backoff"], net["progress"]
-
+    overrides = {k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None}
+    if first_byte is not None:
+        logger.info("auto: PokéAPI's GraphQL endpoint gets %g s to start answering, else the build falls back to %s",
+                    first_byte, FALLBACK_SOURCE)
     response = pokeapi_graphql.fetch_cached(
-        location,
-        pokeapi_graphql.query_for_url(QUERY, location),
-        cache_dir=cache_dir,
-        refresh=refresh,
-        progress=progress,
-        **{k: v for k, v in (("timeout", timeout), ("retries", retries), ("backoff", backoff)) if v is not None},
+        url, pokeapi_graphql.query_for_url(QUERY, url), cache_dir=cache_dir, refresh=refresh, progress=progress,
+        first_byte=first_byte, **overrides,
     )
-    records, meta_rows = pokeapi_graphql.records_from_response(response.body, location)
-    return SourceData(
-        records=records,
-        meta=_meta_by_id(meta_rows),
-        source=f"graphql:{location}",
-        fetched_at=response.fetched_at,
-        data_version=None,
-    )
+    records, meta_rows = pokeapi_graphql.records_from_response(response.body, url)
+    return SourceData(records=records, meta=_meta_by_id(meta_rows), source=f"graphql:{url}",
+                      fetched_at=response.fetched_at, data_version=None)
+
+
+def _fall_back(error: SourceUnavailableError, *, cache_dir: Path | None, github, net: dict) -> SourceData:
+    """``auto`` after the live endpoint failed with ``error``: PokéAPI's tables at the latest commit, with a note."""
+    reason = str(error).split("; ")[0]
+    logger.warning("PokéAPI's GraphQL endpoint failed (%s): falling back to %s", reason, FALLBACK_SOURCE)
+    try:
+        data = load_source(FALLBACK_SOURCE, cache_dir=cache_dir, github=github, **net)
+    except SourceUnavailableError as fallback_error:
+        raise SourceUnavailableError(
+            f"PokéAPI's GraphQL endpoint failed ({reason}) and so did the fallback {FALLBACK_SOURCE} "
+            f"({str(fallback_error).split('; ')[0]}); retry later or use csv:PATH (a folder of PokéAPI's "
+            "data/v2/csv tables)"
+        ) from None
+    note = (f"`auto` fell back to PokéAPI's tables at commit `{data.data_version}` because the GraphQL "
+            f"endpoint failed: {reason}")
+    return replace(data, note=note)
 
 
 def _load_csv_folder(folder: Path, *, progress: bool, source: str | None = None,
@@ -292,5 +306,6 @@ def load_records(source: str, **kwargs) -> list[dict]:
     return load_source(source, **kwargs).records
 
 
-def _meta_by_id(rows: list[tuple[int, int, bool]]) -> dict[int, PokemonMeta]:
-    return {pid: PokemonMeta(id=pid, species_id=species, is_default=default) for pid, species, default in rows}
+def _meta_by_id(rows: list[tuple[int, int, bool, str | None]]) -> dict[int, PokemonMeta]:
+    return {pid: PokemonMeta(id=pid, species_id=species, is_default=default, display_name=name)
+            for pid, species, default, name in rows}

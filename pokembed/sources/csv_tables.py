@@ -56,6 +56,10 @@ TABLES: dict[str, tuple[str, ...]] = {
     "evolution_triggers": ("id", "identifier"),
     "pokemon_moves": ("pokemon_id", "move_id"),
     "moves": ("id", "identifier", "type_id"),
+    # row metadata only (the display name), never part of a record:
+    "pokemon_forms": ("id", "pokemon_id", "is_default"),
+    "pokemon_species_names": ("pokemon_species_id", "local_language_id", "name"),
+    "pokemon_form_names": ("pokemon_form_id", "local_language_id", "pokemon_name"),
 }
 #: Tables that are only ``id -> identifier`` lookups.
 _NAMED = ("types", "stats", "abilities", "regions", "versions", "pokemon_shapes", "pokemon_habitats", "egg_groups",
@@ -137,6 +141,16 @@ LEFT JOIN moves m ON m.id = x.move_id
 LEFT JOIN types t ON t.id = m.type_id GROUP BY x.owner""",
 }
 
+# English names for the display name, kept out of the records: the species' name, and the full English name
+# (``pokemon_name``, e.g. "Mega Charizard X") of each Pokémon's default form. First row wins, in file order.
+_SPECIES_NAMES = f"""
+SELECT int_(pokemon_species_id), NULLIF(trim(text_(name)), '') FROM raw_pokemon_species_names
+WHERE int_(local_language_id) = {ENGLISH} ORDER BY rowid"""
+_FORM_NAMES = f"""
+SELECT int_(f.pokemon_id), NULLIF(trim(text_(n.pokemon_name)), '') FROM raw_pokemon_forms f
+JOIN raw_pokemon_form_names n ON int_(n.pokemon_form_id) = int_(f.id) AND int_(n.local_language_id) = {ENGLISH}
+WHERE bool_(f.is_default) ORDER BY f.rowid, n.rowid"""
+
 
 def resolve_csv_folder(path: Path) -> Path:
     """The absolute folder holding the tables: ``path`` itself or, for a PokeAPI/pokeapi clone, its data/v2/csv."""
@@ -154,8 +168,9 @@ def resolve_csv_folder(path: Path) -> Path:
     return folder
 
 
-def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], list[tuple[int, int, bool]]]:
-    """Every Pokémon's record (ordered by id) and its ``(id, species_id, is_default)`` row, from the tables."""
+def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], list[tuple]]:
+    """Every Pokémon's record (ordered by id) and its ``(id, species_id, is_default, display_name)`` row, from the
+    tables."""
     import duckdb
     from tqdm.auto import tqdm
 
@@ -172,6 +187,8 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
             con.execute(_TYPED)
             rows = con.execute(_POKEMON).fetchall()
             relations = {key: dict(con.execute(sql).fetchall()) for key, sql in _RELATIONS.items()}
+            species_names = _first_wins(con.execute(_SPECIES_NAMES).fetchall())
+            form_names = _first_wins(con.execute(_FORM_NAMES).fetchall())
         except duckdb.Error as exc:
             raise BadInputError(f"CSV folder {folder}: {one_line(exc)}; fix the table or {_HINT}") from None
     finally:
@@ -180,11 +197,20 @@ def build_records(folder: Path, *, progress: bool = True) -> tuple[list[dict], l
     records, meta = [], []
     for row in tqdm(rows, desc="records", unit="pokemon", disable=not progress, leave=False):
         records.append(_record(row, relations))
-        meta.append((row[0], row[5], row[6]))
+        meta.append((row[0], row[5], row[6], species_names.get(row[5]), form_names.get(row[0])))
     table = folder / "pokemon.csv"
     meta = check_records(records, meta, origin=f"CSV folder {folder}", fix=f"fix the row in {table}",
                          error=BadInputError)
     return records, meta
+
+
+def _first_wins(pairs: list[tuple]) -> dict:
+    """``{key: value}`` of the first row with a value for each key."""
+    found: dict = {}
+    for key, value in pairs:
+        if value is not None:
+            found.setdefault(key, value)
+    return found
 
 
 def data_version(folder: Path) -> str:
@@ -257,7 +283,7 @@ def _area(encounter: dict) -> dict | None:
 
 
 #: Columns read as text; every other column the records read holds integers (empty = null).
-_TEXT_COLUMNS = frozenset({"identifier", "flavor_text"})
+_TEXT_COLUMNS = frozenset({"identifier", "flavor_text", "name", "pokemon_name"})
 _MAX_LINE_BYTES = 2 << 20  # DuckDB's own limit; a longer line is nearly always an unclosed quote
 
 
@@ -282,6 +308,9 @@ def _load_table(con, folder: Path, name: str, needed: tuple[str, ...]) -> None:
     except duckdb.Error as exc:
         reason = _quote_problem(path) or f"is not a readable CSV ({one_line(exc)})"
         raise BadInputError(f"table {path}{reason}; {_HINT}") from None
+    if con.execute(f"SELECT count(*) FROM raw_{name}").fetchone()[0] == 0:
+        raise BadInputError(f"table {path} has a header but no rows, and the records need its rows; restore the "
+                            f"file from PokéAPI's data/v2/csv or {_HINT}")
 
 
 def _read_header(path: Path) -> list[str] | None:

@@ -20,6 +20,7 @@ class RowMeta:
 
     id: int
     name: str
+    display_name: str
     species_id: int
     is_default: bool
     generation: str | None
@@ -27,7 +28,8 @@ class RowMeta:
 
 
 def row_metadata(record: dict, meta: PokemonMeta) -> RowMeta:
-    """The row metadata of ``record``: name, generation and types (slot order) from it, the rest from ``meta``."""
+    """The row metadata of ``record``: name, generation and types (slot order) from it, the rest from ``meta``
+    (the display name falls back to the PokéAPI name when PokéAPI has no English name)."""
     if record.get("id") != meta.id:
         raise BadInputError(
             f"record id {record.get('id')!r} does not match its metadata id {meta.id}; pass the meta of the same "
@@ -39,6 +41,7 @@ def row_metadata(record: dict, meta: PokemonMeta) -> RowMeta:
     return RowMeta(
         id=meta.id,
         name=record["name"],
+        display_name=meta.display_name or record["name"],
         species_id=meta.species_id,
         is_default=meta.is_default,
         generation=generation.get("name"),

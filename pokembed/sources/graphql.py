@@ -26,6 +26,7 @@ RELATIONSHIPS = (
     "locationarea", "location", "region", "pokemonspecy", "pokemonspeciesflavortexts", "version",
     "pokemonshape", "pokemonhabitat", "pokemonegggroups", "egggroup", "generation", "growthrate",
     "pokemoncolor", "pokemonevolutions", "evolutiontrigger", "pokemonmoves", "move",
+    "pokemonspeciesnames", "pokemonforms", "pokemonformnames",
 )
 _RELATIONSHIP_RE = re.compile(r"\b(" + "|".join(RELATIONSHIPS) + r")\b(?=\s*[({])")
 #: Total seconds for the POST, its retries and its whole body (the full response is tens of MB, served slowly).
@@ -74,6 +75,7 @@ def fetch_cached(
     retries: int = DEFAULT_POLICY.retries,
     backoff: float = DEFAULT_POLICY.backoff,
     progress: bool = True,
+    first_byte: float | None = None,
 ) -> CachedResponse:
     """The response to ``query`` at ``url``: from ``cache_dir`` when cached for this URL and query, else one POST."""
     query_sha = hashlib.sha256(query.encode("utf-8")).hexdigest()
@@ -90,7 +92,8 @@ def fetch_cached(
         if cached is not None:
             logger.info("using the GraphQL response cached at %s (fetched %s)", path, cached.fetched_at)
             return cached
-    body = post_query(url, query, timeout=timeout, retries=retries, backoff=backoff, progress=progress)
+    body = post_query(url, query, timeout=timeout, retries=retries, backoff=backoff, progress=progress,
+                      first_byte=first_byte)
     fetched = CachedResponse(body=body, fetched_at=_utc_now())
     records_from_response(body, url)  # only a usable response is cached
     if path is not None:
@@ -106,15 +109,18 @@ def post_query(
     retries: int = DEFAULT_POLICY.retries,
     backoff: float = DEFAULT_POLICY.backoff,
     progress: bool = True,
+    first_byte: float | None = None,
 ) -> dict:
     """POST ``query`` and return the parsed body, by pokembed's one HTTP policy (``pokembed.http``).
 
     Connection errors, read timeouts, 429 and 5xx are retried ``retries`` times with exponential ``backoff`` or the
-    server's Retry-After; ``timeout`` is the total deadline of the whole exchange, retries and body included.
+    server's Retry-After; ``timeout`` is the total deadline of the whole exchange, retries and body included;
+    ``first_byte`` (seconds) ends it early when the answer has not started by then.
     """
     from pokembed.http import HttpError, fetch, make_session
 
-    policy = replace(DEFAULT_POLICY, retries=max(0, int(retries)), backoff=max(0.0, backoff), deadline=timeout)
+    policy = replace(DEFAULT_POLICY, retries=max(0, int(retries)), backoff=max(0.0, backoff), deadline=timeout,
+                     first_byte_timeout=first_byte)
     headers = {"Accept": "application/json"}
     with make_session(policy, pool_size=1) as session:
         try:
@@ -124,8 +130,11 @@ def post_query(
             )
         except HttpError as exc:
             if exc.deadline_passed:
+                waited = first_byte if first_byte is not None and first_byte < timeout and "first byte" in exc.problem \
+                    else timeout
                 raise SourceUnavailableError(
-                    f"{url} did not answer within {timeout:g} s; raise the timeout, {_FALLBACK}"
+                    f"{url} did not answer within {waited:g} s; raise --timeout (seconds per request, now "
+                    f"{timeout:g}), {_FALLBACK}"
                 ) from None
             raise SourceUnavailableError(
                 f"cannot reach {url} after {_attempts(exc.attempts)}, last: {exc.problem}; {_FALLBACK}"
@@ -143,8 +152,9 @@ def post_query(
     return _parse_body(url, result.content)
 
 
-def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool]]]:
-    """The records (prefixes stripped, key order kept) and ``(id, species_id, is_default)`` rows of a response."""
+def records_from_response(body: dict, url: str) -> tuple[list[dict], list[tuple[int, int, bool, str | None]]]:
+    """The records (prefixes stripped, key order kept) and ``(id, species_id, is_default, display_name)`` rows of a
+    response."""
     data = body.get("data") if isinstance(body, dict) else None
     data = strip_prefixes(data) if isinstance(data, dict) else None
     records = data.get("pokemon") if data else None

@@ -3,15 +3,21 @@
 Both sources end here: the live GraphQL response is checked before it is cached (a bad answer is never
 remembered), the CSV tables after DuckDB has joined them. What is checked is what the build relies on: unique
 integer ids, a non-empty name, the type names, the species' generation name, and the metadata (species id, default
-form). Every other field is embedded as it comes, whatever its value.
+form, English names). Every other field is embedded as it comes, whatever its value.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from pokembed.errors import PokembedError
+from pokembed.sources.display_names import display_name, graphql_english_names
+
+#: What a name shown in the dataset card and the Space may hold: no Markdown or HTML (PokéAPI's are a-z0-9 and -).
+_PLAIN_NAME = re.compile(r"^[\w.'’:♀♂ -]+$")
+_PLAIN_HINT = "letters, digits, spaces and - . ' : only (the dataset card and the Space show it as text)"
 
 
 def check_records(
@@ -21,13 +27,17 @@ def check_records(
     origin: str,
     fix: str,
     error: type[PokembedError],
-) -> list[tuple[int, int, bool]]:
-    """Check ``records`` and their ``meta_rows`` (mappings or ``(id, species_id, is_default)`` tuples).
+) -> list[tuple[int, int, bool, str | None]]:
+    """Check ``records`` and their ``meta_rows``: GraphQL ``meta`` mappings or ``(id, species_id, is_default,
+    species English name, default form's English name)`` tuples.
 
-    Returns the metadata as ``(id, species_id, is_default)`` tuples. Raises ``error`` with one line: ``origin``,
+    Returns the metadata as ``(id, species_id, is_default, display_name)`` tuples (see
+    :func:`pokembed.sources.display_names.display_name`). Raises ``error`` with one line: ``origin``,
     the Pokémon id, the field, its value and ``fix``.
     """
 
+    if not records:
+        raise error(f"{origin}: no Pokémon records (an empty answer); {fix}")
     seen: dict[int, int] = {}
     try:
         for index, record in enumerate(records):
@@ -69,6 +79,7 @@ def _check_record(index: int, record: object, seen: dict[int, int]) -> None:
     if not isinstance(name, str) or not name.strip():
         raise _Problem(where, f"has 'name' = {_show(name)}, expected a non-empty string")
     _check_nested(where, record)
+    _check_shown_names(record, where)
 
 
 def _check_nested(where: str, record: dict) -> None:
@@ -91,12 +102,14 @@ def _check_nested(where: str, record: dict) -> None:
             raise _Problem(where, f"has 'pokemonspecy.generation' = {_show(generation)}, expected {{\"name\": …}}")
 
 
-def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
-    """A meta row (a mapping or an ``(id, species_id, is_default)`` tuple) as a checked tuple."""
+def _meta_tuple(index: int, row: object) -> tuple[int, int, bool, str | None]:
+    """A meta row (a GraphQL mapping or an ``(id, species_id, is_default, species name, form name)`` tuple) as a
+    checked ``(id, species_id, is_default, display name)`` tuple."""
     if isinstance(row, dict):
         pokemon_id, species_id, is_default = row.get("id"), row.get("pokemon_species_id"), row.get("is_default")
+        species_name, form_name = graphql_english_names(row)
     else:
-        pokemon_id, species_id, is_default = row
+        pokemon_id, species_id, is_default, species_name, form_name = row
     if not _is_int(pokemon_id):
         raise _Problem(f"meta row #{index + 1}", f"has 'id' = {_show(pokemon_id)}, expected an integer")
     where = f"Pokémon {pokemon_id}"
@@ -104,7 +117,21 @@ def _meta_tuple(index: int, row: object) -> tuple[int, int, bool]:
         raise _Problem(where, f"has 'pokemon_species_id' = {_show(species_id)}, expected an integer")
     if not isinstance(is_default, bool):
         raise _Problem(where, f"has 'is_default' = {_show(is_default)}, expected true or false")
-    return pokemon_id, species_id, is_default
+    for field, value in (("English species name", species_name), ("English form name", form_name)):
+        if value is not None and not isinstance(value, str):
+            raise _Problem(where, f"has the {field} {_show(value)}, expected a string or null")
+    return pokemon_id, species_id, is_default, display_name(is_default, species_name, form_name)
+
+
+def _check_shown_names(record: dict, where: str) -> None:
+    """Refuse Markdown or HTML in the names the card and the Space show: the name, type and generation names."""
+    shown = [("name", record["name"])]
+    for n, entry in enumerate(record.get("pokemontypes") or []):
+        shown.append((f"pokemontypes[{n}].type.name", _path(entry, "type", "name")))
+    shown.append(("pokemonspecy.generation.name", _path(record.get("pokemonspecy"), "generation", "name")))
+    for field, value in shown:
+        if value is not None and not _PLAIN_NAME.match(value):
+            raise _Problem(where, f"has '{field}' = {_show(value)}, expected {_PLAIN_HINT}")
 
 
 def _is_int(value) -> bool:
