@@ -52,7 +52,7 @@ def make_demo(space: Space) -> gr.Blocks:
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
             gr.Markdown(how_it_works(space))
         gr.Markdown(credits(space.about), elem_id="credits")
-        gr.Markdown(f"{len(index):,} Pokémon ({space.artwork_count:,} with artwork). {space.version_footer}",
+        gr.Markdown(f"{space.version_footer} · {len(index):,} Pokémon, {space.artwork_count:,} with artwork",
                     elem_id="dataset-version")
     return demo
 

@@ -79,7 +79,7 @@ def test_page_is_light_and_has_no_map(demo, space):
 def test_api_schema(demo):
     info = demo.get_api_info()
     assert set(info["named_endpoints"]) == {"/similar", "/ask", "/ask_records", "/arithmetic", "/search_by_picture",
-                                            "/map", "/oddballs"}
+                                            "/map", "/oddballs", "/pair"}
     assert not info["unnamed_endpoints"]
     assert len(json.dumps(info)) < 30_000
     for name, endpoint in info["named_endpoints"].items():
