@@ -37,9 +37,9 @@ def format_score(score: float, kind: str) -> str:
 
 
 def closeness(share: float) -> str:
-    """'closer than 97%' from the share of the other Pokémon a score beats (one decimal from 99% up)."""
+    """"closer than 97%" from the share of the other Pokémon a score beats (one decimal from 99.0% to 99.9%)."""
     percent = 100.0 * float(share)
-    shown = f"{percent:.1f}" if 99.0 <= percent < 100.0 else f"{percent:.0f}"
+    shown = f"{min(percent, 99.9):.1f}" if percent >= 98.95 else f"{percent:.0f}"
     return f"closer than {shown}%"
 
 

@@ -182,7 +182,7 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     # an empty question: a message next to the box, the answer stays
     page.locator("#question textarea").fill("   ")
     page.locator("#ask-button").click()
-    expect(page.locator("#ask-message")).to_contain_text("the question is empty")
+    expect(page.locator("#ask-message")).to_contain_text("The question is empty")
     expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a grumpy purple ghost")
     assert not too_wide(page), too_wide(page)
     screenshot(page, tmp_path, "ask")
@@ -279,7 +279,7 @@ def test_records_arithmetic_and_pca(page, rows, tmp_path):
     assert all(images_loaded(page, "#arithmetic-view"))
     box.fill(f"{a} - {a}")
     page.locator("#arithmetic-button").click()
-    expect(page.locator("#arithmetic-message")).to_contain_text("the terms cancel out")
+    expect(page.locator("#arithmetic-message")).to_contain_text("The terms cancel out")
     expect(view.locator(".pk-heading")).to_contain_text(f"{a} + {b} − {c}")  # the answer stays
     box.fill(f"{a} + ({b} - {c})")
     page.locator("#arithmetic-space").get_by_text("Image (artwork)").click()  # the space switch recomputes
