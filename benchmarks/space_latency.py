@@ -12,6 +12,10 @@ Starts `python space/app.py` as a real server (what a Space runs) on a dataset a
   first page             bytes transferred (compressed, as the browser received them) and requests for the first
                          page with its pictures, in Chromium; target < 600 kB
   memory                 the server's resident memory (now and peak) with both query models loaded
+  Lighthouse (--lighthouse)  performance, accessibility, best practices and SEO scores of the page, mobile (the
+                         default: a throttled mid-range phone) and desktop (--preset=desktop), with LCP and total
+                         blocking time; targets mobile performance >= 75, desktop >= 95, accessibility >= 98 and
+                         SEO >= 95 (npm lighthouse@12.2.3 on PATH, Chromium from CHROME_PATH or /usr/bin/chromium)
 
 By default the server runs full-size models with random weights made from their configs (a NomicBert with
 nomic-embed-text-v1.5's settings and the real bert-base-uncased tokenizer from ../shared, nomic-embed-vision-v1.5's
@@ -23,6 +27,7 @@ meaningless, cost the same).
   python benchmarks/space_latency.py build/smoke
   python benchmarks/space_latency.py build/smoke --repeats 50 --settle 30
   python benchmarks/space_latency.py build/smoke --tiny --models /tmp/tiny
+  python benchmarks/space_latency.py build/smoke --tiny --models /tmp/tiny --lighthouse --lighthouse-only
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=30.0,
                         help="seconds the page is up before the first question (default 30)")
     parser.add_argument("--k", type=int, default=12, help="results per call (default 12, the page's)")
+    parser.add_argument("--lighthouse", action="store_true", help="also run Lighthouse, mobile and desktop")
+    parser.add_argument("--lighthouse-only", action="store_true",
+                        help="with --lighthouse: stop after the page measures (no endpoint latencies)")
     return parser.parse_args(argv)
 
 
@@ -187,6 +195,43 @@ def wait_for_page(url: str, started: float, server: "subprocess.Popen", log: Pat
             time.sleep(0.2)
 
 
+LIGHTHOUSE_TARGETS = {"mobile": {"performance": 75, "accessibility": 98, "seo": 95},
+                      "desktop": {"performance": 95, "accessibility": 98, "seo": 95}}
+
+
+def lighthouse(url: str, out: Path, preset: str) -> dict:
+    """One Lighthouse run ("mobile": its default throttled phone; "desktop": --preset=desktop): the four category
+    scores (0-100), LCP (s) and total blocking time (ms)."""
+    command = ["lighthouse", url, "--output=json", f"--output-path={out}", "--quiet",
+               "--only-categories=performance,accessibility,best-practices,seo",
+               "--chrome-flags=--headless=new --no-sandbox --disable-gpu"]
+    if preset == "desktop":
+        command.append("--preset=desktop")
+    env = {**os.environ, "CHROME_PATH": os.environ.get("CHROME_PATH", str(CHROMIUM))}
+    subprocess.run(command, check=True, env=env, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    scores = {key: round(100 * (category["score"] or 0)) for key, category in report["categories"].items()}
+    audits = report["audits"]
+    return {**scores, "lcp_s": audits["largest-contentful-paint"]["numericValue"] / 1000,
+            "tbt_ms": audits["total-blocking-time"]["numericValue"],
+            "failed": [key for key, audit in audits.items() if audit.get("score") == 0
+                       and key in ("color-contrast", "meta-description", "label", "button-name", "link-name")]}
+
+
+def print_lighthouse(url: str, tmp: Path) -> None:
+    """Lighthouse's scores for the page, mobile then desktop, against the targets, with the load average."""
+    if not shutil.which("lighthouse"):
+        print("  Lighthouse: skipped (npm install -g lighthouse@12.2.3)")
+        return
+    print(f"  Lighthouse 12 ({time.strftime('%Y-%m-%d %H:%M')}, load average {os.getloadavg()[0]:.1f}):")
+    for preset, targets in LIGHTHOUSE_TARGETS.items():
+        got = lighthouse(url, tmp / f"lighthouse-{preset}.json", preset)
+        verdict = ", ".join(f"{k} {'met' if got[k] >= v else 'MISSED'}" for k, v in targets.items())
+        print(f"    {preset:<8} performance {got['performance']:3d}  accessibility {got['accessibility']:3d}  "
+              f"best practices {got['best-practices']:3d}  SEO {got['seo']:3d}   LCP {got['lcp_s']:.1f} s, "
+              f"TBT {got['tbt_ms']:.0f} ms   ({verdict}){'; failed: ' + ', '.join(got['failed']) if got['failed'] else ''}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     sys.path.insert(0, str(REPO / "tests"))
@@ -233,6 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{idle:.2f} s)   target < 600 kB: {verdict}")
             else:
                 print(f"  usable page and first-page bytes: skipped ({CHROMIUM} not found)")
+            if args.lighthouse:
+                print_lighthouse(url, tmp)
+                if args.lighthouse_only:
+                    return 0
             page_up = time.perf_counter()
             client = Client(url, verbose=False, download_files=False)
             info = client.view_api(print_info=False, return_format="dict")

@@ -1,5 +1,5 @@
 """pokembed's Hugging Face Space: similar Pokémon, questions to the artwork and the records, search by picture,
-embedding arithmetic, the map (UMAP or PCA) and the oddballs.
+embedding arithmetic, the map (UMAP or PCA), the oddballs and the all-pairs chart.
 
 `make_demo(load_space(config))` builds the page; importing this file loads nothing. `python space/app.py` (what a
 Space runs) reads the dataset named by POKEMBED_DATASET (a Hub id, with optional POKEMBED_REVISION, or a local folder
@@ -23,6 +23,9 @@ if str(HERE) not in sys.path:  # the Space's folder: its page modules sit beside
 
 from page_api import api_endpoints, describe_endpoint_parameters  # noqa: E402
 from page_events import choose_on_click  # noqa: E402
+from page_links import open_shared_link, page_script  # noqa: E402
+from page_text import credits, head_tags, header, how_it_works  # noqa: E402
+from page_pairs import pairs_tab  # noqa: E402
 from page_tabs import arithmetic_tab, ask_tab, map_tab, oddballs_tab, picture_tab, similar_tab  # noqa: E402
 from pokembed.explore.space import Space, SpaceConfig  # noqa: E402
 from pokembed.explore.space_loading import load_space, start_warm_up  # noqa: E402
@@ -35,20 +38,22 @@ def make_demo(space: Space) -> gr.Blocks:
     """The page over a loaded `Space`: a header, one tab per function, and the JSON API."""
     index = space.index
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
-        gr.Markdown(f"# pokembed · Pokémon embeddings\n{len(index):,} Pokémon from `{space.config.dataset}`: text "
-                    "embeddings of their PokéAPI records, image embeddings of their official artwork "
-                    f"({space.artwork_count:,} have it), and a map of both.", elem_id="pk-header")
+        gr.HTML(header(space), elem_id="pk-header", padding=False)
         api_endpoints(space)  # first, so the endpoints own their names
         describe_endpoint_parameters(demo)  # inside the Blocks: its API info is fixed when the block closes
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
-            name, similar_view = similar_tab(space)
-            ask_view = ask_tab(space)
-            picture_view = picture_tab(space)
-            arithmetic_view = arithmetic_tab(space)
-            map_view = map_tab(space, name)
-            oddballs_view = oddballs_tab(space)
-        choose_on_click([similar_view, ask_view, picture_view, arithmetic_view, map_view, oddballs_view], name, tabs)
-        gr.Markdown(space.version_footer, elem_id="dataset-version")
+            parts = {"similar": similar_tab(space)}
+            parts.update(ask=ask_tab(space), picture=picture_tab(space), arithmetic=arithmetic_tab(space),
+                         map=map_tab(space, parts["similar"]["name"]), oddballs=oddballs_tab(space),
+                         pairs=pairs_tab(space))
+        views = [parts["similar"]["message"]] + [part["view"] for part in parts.values()]
+        choose_on_click(views, parts["similar"]["name"], tabs)
+        open_shared_link(demo, space, tabs, parts)
+        with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
+            gr.Markdown(how_it_works(space))
+        gr.Markdown(credits(space.about), elem_id="credits")
+        gr.Markdown(f"{space.version_footer} · {len(index):,} Pokémon, {space.artwork_count:,} with artwork",
+                    elem_id="dataset-version")
     return demo
 
 
@@ -79,8 +84,9 @@ def launch_options(space: Space) -> dict[str, Any]:
     the artwork folder, the upload cap, and compressed pages."""
     from starlette.middleware import Middleware
 
-    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
-    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "allowed_paths": [str(space.art.folder)],
+    theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS).set(  # softer text still at >= 4.5:1
+        body_text_color_subdued="*neutral_600", body_text_color_subdued_dark="*neutral_300")
+    return {"css_paths": [ASSETS / "style.css"], "theme": theme, "head": head_tags() + page_script(), "allowed_paths": [str(space.art.folder)],
             "max_file_size": 4 * space.config.max_upload_bytes,
             "app_kwargs": {"middleware": [Middleware(CompressPages)]}}
 

@@ -1,5 +1,5 @@
 """The Space's JSON API: one documented method per endpoint (/similar, /ask, /ask_records, /arithmetic,
-/search_by_picture, /map, /oddballs), registered with `gr.api`; names as plain strings, JSON results with ids.
+/search_by_picture, /map, /oddballs, /pair), registered with `gr.api`; names as plain strings, JSON results with ids.
 
 Each method's docstring is the endpoint's description (the API page, MCP tools); its `Args:` lines describe the
 parameters. A PokembedError becomes a short gr.Error, never a traceback.
@@ -16,6 +16,7 @@ from gradio_hooks import describe_api_parameters
 from pokembed.errors import BadInputError, PokembedError
 from pokembed.explore.answers import (EmbeddingSpace, Modality, Mode, arithmetic_result, ask_result, oddballs_result,
                                       picture_result, records_result, similar_result)
+from pokembed.explore.chart_view import pair_result
 from pokembed.explore.map_data import MAP_NEIGHBOURS, Projection, map_result
 from pokembed.explore.space import Space
 
@@ -25,12 +26,12 @@ logger = logging.getLogger(__name__)
 class PokedexApi:
     """The endpoints over one loaded `Space`; each public method is one endpoint, named after it."""
 
-    ENDPOINTS = ("similar", "ask", "ask_records", "arithmetic", "search_by_picture", "oddballs", "map")
+    ENDPOINTS = ("similar", "ask", "ask_records", "arithmetic", "search_by_picture", "oddballs", "map", "pair")
 
     def __init__(self, space: Space) -> None:
         self.space = space
 
-    def similar(self, name: str, mode: Mode = "text", k: int = 12) -> dict:
+    def similar(self, name: str, mode: Mode = "text", k: int = 12, default_only: bool = True) -> dict:
         """The k Pokémon most like one Pokémon, and the best 3 of each generation. Returns JSON: `pokemon` (id, name,
         display_name, generation, types, has_artwork), `score` (what the scores are), `matches` and `per_generation`
         (lists of rank, id, name, display_name, score; per_generation rows also carry generation).
@@ -39,10 +40,11 @@ class PokedexApi:
             name: a Pokémon's name, as PokéAPI spells it ("mr-mime") or as people write it ("Mr. Mime"); case, spaces, hyphens and accents are ignored.
             mode: what "like" means: "text" (cosine of record embeddings), "image" (cosine of artwork embeddings; the Pokémon needs artwork), "umap" (distance on the 2-D map, lower is closer) or "combined" (mean of text and image cosines).
             k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
+            default_only: true (the default) to rank only default forms, leaving out Megas, Gigantamax, regional and other alternate forms; false to rank every Pokémon.
         """
-        return similar_result(self.space, name, mode, k)
+        return similar_result(self.space, name, mode, k, default_only)
 
-    def ask(self, question: str, k: int = 12) -> dict:
+    def ask(self, question: str, k: int = 12, default_only: bool = True) -> dict:
         """Pokémon whose official artwork best matches a text question (the question's search_query embedding against
         the image embeddings). Returns JSON: `question`, `searched` (how many Pokémon have artwork), `matches` (rank,
         id, name, display_name, score = cosine).
@@ -50,10 +52,11 @@ class PokedexApi:
         Args:
             question: what to look for, in words, e.g. "what looks like an ice cream cone?" (at most 500 characters).
             k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
+            default_only: true (the default) to return only default forms; false to include alternate forms.
         """
-        return ask_result(self.space, question, k)
+        return ask_result(self.space, question, k, default_only)
 
-    def ask_records(self, question: str, k: int = 12) -> dict:
+    def ask_records(self, question: str, k: int = 12, default_only: bool = True) -> dict:
         """Pokémon whose PokéAPI records best answer a question: the question embedded with the dataset's text model
         and its query prompt (search_query: ) against the records' text embeddings (search_document: ), nomic's
         retrieval setup. Every Pokémon has a record, with or without artwork. Returns JSON: `question`, `searched`,
@@ -62,8 +65,9 @@ class PokedexApi:
         Args:
             question: what to look for in the records, e.g. "a ghost type that evolves by trading" or "learns surf and fly" (at most 500 characters).
             k: how many Pokémon to return, 1 to 1000 (the page shows up to 50).
+            default_only: true (the default) to return only default forms; false to include alternate forms.
         """
-        return records_result(self.space, question, k)
+        return records_result(self.space, question, k, default_only)
 
     def arithmetic(self, expression: str, space: EmbeddingSpace = "text", k: int = 12) -> dict:  # noqa: A002
         """Embedding arithmetic: the Pokémon nearest to a normalised sum of signed unit vectors, each a Pokémon's
@@ -89,14 +93,15 @@ class PokedexApi:
         """
         return picture_result(self.space, _uploaded_path(image), k)
 
-    def oddballs(self, modality: Modality = "text") -> dict:
+    def oddballs(self, modality: Modality = "text", default_only: bool = True) -> dict:
         """In each generation, the Pokémon with the lowest median cosine similarity to the others of its generation.
         Returns JSON: `oddballs` (generation, id, name, display_name, types, median_similarity).
 
         Args:
             modality: which embeddings to compare: "text", "image" or "combined".
+            default_only: true (the default) to compare default forms only; false to include alternate forms.
         """
-        return oddballs_result(self.space, modality)
+        return oddballs_result(self.space, modality, default_only)
 
     def map(self, name: str | None = None, k: int = MAP_NEIGHBOURS, projection: Projection = "umap") -> dict:  # noqa: A001
         """Every Pokémon's 2-D coordinates, by UMAP (the dataset's) or by PCA of the same concatenated vectors
@@ -112,6 +117,18 @@ class PokedexApi:
             projection: "umap" (the published umap_2d_x/y) or "pca" (pca_2d_x/y: the first two principal components).
         """
         return map_result(self.space, name, k, projection)
+
+    def pair(self, a: str, b: str, default_only: bool = True) -> dict:
+        """Two Pokémon compared: their text, image and combined cosine similarity and where each ranks in the other's
+        most-similar list. Returns JSON: `a`, `b` (id, name, display_name), `scores` (per modality: cosine, rank_of_b_for_a,
+        rank_of_a_for_b; 1 = nearest, null where not ranked, e.g. image for a Pokémon without artwork).
+
+        Args:
+            a: a Pokémon's name, spelled as for /similar.
+            b: another Pokémon's name.
+            default_only: true (the default) to rank among default forms only, as Similar does; false to rank among every Pokémon.
+        """
+        return pair_result(self.space, a, b, default_only)
 
 
 def api_endpoints(space: Space) -> None:

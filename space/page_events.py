@@ -21,15 +21,17 @@ def friendly(fn: Callable[..., tuple]) -> Callable[..., tuple]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> tuple:
+        suggestions: tuple = ()
         try:
             return (*fn(*args, **kwargs), "")
         except PokembedError as exc:
             text = str(exc)
+            suggestions = tuple(getattr(exc, "suggestions", ()))
         except Exception:  # noqa: BLE001 - never a traceback in the page
             logger.exception("unexpected error in %s", fn.__name__)
             text = "something went wrong on our side; try again or try another input"
         outputs = getattr(wrapper, "outputs", 1)
-        return (*[gr.skip()] * outputs, html.message(text))
+        return (*[gr.skip()] * outputs, html.message(text, suggestions=suggestions))
 
     return wrapper
 

@@ -9,11 +9,11 @@ from typing import Any
 import gradio as gr
 
 import pokedex_html as html
+from page_text import ask_intro
 from page_events import while_loading, with_outputs
 from pokembed.errors import PokembedError
 from pokembed.explore.answers import (arithmetic_result, ask_result, available_presets, default_expression,
                                       oddballs_result, picture_result, records_result, similar_result)
-from pokembed.explore.arithmetic import ARITHMETIC_METHOD
 from pokembed.explore.map_data import map_view
 from pokembed.explore.space import EXAMPLE_QUESTIONS, RECORD_QUESTIONS, Space
 
@@ -23,24 +23,24 @@ MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
 MAP_TEMPLATE = (ASSETS / "map.html").read_text(encoding="utf-8")
 MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
 MODE_EXPLANATIONS = {
-    "text": "cosine similarity of their PokéAPI records' text embeddings (1 = same direction)",
-    "image": "cosine similarity of their official artwork's image embeddings (1 = same direction)",
-    "umap": "distance on the 2-D UMAP map (lower is closer)",
-    "combined": "the mean of the text and image cosines (text alone where a Pokémon has no artwork)",
+    "text": "what their PokéAPI records say",
+    "image": "how their official artwork looks",
+    "umap": "how close they are on the map",
+    "combined": "their records and their artwork together",
 }
 MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined")]
 ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
 
 
-def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
+def similar_tab(space: Space) -> dict[str, Any]:
     """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     index = space.index
     first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
 
-    @with_outputs(1)
-    def show(name: str, mode: str, k: float) -> tuple[str]:
-        result = similar_result(space, name, mode, int(k))
-        return (html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]),)
+    @with_outputs(2)
+    def show(name: str, mode: str, k: float, forms: bool = True) -> tuple[str, str]:
+        result = similar_result(space, name, mode, int(k), bool(forms))
+        return html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]), mode
 
     with gr.Tab("Similar", id="similar"):
         with gr.Row(elem_id="similar-controls", equal_height=True):
@@ -49,23 +49,38 @@ def similar_tab(space: Space) -> tuple[gr.Dropdown, gr.HTML]:
                                min_width=180)
             mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
                             min_width=240)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
-        gr.on([name.change, mode.change, k.release], show, [name, mode, k], [view, message],
-              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
-    return name, view
+            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150,
+                          elem_id="similar-k")
+            forms = forms_switch("similar-default-only")
+        message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot", js_on_load=TILES_JS)
+        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view",
+                       js_on_load=TILES_JS)
+        shown = gr.State("text")  # the mode of the results on screen: the radio goes back to it when one fails
+        # input (the visitor's own changes: clicks, arrow keys, the number box) rather than change, so that putting
+        # the radio back does not ask again; always_last drops the steps a held arrow key queues
+        gr.on([name.change, mode.input, k.input, forms.input], show, [name, mode, k, forms], [view, shown, message],
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private").then(
+            lambda m: m, [shown], [mode], show_progress="hidden", api_visibility="private")
+    return {"name": name, "mode": mode, "view": view, "message": message, "forms": forms}
 
 
-def ask_tab(space: Space) -> gr.HTML:
+def forms_switch(elem_id: str) -> gr.Checkbox:
+    """The "default forms only" switch, on by default: Megas, Gigantamax, regional and other alternate forms left
+    out of the results."""
+    return gr.Checkbox(True, label="Default forms only", info="leave out Megas, Gigantamax and other forms",
+                       elem_id=elem_id, min_width=150, scale=1)
+
+
+def ask_tab(space: Space) -> dict[str, Any]:
     """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
     opening with the first example's answer."""
     first = EXAMPLE_QUESTIONS[0]
 
     @with_outputs(1)
-    def answer(question: str, k: float) -> tuple[str]:
-        artwork = ask_result(space, question, int(k))
-        return (ask_page(space, artwork, records_result(space, artwork["question"], int(k)), int(k)),)
+    def answer(question: str, k: float, forms: bool = True) -> tuple[str]:
+        artwork = ask_result(space, question, int(k), bool(forms))
+        records = records_result(space, artwork["question"], int(k), bool(forms))
+        return (ask_page(space, artwork, records, int(k)),)
 
     ask = while_loading(lambda: space.models.query_ready, "question", answer)
 
@@ -94,6 +109,7 @@ def ask_tab(space: Space) -> gr.HTML:
             question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
                                   min_width=220)
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
+            forms = forms_switch("ask-default-only")
         button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
         message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
@@ -105,8 +121,9 @@ def ask_tab(space: Space) -> gr.HTML:
         view.render()
         shown = gr.State(False)
         tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit], ask, [question, k], [view, message], api_visibility="private")
-    return view
+        gr.on([button.click, question.submit, forms.input], ask, [question, k, forms], [view, message],
+              api_visibility="private", trigger_mode="always_last")
+    return {"question": question, "k": k, "view": view, "message": message, "shown": shown, "ask": ask}
 
 
 def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any], k: int) -> str:
@@ -114,26 +131,13 @@ def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any
     asked = html.escape(artwork["question"])
     return html.side_by_side(
         html.results_page(artwork["matches"][:k], space.art.url,
-                          f"<b>Artwork</b> closest to <b>{asked}</b> (cosine of the question's embedding with "
-                          "each artwork's image embedding; click a picture to explore that Pokémon)"),
+                          f"<b>Artwork</b> that best matches <b>{asked}</b> (click a picture to explore that "
+                          "Pokémon)"),
         html.results_page(records["matches"][:k], space.art.url,
-                          f"<b>Records</b> closest to <b>{asked}</b> (cosine of the question's "
-                          "<code>search_query: </code> embedding with each PokéAPI record's "
-                          "<code>search_document: </code> embedding)"))
+                          f"<b>Records</b> (what PokéAPI says about each Pokémon) that best answer <b>{asked}</b>"))
 
 
-def ask_intro(space: Space) -> str:
-    """The Ask tab's opening paragraph, with this dataset's counts."""
-    return (f"Describe a Pokémon and see whose artwork matches: the question is embedded with nomic's "
-            f"`search_query: ` prompt into the image space and compared with the official artwork of "
-            f"**{space.artwork_count:,} Pokémon** (the other {len(space.index) - space.artwork_count:,} of "
-            f"the {len(space.index):,} have none, so a question cannot find them). Beside it, the same "
-            "question asks the **records** of all of them: their PokéAPI JSON, embedded as "
-            "`search_document: `, nomic's retrieval setup. Ask the records what the artwork cannot show: "
-            "\"a ghost type that evolves by trading\", \"learns surf and fly\".")
-
-
-def arithmetic_tab(space: Space) -> gr.HTML:
+def arithmetic_tab(space: Space) -> dict[str, Any]:
     """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown."""
     presets = available_presets(space)
     first, first_space = default_expression(space)
@@ -143,10 +147,9 @@ def arithmetic_tab(space: Space) -> gr.HTML:
         return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
 
     with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
-        gr.Markdown(f"**Embedding arithmetic**: word2vec's *king − man + woman = queen*, with Pokémon. "
-                    f"{ARITHMETIC_METHOD} Write "
-                    "Pokémon names, `type:water` or `generation:iv`, joined by `+` and `-` with spaces around "
-                    "them; parentheses group: `charmander + (wartortle - squirtle)`.")
+        gr.Markdown("Add and subtract Pokémon, like *king − man + woman = queen* with words: write Pokémon names, "
+                    "`type:water` or `generation:iv`, joined by `+` and `-` with spaces around them, and see which "
+                    "Pokémon is nearest to the result. Parentheses group: `charmander + (wartortle - squirtle)`.")
         with gr.Row(equal_height=True):
             expression = gr.Textbox(first, label="Expression", max_lines=1, scale=4, elem_id="arithmetic-expression",
                                     min_width=220)
@@ -167,23 +170,24 @@ def arithmetic_tab(space: Space) -> gr.HTML:
         view.render()
         gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
               [view, message], trigger_mode="always_last", api_visibility="private")
-    return view
+    return {"expression": expression, "space": embedding_space, "view": view, "message": message,
+            "compute": compute}
 
 
-def picture_tab(space: Space) -> gr.HTML:
+def picture_tab(space: Space) -> dict[str, Any]:
     """Search by picture: an uploaded picture's image embedding against the artwork."""
 
     @with_outputs(1)
     def look_up(upload: Any, k: float) -> tuple[str]:
         path = upload.get("path") if isinstance(upload, Mapping) else upload
         result = picture_result(space, path, int(k))
-        heading = (f"Artwork closest to your {result['width']}×{result['height']} picture (cosine of image "
-                   "embeddings; click a picture to explore that Pokémon)")
+        heading = (f"Artwork that looks most like your {result['width']}×{result['height']} picture (click a "
+                   "picture to explore that Pokémon)")
         return (html.results_page(result["matches"], space.art.url, heading),)
 
     with gr.Tab("By picture", id="picture"):
-        gr.Markdown(f"Upload a drawing or a photo: its image embedding is compared with the artwork of the "
-                    f"{space.artwork_count:,} Pokémon that have it (PNG, JPEG or WebP, under "
+        gr.Markdown(f"Upload a drawing or a photo to find the Pokémon whose artwork looks most like it (of the "
+                    f"{space.artwork_count:,} that have artwork; PNG, JPEG or WebP, under "
                     f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
         with gr.Row(equal_height=True):
             upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
@@ -191,15 +195,38 @@ def picture_tab(space: Space) -> gr.HTML:
             k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
         button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
         message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+        search = while_loading(lambda: space.models.image_ready, "picture", look_up)
+
+        def example(path: str) -> Iterator[tuple]:
+            yield from search(path, space.k_default)
+
+        examples = example_pictures(space)
+        if examples:
+            gr.Examples([[str(path)] for path in examples.values()], inputs=[upload], outputs=[view, message],
+                        fn=example, run_on_click=True,
+                        cache_examples=False, example_labels=list(examples), elem_id="picture-examples",
+                        label="Or try one of the dataset's own pictures", api_visibility="private")
+        view.render()
         # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-        gr.on([button.click, upload.upload], while_loading(lambda: space.models.image_ready, "picture", look_up),
-              [upload, k], [view, message], preprocess=False,
+        gr.on([button.click, upload.upload], search, [upload, k], [view, message], preprocess=False,
               api_visibility="private")
-    return view
+    return {"view": view}
 
 
-def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
+EXAMPLE_PICTURES = ("pikachu", "psyduck", "gengar")
+
+
+def example_pictures(space: Space) -> dict[str, Path]:
+    """Three of the dataset's own artwork files to try (display name -> file): Pikachu, Psyduck and Gengar where the
+    dataset has them, else its first three with artwork."""
+    index = space.index
+    rows = [index.find(n) for n in EXAMPLE_PICTURES if n in index.names and index.has_image[index.find(n)]]
+    rows += [r for r in range(len(index)) if index.has_image[r] and r not in rows]
+    return {space.display[r]: space.art.cards[int(index.ids[r])] for r in rows[:3] if int(index.ids[r]) in space.art.cards}
+
+
+def map_tab(space: Space, name: gr.Dropdown) -> dict[str, Any]:
     """The map: every Pokémon placed by UMAP or by PCA; its data is sent when the tab first opens, not with the
     page."""
 
@@ -210,33 +237,34 @@ def map_tab(space: Space, name: gr.Dropdown) -> gr.HTML:
 
     with gr.Tab("Map", id="map") as tab:
         x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
-        gr.Markdown("Each dot is a Pokémon, placed by UMAP from its text and image embeddings together: neighbours "
-                    "on the map have similar records and artwork. Hover for artwork; click a dot (or find a name) "
-                    "to list its nearest neighbours. Switch the layout to **PCA**, the classical linear projection "
-                    "of the same vectors (its x axis explains "
-                    f"{x_share} of their variance, its y axis {y_share}), to see how much of the clustering is "
-                    "UMAP's doing.")
+        gr.Markdown("Each dot is a Pokémon: neighbours on the map have similar records and artwork. Hover for "
+                    "artwork; click a dot (or find a name) to list its nearest neighbours. Switch the layout to "
+                    f"**PCA**, a straight projection of the same numbers (its axes explain {x_share} and {y_share} "
+                    "of their variance), to see how much of the clustering the map's method (UMAP) adds.")
         view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
         loaded = gr.State(False)
         tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
-    return view
+    return {"view": view, "loaded": loaded}
 
 
-def oddballs_tab(space: Space) -> gr.HTML:
+def oddballs_tab(space: Space) -> dict[str, Any]:
     """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
 
     @with_outputs(1)
-    def show(modality: str) -> tuple[str]:
-        return (html.oddballs_page(oddballs_result(space, modality), space.art.url),)
+    def show(modality: str, forms: bool = True) -> tuple[str]:
+        return (html.oddballs_page(oddballs_result(space, modality, bool(forms)), space.art.url),)
 
-    def opened(loaded: bool, modality: str) -> tuple:
-        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality), True)
+    def opened(loaded: bool, modality: str, forms: bool) -> tuple:
+        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality, forms), True)
 
     with gr.Tab("Oddballs", id="oddballs") as tab:
-        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality")
+        with gr.Row(equal_height=True):
+            modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality",
+                                scale=3)
+            forms = forms_switch("oddballs-default-only")
         message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
         view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
         loaded = gr.State(False)
-        tab.select(opened, [loaded, modality], [view, message, loaded], api_visibility="private")
-        modality.change(show, [modality], [view, message], api_visibility="private")
-    return view
+        tab.select(opened, [loaded, modality, forms], [view, message, loaded], api_visibility="private")
+        gr.on([modality.change, forms.input], show, [modality, forms], [view, message], api_visibility="private")
+    return {"view": view, "loaded": loaded, "modality": modality, "message": message, "show": show}

@@ -30,22 +30,40 @@ def type_chips(types: Sequence[str]) -> str:
 
 
 def format_score(score: float, kind: str) -> str:
-    """'cos 0.912' for cosines, 'dist 1.23' for map distances."""
+    """'cosine 0.912' for cosines, 'distance 1.23' for map distances: what a tile's hover says."""
     if kind == "map distance":
-        return f"dist {score:.2f}"
-    return f"cos {score:.3f}"
+        return f"map distance {score:.2f}"
+    return f"{kind} {score:.3f}"
+
+
+def closeness(share: float) -> str:
+    """"closer than 97%" from the share of the other Pokémon a score beats (one decimal from 99.0% to 99.9%)."""
+    percent = 100.0 * float(share)
+    shown = f"{min(percent, 99.9):.1f}" if percent >= 98.95 else f"{percent:.0f}"
+    return f"closer than {shown}%"
+
+
+def score_line(item: Mapping[str, Any], kind: str) -> tuple[str, str]:
+    """(visible HTML, hover text) of a tile's score: a bar and "closer than 97%" where the result says what share
+    of the candidates it beats, else the score itself."""
+    score = format_score(item["score"], kind)
+    if "closer_than" not in item:
+        return f'<span class="pk-score">{escape(score)}</span>', score
+    words = closeness(item["closer_than"])
+    bar = f'<span class="pk-bar" style="--pk-fill:{100 * float(item["closer_than"]):.1f}%" aria-hidden="true"></span>'
+    return f'{bar}<span class="pk-score">{escape(words)}</span>', f"{words} of the other Pokémon · {score}"
 
 
 def tile(item: Mapping[str, Any], art: ArtUrl, kind: str, *, eager: bool = False, note: str = "") -> str:
-    """One clickable picture tile: artwork, display name, and the score under it."""
+    """One clickable picture tile: artwork, display name, and how close it is (the score itself on hover)."""
     name, shown = item["name"], item["display_name"]
-    score = format_score(item["score"], kind) if "score" in item else note
+    visible, hover = score_line(item, kind) if "score" in item else (escape(note), "")
     loading = "eager" if eager else "lazy"
-    return (f'<button type="button" class="pk-tile" data-name="{escape(name)}" '
-            f'title="{escape(shown)}: show the Pokémon most like it">'
+    title = f"{shown}: {hover}. Click to show the Pokémon most like it" if hover else \
+        f"{shown}: show the Pokémon most like it"
+    return (f'<button type="button" class="pk-tile" data-name="{escape(name)}" title="{escape(title)}">'
             f'<img src="{escape(art(item["id"], "thumb"))}" alt="" width="96" height="96" loading="{loading}" '
-            f'decoding="async"><span class="pk-name">{escape(shown)}</span>'
-            f'<span class="pk-score">{escape(score)}</span></button>')
+            f'decoding="async"><span class="pk-name">{escape(shown)}</span>{visible}</button>')
 
 
 def tiles(items: Sequence[Mapping[str, Any]], art: ArtUrl, kind: str, *, eager: int = 0) -> str:
@@ -58,7 +76,7 @@ def chosen_card(pokemon: Mapping[str, Any], art: ArtUrl, blurb: str) -> str:
     """The chosen Pokémon: its artwork, name, number, types, generation and what the results beside it are."""
     artwork = ("" if pokemon["has_artwork"] else
                '<p class="pk-note">No official artwork: ranked by its record only.</p>')
-    return (f'<section class="pk-chosen" aria-label="chosen Pokémon">'
+    return (f'<section class="pk-chosen" aria-label="chosen Pokémon" data-chosen="{escape(pokemon["name"])}">'
             f'<img class="pk-chosen-art" src="{escape(art(pokemon["id"], "full"))}" alt="{escape(pokemon["display_name"])}" '
             f'width="224" height="224" fetchpriority="high">'
             f'<div class="pk-chosen-facts"><h2>{escape(pokemon["display_name"])} '
@@ -72,14 +90,14 @@ def similar_page(result: Mapping[str, Any], art: ArtUrl, explanation: str) -> st
     """The Similar Pokémon view: the chosen card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
     kind = result["score"]
     pokemon = result["pokemon"]
-    blurb = (f"Its {len(result['matches'])} nearest Pokémon by {escape(explanation)}. "
+    blurb = (f"The {len(result['matches'])} Pokémon most like it by {escape(explanation)}. "
              "Click any picture to explore that Pokémon.")
     grid = generation_grid(result["per_generation"], art, kind)
     return (f'<div class="pk-similar">{chosen_card(pokemon, art, blurb)}'
             f'<section class="pk-results" aria-label="most similar">{tiles(result["matches"], art, kind, eager=12)}'
             f'</section></div>'
             f'<section class="pk-generations" aria-label="best matches per generation">'
-            f'<h3>Best matches in each generation <small>(top 3, {escape(kind)})</small></h3>'
+            f'<h3>Best matches in each generation <small>(top 3)</small></h3>'
             f"{grid}</section>")
 
 
@@ -125,13 +143,25 @@ def oddballs_page(result: Mapping[str, Any], art: ArtUrl) -> str:
         item = {**row, "score": row["median_similarity"]}
         cells.append(f'<div class="pk-odd"><h4>{escape(row["generation_label"])}</h4>'
                      f'{tile(item, art, "cosine", note="")}</div>')
-    return ('<p class="pk-heading">Lowest median cosine similarity to the others of their generation, by '
-            f'{escape(result["modality"])} embeddings.</p><div class="pk-odd-grid">' + "".join(cells) + "</div>")
+    return ('<p class="pk-heading">The article found Magikarp, the fish that can only splash, to be Generation I\'s '
+            "oddball: the Pokémon least like the rest of its generation (the lowest median similarity to them). "
+            f"Here is each generation's, by their {escape(MODALITY_WORDS.get(result['modality'], result['modality']))}."
+            '</p><div class="pk-odd-grid">' + "".join(cells) + "</div>")
 
 
-def message(text: str, *, kind: str = "error") -> str:
-    """A short message shown next to the input it is about ('' clears it)."""
+MODALITY_WORDS = {"text": "records", "image": "artwork", "combined": "records and artwork together"}
+
+
+def message(text: str, *, kind: str = "error", suggestions: Sequence[Mapping[str, str]] = ()) -> str:
+    """A short message shown next to the input it is about ('' clears it); `suggestions` ({"name",
+    "display_name"}) become buttons that choose that Pokémon, in place of the message's "did you mean" clause."""
     if not text:
         return ""
     role = "alert" if kind == "error" else "status"
-    return f'<div class="pk-message pk-{kind}" role="{role}">{escape(text)}</div>'
+    text = text[:1].upper() + text[1:]
+    body = escape(text)
+    if suggestions:
+        buttons = " ".join(f'<button type="button" class="pk-suggestion" data-name="{escape(s["name"])}">'
+                           f'{escape(s["display_name"])}</button>' for s in suggestions)
+        body = f'{escape(text.split("; did you mean")[0])}. Did you mean {buttons}?'
+    return f'<div class="pk-message pk-{kind}" role="{role}">{body}</div>'

@@ -42,7 +42,7 @@ def test_under_ci_a_missing_browser_or_shared_folder_fails_with_the_reason(tmp_p
     code, output = run_suite(tmp_path, ci=True)
     assert code == 1, output[-3000:]
     browser = [outcome for test, outcome in outcomes(output).items() if test.startswith(BROWSER_TEST)]
-    assert len(browser) == 8, output[-3000:]  # 4 tests x 2 viewports, each failing in setup (an ERROR)
+    assert len(browser) == 9, output[-3000:]  # 4 tests x 2 viewports and the shared-link test, each an ERROR in setup
     assert all(o.startswith("ERROR - CI=true, so this must not skip: Chromium absent: "
                             f"{tmp_path / 'no-chromium'} not found") for o in browser), output[-3000:]
     assert outcomes(output)[SHARED_TEST] == ("ERROR - CI=true, so this must not skip: real PokéAPI data absent: "

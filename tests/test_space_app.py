@@ -52,16 +52,21 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
     (the page keeps what it shows) and returns the message."""
     import gradio as gr
 
-    fn = next(f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 3)
-    view, message = fn.fn(rows[1]["name"], "text", 4)
+    fn = next(f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 4)
+    view, shown, message = fn.fn(rows[1]["name"], "text", 4)
     assert f'data-name="{rows[1]["name"]}"' not in view.split('class="pk-results"')[1]  # itself not among results
     assert view.count('class="pk-tile"') >= 4 and message == ""
     typo = rows[1]["name"] + "x"
-    view, message = fn.fn(typo, "text", 4)
-    assert isinstance(view, type(gr.skip())) and "did you mean" in message and typo in message
+    view, shown, message = fn.fn(typo, "text", 4)
+    assert isinstance(view, type(gr.skip())) and "Did you mean" in message and typo in message
+    # the suggestions are buttons naming the Pokémon by its display name, which choose it when clicked
+    assert f'class="pk-suggestion" data-name="{rows[1]["name"]}">{space.display[1]}</button>' in message
     missing = next(r["name"] for r in rows if r["image_embedding"] is None)
-    view, message = fn.fn(missing, "image", 4)
+    view, shown, message = fn.fn(missing, "image", 4)
     assert isinstance(view, type(gr.skip())) and "has no artwork" in message
+    # the mode on screen is not updated, so the radio goes back to it (the handler after `show` copies it over)
+    assert isinstance(shown, type(gr.skip()))
+    assert fn.fn(rows[1]["name"], "image" if rows[1]["image_embedding"] is not None else "text", 4)[1] in ("image", "text")
 
 
 def test_page_is_light_and_has_no_map(demo, space):
@@ -74,7 +79,7 @@ def test_page_is_light_and_has_no_map(demo, space):
 def test_api_schema(demo):
     info = demo.get_api_info()
     assert set(info["named_endpoints"]) == {"/similar", "/ask", "/ask_records", "/arithmetic", "/search_by_picture",
-                                            "/map", "/oddballs"}
+                                            "/map", "/oddballs", "/pair"}
     assert not info["unnamed_endpoints"]
     assert len(json.dumps(info)) < 30_000
     for name, endpoint in info["named_endpoints"].items():

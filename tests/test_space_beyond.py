@@ -72,7 +72,7 @@ def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, 
     view, message = compute(f"{table[0]['name']} - type:{table[0]['types'][0]}", "text", 3)
     assert view.count('class="pk-tile"') == 3 and message == ""
     view, message = compute("pikachuu + type:nothing", "text", 3)
-    assert isinstance(view, type(gr.skip())) and "no Pokémon named &#x27;pikachuu&#x27;" in message
+    assert isinstance(view, type(gr.skip())) and "No Pokémon named &#x27;pikachuu&#x27;" in message
     view, message = compute(f"{table[0]['name']} - {table[0]['name']}", "text", 3)
     assert isinstance(view, type(gr.skip())) and "cancel out" in message
     expression, embedding_space = default_expression(space)
@@ -80,11 +80,11 @@ def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, 
 
 
 def test_the_ask_tab_shows_the_records_beside_the_artwork(app, space, demo):
-    answer = handler(demo, "answer", 2)  # a generator: a loading note while the model loads, then the answer
+    answer = handler(demo, "answer", 3)  # a generator: a loading note while the model loads, then the answer
     view, message = list(answer("learns surf and fly", 3))[-1]
     assert message == "" and 'class="pk-side-by-side"' in view
     artwork, records = view.split("<section>")[1:3]
-    assert "Artwork</b> closest" in artwork and "Records</b> closest" in records
+    assert "Artwork</b> that best matches" in artwork and "Records</b> (what PokéAPI says" in records
     assert artwork.count('class="pk-tile"') == 3 and records.count('class="pk-tile"') == 3
     names = [m["name"] for m in records_result(space, "learns surf and fly", 3)["matches"]]
     assert [records.split('data-name="')[i + 1].split('"')[0] for i in range(3)] == names

@@ -158,7 +158,7 @@ def test_similar_pokemon(page, rows, tmp_path):
     box.fill("pikachuu")
     box.press("Enter")
     message = page.locator("#similar-message")
-    expect(message).to_contain_text("no Pokémon named 'pikachuu'")
+    expect(message).to_contain_text("No Pokémon named 'pikachuu'")
     expect(message).to_be_visible()
     assert view.locator(".pk-results").inner_html() == shown
     expect(view.locator(".pk-chosen h2")).to_contain_text(picked)
@@ -182,7 +182,7 @@ def test_ask_map_and_oddballs(page, rows, tmp_path):
     # an empty question: a message next to the box, the answer stays
     page.locator("#question textarea").fill("   ")
     page.locator("#ask-button").click()
-    expect(page.locator("#ask-message")).to_contain_text("the question is empty")
+    expect(page.locator("#ask-message")).to_contain_text("The question is empty")
     expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a grumpy purple ghost")
     assert not too_wide(page), too_wide(page)
     screenshot(page, tmp_path, "ask")
@@ -252,7 +252,7 @@ def test_records_arithmetic_and_pca(page, rows, tmp_path):
 
     # Ask: the records answer the same question beside the artwork, for Pokémon with or without artwork
     page.get_by_role("tab", name="Ask").click()
-    expect(page.locator(RECORDS_ANSWER + " .pk-heading")).to_contain_text("Records closest to")
+    expect(page.locator(RECORDS_ANSWER + " .pk-heading")).to_contain_text("Records (what PokéAPI says about each Pokémon) that best answer")
     assert page.locator(RECORDS_ANSWER + " .pk-tile").count() == 12 and all(images_loaded(page, RECORDS_ANSWER))
     page.locator("#ask-record-examples").get_by_text("learns surf and fly").click()
     expect(page.locator(RECORDS_ANSWER + " .pk-heading")).to_contain_text("learns surf and fly")
@@ -279,7 +279,7 @@ def test_records_arithmetic_and_pca(page, rows, tmp_path):
     assert all(images_loaded(page, "#arithmetic-view"))
     box.fill(f"{a} - {a}")
     page.locator("#arithmetic-button").click()
-    expect(page.locator("#arithmetic-message")).to_contain_text("the terms cancel out")
+    expect(page.locator("#arithmetic-message")).to_contain_text("The terms cancel out")
     expect(view.locator(".pk-heading")).to_contain_text(f"{a} + {b} − {c}")  # the answer stays
     box.fill(f"{a} + ({b} - {c})")
     page.locator("#arithmetic-space").get_by_text("Image (artwork)").click()  # the space switch recomputes
@@ -308,3 +308,38 @@ def test_records_arithmetic_and_pca(page, rows, tmp_path):
     screenshot(page, tmp_path, "map-pca")
     page.locator("#map-view select.pk-map-layout").select_option("umap")
     assert page.evaluate(points) == umap_points
+
+
+def test_a_shared_link_opens_the_view_it_names(browser, server, rows):
+    """A link naming a tab, a Pokémon and a mode opens that view; exploring rewrites the link; an Ask link asks."""
+    import numpy as np
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    page = browser.new_page(viewport=VIEWPORTS["desktop"])
+    try:
+        with_art = [i for i, r in enumerate(rows) if r["image_embedding"] is not None]
+        chosen = with_art[len(with_art) // 2]
+        image = np.asarray([rows[i]["image_embedding"] for i in with_art], dtype=np.float64)
+        image /= np.linalg.norm(image, axis=1, keepdims=True)
+        cosines = image @ image[with_art.index(chosen)]
+        cosines[with_art.index(chosen)] = -np.inf
+        nearest = rows[with_art[int(np.argmax(cosines))]]["name"]  # its nearest by artwork, independently
+
+        page.goto(f"{server}?tab=similar&pokemon={rows[chosen]['name']}&mode=image", wait_until="domcontentloaded")
+        view = page.locator("#similar-view")
+        expect(view.locator(f'[data-chosen="{rows[chosen]["name"]}"]')).to_have_count(1)
+        expect(page.locator("#rank-mode input:checked")).to_have_value("image")
+        expect(view.locator(".pk-results .pk-tile").first).to_have_attribute("data-name", nearest)
+
+        view.locator(".pk-results .pk-tile").first.click()  # exploring: the link follows
+        expect(view.locator(f'[data-chosen="{nearest}"]')).to_have_count(1)
+        page.wait_for_function("name => location.search.includes('pokemon=' + name)", arg=nearest)
+        assert "tab=similar" in page.evaluate("location.search") and "mode=image" in page.evaluate("location.search")
+
+        page.goto(f"{server}?tab=ask&q=a%20small%20blue%20turtle", wait_until="domcontentloaded")
+        expect(page.get_by_role("tab", name="Ask")).to_have_attribute("aria-selected", "true")
+        expect(page.locator("#question textarea")).to_have_value("a small blue turtle")
+        expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a small blue turtle")
+    finally:
+        page.close()

@@ -57,19 +57,21 @@ def test_every_named_endpoint_is_a_tool_a_model_can_act_on(server):
         for parameter, schema in tool.inputSchema["properties"].items():
             assert schema.get("description"), f"{name}({parameter}) has no description"
     similar = tools["similar"]
-    assert set(similar.inputSchema["properties"]) == {"name", "mode", "k"}
+    assert set(similar.inputSchema["properties"]) == {"name", "mode", "k", "default_only"}
     assert set(similar.inputSchema["properties"]["mode"]["enum"]) == {"text", "image", "umap", "combined"}
 
 
 def test_calling_a_tool_ranks_like_the_dataset(server, built_dataset):
     import pyarrow.parquet as pq
 
-    table = pq.read_table(sorted((built_dataset / "data").glob("*.parquet"))[0], columns=["name", "text_embedding"])
+    table = pq.read_table(sorted((built_dataset / "data").glob("*.parquet"))[0],
+                          columns=["name", "text_embedding", "is_default"])
     names = table.column("name").to_pylist()
     vectors = np.asarray(table.column("text_embedding").to_pylist(), dtype=np.float64)
     chosen = names[3]
     scores = vectors @ vectors[3]
     scores[3] = -np.inf
+    scores[~np.asarray(table.column("is_default").to_pylist(), dtype=bool)] = -np.inf  # default forms only
     expected = [names[i] for i in np.argsort(-scores, kind="stable")[:4]]
 
     async def work(session):

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from pokembed.errors import BadInputError
 from pokembed.explore import arithmetic, queries
-from pokembed.explore.index import MODES, SCORE_LABELS, Match, check_k
+from pokembed.explore.index import MODES, SCORE_LABELS, Match, check_k, top_rows, unit_query
 from pokembed.explore.names import generation_label
-from pokembed.explore.records_search import ask_records
 from pokembed.explore.space import Space
 
 Mode = Literal["text", "image", "umap", "combined"]
@@ -37,32 +38,86 @@ def entry(space: Space, pokemon_id: int, score: float, **extra: Any) -> dict[str
             "score": round(float(score), 6)}
 
 
-def _matches(space: Space, matches: Sequence[Match]) -> list[dict[str, Any]]:
-    return [entry(space, m.id, m.score, rank=rank) for rank, m in enumerate(matches, start=1)]
+def closer_than(pool: np.ndarray, score: float, descending: bool = True) -> float:
+    """The share of `pool` (every candidate's score in one ranking) that `score` beats, strictly: 0.97 reads
+    "closer than 97% of Pokémon", how the page shows a score (the cosine itself on hover)."""
+    pool = np.asarray(pool, dtype=np.float64)
+    if pool.size == 0:
+        return 1.0
+    beaten = pool < score if descending else pool > score
+    return round(float(beaten.mean()), 4)
 
 
-def similar_result(space: Space, name: str, mode: str = "text", k: int = 12) -> dict[str, Any]:
-    """The chosen Pokémon, its k nearest by `mode`, and the best 3 in each generation."""
+def _matches(space: Space, matches: Sequence[Match], pool: np.ndarray | None = None,
+             descending: bool = True) -> list[dict[str, Any]]:
+    """Ranked entries; with `pool` (every candidate's score) each also says what share of the candidates it beats."""
+    out = []
+    for rank, m in enumerate(matches, start=1):
+        extra = {} if pool is None else {"closer_than": closer_than(pool, m.score, descending)}
+        out.append({**entry(space, m.id, m.score, rank=rank), **extra})
+    return out
+
+
+def _ranked(space: Space, scores: np.ndarray, candidates: np.ndarray, k: int,
+            default_only: bool) -> list[dict[str, Any]]:
+    """The k best `candidates` by cosine `scores` (default forms only with `default_only`), each with the share of
+    the candidates it beats."""
+    index = space.index
+    candidates = index.default_rows(np.asarray(candidates, dtype=np.int64), default_only)
+    best = top_rows(scores, candidates, index.ids, check_k(k), descending=True)
+    return _matches(space, [index.as_match(r, scores[r]) for r in best], scores[candidates])
+
+
+def _artwork_matches(space: Space, vector: np.ndarray, k: int, default_only: bool) -> list[dict[str, Any]]:
+    """The artwork closest to a query vector in the image space (what `PokedexIndex.search_images` ranks)."""
+    index = space.index
+    if index.image.shape[1] == 0 or not index.has_image.any():
+        index.search_images(vector, k)  # raises the dataset's "no image embeddings" error
+    query = unit_query(vector, index.image.shape[1], "image embeddings",
+                       "use the query model of the dataset's image model")
+    return _ranked(space, index.image @ query, np.flatnonzero(index.has_image), k, default_only)
+
+
+def find_row(space: Space, name: str) -> int:
+    """The row of a Pokémon by name; an unknown name's error carries its suggestions as {"name", "display_name"}
+    (`suggestions`), for a page to offer them."""
+    try:
+        return space.index.find(name)
+    except BadInputError as exc:
+        rows = [space.index.find(s) for s in getattr(exc, "suggestions", ())]
+        exc.suggestions = tuple({"name": space.index.names[r], "display_name": space.display[r]} for r in rows)
+        raise
+
+
+def similar_result(space: Space, name: str, mode: str = "text", k: int = 12, default_only: bool = True) -> dict[str, Any]:
+    """The chosen Pokémon, its k nearest by `mode`, and the best 3 in each generation (among default forms only,
+    leaving out Megas, Gigantamax and other alternate forms, unless `default_only` is False)."""
     if mode not in MODES:
         raise BadInputError(f"unknown ranking mode {mode!r}; use one of {', '.join(MODES)}")
-    row = space.index.find(name)
+    row = find_row(space, name)
     slug = space.index.names[row]
+    scores, candidates, descending = space.index.scores(row, mode)
+    pool = scores[space.index.default_rows(candidates, default_only)]
     per_generation = [
-        entry(space, g.id, g.score, generation=g.generation, generation_label=generation_label(g.generation),
-               rank=g.rank)
-        for g in space.index.best_per_generation(slug, by=mode, k=3)]
+        {**entry(space, g.id, g.score, generation=g.generation, generation_label=generation_label(g.generation),
+                 rank=g.rank), "closer_than": closer_than(pool, g.score, descending)}
+        for g in space.index.best_per_generation(slug, by=mode, k=3, default_only=default_only)]
     return {"pokemon": pokemon_facts(space, row), "mode": mode, "score": SCORE_LABELS[mode],
-            "higher_is_closer": mode != "umap",
-            "matches": _matches(space, space.index.similar(slug, by=mode, k=k)), "per_generation": per_generation}
+            "higher_is_closer": descending,
+            "default_only": bool(default_only),
+            "matches": _matches(space, space.index.similar(slug, by=mode, k=k, default_only=default_only), pool,
+                                descending),
+            "per_generation": per_generation}
 
 
-def ask_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
-    """The Pokémon whose artwork best matches a question (search_query embedding against image embeddings)."""
+def ask_result(space: Space, question: str, k: int = 12, default_only: bool = True) -> dict[str, Any]:
+    """The Pokémon whose artwork best matches a question (search_query embedding against image embeddings), among
+    default forms only unless `default_only` is False."""
     text = queries.validate_question(question, space.config.max_question_chars)
     check_k(k)
     vector = space.models.query_encoder().embed_queries([text])[0]
-    return {"question": text, "score": "cosine", "searched": space.artwork_count,
-            "matches": _matches(space, space.index.search_images(vector, k=k))}
+    return {"question": text, "score": "cosine", "searched": space.artwork_count, "default_only": bool(default_only),
+            "matches": _artwork_matches(space, vector, k, default_only)}
 
 
 def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[str, Any]:
@@ -72,27 +127,31 @@ def picture_result(space: Space, path: str | Path | None, k: int = 12) -> dict[s
     check_k(k)
     vector = space.models.image_encoder().embed_images([image])[0]
     return {"width": image.width, "height": image.height, "score": "cosine", "searched": space.artwork_count,
-            "matches": _matches(space, space.index.search_images(vector, k=k))}
+            "matches": _artwork_matches(space, vector, k, default_only=False)}
 
 
-def oddballs_result(space: Space, modality: str = "text") -> dict[str, Any]:
-    """Per generation, the Pokémon with the lowest median cosine similarity to the others of its generation."""
-    rows = space.index.oddballs(modality, per_generation=1)
-    return {"modality": modality, "score": "median cosine", "oddballs": [
+def oddballs_result(space: Space, modality: str = "text", default_only: bool = True) -> dict[str, Any]:
+    """Per generation, the Pokémon with the lowest median cosine similarity to the others of its generation (among
+    default forms only unless `default_only` is False)."""
+    rows = space.index.oddballs(modality, per_generation=1, default_only=default_only)
+    return {"modality": modality, "score": "median cosine", "default_only": bool(default_only), "oddballs": [
         {**entry(space, o.id, o.median_similarity, generation=o.generation,
                   generation_label=generation_label(o.generation)),
          "types": list(space.index.types[space.index.row_of_id(o.id)]),
          "median_similarity": round(o.median_similarity, 6)} for o in rows]}
 
 
-def records_result(space: Space, question: str, k: int = 12) -> dict[str, Any]:
+def records_result(space: Space, question: str, k: int = 12, default_only: bool = True) -> dict[str, Any]:
     """The Pokémon whose records best answer a question: the question's `search_query: ` embedding by the dataset's
-    text model against the records' `search_document: ` embeddings (nomic's retrieval use)."""
+    text model against the records' `search_document: ` embeddings (nomic's retrieval use); default forms only
+    unless `default_only` is False."""
     text = queries.validate_question(question, space.config.max_question_chars)
     check_k(k)
     vector = space.models.records_encoder().embed_queries([text])[0]
-    return {"question": text, "score": "cosine", "searched": len(space.index),
-            "matches": _matches(space, ask_records(space.index, vector, k=k))}
+    index = space.index
+    query = unit_query(vector, index.text.shape[1], "text embeddings", "embed the question with the text model")
+    return {"question": text, "score": "cosine", "searched": len(index), "default_only": bool(default_only),
+            "matches": _ranked(space, index.text @ query, np.arange(len(index)), k, default_only)}
 
 
 def arithmetic_result(space: Space, expression: str, embedding_space: str = "text", k: int = 12) -> dict[str, Any]:

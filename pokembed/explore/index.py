@@ -242,7 +242,9 @@ class PokedexIndex:
         suggestions = [self.names[self._by_name[c]] for c in close]
         if suggestions:
             hint = suggestions[0] if len(suggestions) == 1 else ", ".join(suggestions[:-1]) + " or " + suggestions[-1]
-            raise BadInputError(f"no Pokémon named {name.strip()!r}; did you mean {hint}?")
+            error = BadInputError(f"no Pokémon named {name.strip()!r}; did you mean {hint}?")
+            error.suggestions = tuple(suggestions)  # the page offers them as buttons
+            raise error
         example = self.names[0] if self.names else "pikachu"
         raise BadInputError(f"no Pokémon named {name.strip()!r}; pick a name from the list, e.g. {example}")
 

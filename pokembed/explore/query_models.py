@@ -60,6 +60,14 @@ class QueryModels:
             return self._query
 
     @property
+    def query_model(self) -> str | None:
+        """The text model that embeds questions into the image space (as configured; nothing is loaded)."""
+        try:
+            return self._image_spec().query_model
+        except PokembedError:  # an unknown image model: its load will say so
+            return self.text_model
+
+    @property
     def records_model(self) -> str:
         """The text model whose query prompt asks the records: POKEMBED_TEXT_MODEL, else the dataset's own."""
         from pokembed.embedding.registry import DEFAULT_TEXT_MODEL

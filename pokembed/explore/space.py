@@ -13,6 +13,7 @@ from typing import Any
 
 from pokembed.errors import BadInputError
 from pokembed.explore import queries
+from pokembed.explore.about import About
 from pokembed.explore.index import PokedexIndex
 from pokembed.explore.query_models import QueryModels
 
@@ -94,6 +95,8 @@ class Space:
     answers: dict[str, Any] = field(default_factory=dict)  # the warm-up's first answer, keyed by question
     pca: Any = None  # pokembed.projection.PcaProjection of the index's vectors, computed once at start
     version_footer: str = ""  # the dataset version, tag, build date and changelog link (pokembed.hub.published)
+    charts: dict[Any, Any] = field(default_factory=dict)  # the all-pairs charts, made once (explore.chart_view)
+    about: About | None = None  # links and credits: the article, the dataset at its version, the code, the models
 
     @property
     def artwork_count(self) -> int:

@@ -3,7 +3,10 @@
 // props.value names the data's URL (a JSON file the server compresses and the browser caches) and the row to start
 // on; switching the layout, colouring, finding and selecting then happen here, with no round trip to the server.
 // Globals given by Gradio: element, props, trigger, watch.
-const state = { data: null, url: null, selected: -1, colourBy: "generation", projection: "umap", points: null };
+const state = { data: null, url: null, selected: -1, colourBy: "generation", projection: "umap", points: null,
+                view: { k: 1, tx: 0, ty: 0 }, fit: "main", pointers: new Map(), moved: 0 };
+// zoom and pan: screen point = base point × view.k + (view.tx, view.ty); "main" fits the middle 96% of the points
+// (outliers off screen until zoomed out), "all" fits every point
 
 function $(selector) { return element.querySelector(selector); }
 
@@ -61,17 +64,38 @@ function layout() {
   canvas.style.height = height + "px";
   const X = xs(), Y = ys();
   const pad = 14;
-  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
-  for (let i = 0; i < X.length; i++) {
-    minX = Math.min(minX, X[i]); maxX = Math.max(maxX, X[i]);
-    minY = Math.min(minY, Y[i]); maxY = Math.max(maxY, Y[i]);
-  }
+  const [minX, maxX] = bounds(X), [minY, maxY] = bounds(Y);
   const scale = Math.min((width - 2 * pad) / (maxX - minX || 1), (height - 2 * pad) / (maxY - minY || 1));
   const offX = (width - scale * (maxX - minX)) / 2, offY = (height - scale * (maxY - minY)) / 2;
-  state.points = X.map((x, i) => [offX + (x - minX) * scale, height - (offY + (Y[i] - minY) * scale)]);
+  const { k, tx, ty } = state.view;
+  state.points = X.map((x, i) => [(offX + (x - minX) * scale) * k + tx, (height - (offY + (Y[i] - minY) * scale)) * k + ty]);
   element.pkMapPoints = state.points;  // for the browser test: where each Pokémon is drawn
   return { canvas, ratio, width, height };
 }
+
+function bounds(values) {
+  const sorted = Float64Array.from(values).sort();
+  const cut = state.fit === "main" ? Math.floor(sorted.length * 0.02) : 0;
+  return [sorted[cut], sorted[sorted.length - 1 - cut]];
+}
+
+function zoom(factor, px, py) {
+  const v = state.view;
+  const k = Math.min(40, Math.max(0.5, v.k * factor));
+  const f = k / v.k;
+  state.view = { k, tx: px - (px - v.tx) * f, ty: py - (py - v.ty) * f };
+  tooltip(-1);
+  draw();
+}
+
+function fit(how) {
+  state.fit = how;
+  state.view = { k: 1, tx: 0, ty: 0 };
+  tooltip(-1);
+  draw();
+}
+
+function ink() { return getComputedStyle(element).color || "#111827"; }
 
 function draw() {
   const view = layout();
@@ -92,7 +116,7 @@ function draw() {
   });
   ctx.globalAlpha = 1;
   ctx.lineWidth = 2;
-  ctx.strokeStyle = "#1f2937";
+  ctx.strokeStyle = ink();
   near.forEach((i) => {
     const [x, y] = state.points[i];
     ctx.beginPath();
@@ -110,9 +134,9 @@ function draw() {
     ctx.font = "600 13px system-ui, sans-serif";
     const w = ctx.measureText(text).width;
     const tx = Math.min(Math.max(x - w / 2, 4), width - w - 4), ty = y > 28 ? y - 14 : y + 24;
-    ctx.fillStyle = "rgba(255,255,255,0.85)";
+    ctx.fillStyle = getComputedStyle(canvas).backgroundColor || "#fff";
     ctx.fillRect(tx - 3, ty - 12, w + 6, 16);
-    ctx.fillStyle = "#111827";
+    ctx.fillStyle = ink();
     ctx.fillText(text, tx, ty);
   }
   legend();
@@ -249,6 +273,41 @@ function fill() {
     });
 }
 
+function local(event) {
+  const rect = $("canvas.pk-map-canvas").getBoundingClientRect();
+  return [event.clientX - rect.left, event.clientY - rect.top];
+}
+element.addEventListener("wheel", (event) => {
+  if (!state.data || !event.target.matches("canvas.pk-map-canvas")) return;
+  event.preventDefault();
+  const [px, py] = local(event);
+  zoom(Math.exp(-event.deltaY * 0.0015), px, py);
+}, { passive: false });
+element.addEventListener("pointerdown", (event) => {
+  if (!state.data || !event.target.matches("canvas.pk-map-canvas")) return;
+  event.target.setPointerCapture(event.pointerId);
+  state.pointers.set(event.pointerId, local(event));
+  state.moved = 0;
+});
+element.addEventListener("pointermove", (event) => {
+  if (!state.pointers.has(event.pointerId)) return;
+  const [px, py] = local(event);
+  const [ox, oy] = state.pointers.get(event.pointerId);
+  if (state.pointers.size === 1) {  // drag: pan
+    state.view = { ...state.view, tx: state.view.tx + px - ox, ty: state.view.ty + py - oy };
+    state.moved += Math.abs(px - ox) + Math.abs(py - oy);
+    if (state.moved > 4) { tooltip(-1); draw(); }
+  } else if (state.pointers.size === 2) {  // pinch: zoom around the middle of the two fingers
+    const [other] = [...state.pointers].filter(([id]) => id !== event.pointerId).map(([, p]) => p);
+    const before = Math.hypot(ox - other[0], oy - other[1]), after = Math.hypot(px - other[0], py - other[1]);
+    if (before > 0) zoom(after / before, (px + other[0]) / 2, (py + other[1]) / 2);
+    state.moved += 10;
+  }
+  state.pointers.set(event.pointerId, [px, py]);
+});
+["pointerup", "pointercancel"].forEach((type) => element.addEventListener(type, (event) => {
+  state.pointers.delete(event.pointerId);
+}));
 element.addEventListener("mousemove", (event) => {
   if (!state.data || !event.target.matches("canvas.pk-map-canvas")) return;
   const row = nearest(event.clientX, event.clientY, 10);
@@ -258,7 +317,10 @@ element.addEventListener("mousemove", (event) => {
 element.addEventListener("mouseleave", () => tooltip(-1));
 element.addEventListener("click", (event) => {
   if (!state.data) return;
+  const fitButton = event.target.closest("[data-fit]");
+  if (fitButton) { event.preventDefault(); fit(fitButton.dataset.fit); return; }
   if (event.target.matches("canvas.pk-map-canvas")) {
+    if (state.moved > 4) return;  // the end of a drag, not a click
     const row = nearest(event.clientX, event.clientY, 14);
     if (row >= 0) { select(row); tooltip(row, event.clientX, event.clientY); }
     return;
@@ -269,8 +331,14 @@ element.addEventListener("click", (event) => {
   if (open) trigger("click", { name: open.dataset.name });
 });
 element.addEventListener("change", (event) => {
-  if (event.target.matches("select.pk-map-colour")) { state.colourBy = event.target.value; draw(); }
-  if (event.target.matches("select.pk-map-layout")) { state.projection = event.target.value; draw(); side(); }
+  if (event.target.matches("select.pk-map-colour")) { state.colourBy = event.target.value; tooltip(-1); draw(); }
+  if (event.target.matches("select.pk-map-layout")) {
+    state.projection = event.target.value;
+    state.view = { k: 1, tx: 0, ty: 0 };
+    tooltip(-1);
+    draw();
+    side();
+  }
 });
 element.addEventListener("keydown", (event) => {
   if (event.target.matches("input.pk-map-find") && event.key === "Enter") { event.preventDefault(); find(event.target.value); }

@@ -1,0 +1,80 @@
+"""What the page says about itself and how it shows a score: links and credits named from the loaded configuration
+(pokembed.explore.about, space/page_text.py), and "closer than 97%" computed over the whole ranking
+(pokembed.explore.answers), checked against numpy over the dataset's columns."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pokembed.explore.about import MODEL_LICENCES, about_space, code_url, dataset_link
+from pokembed.explore.answers import similar_result
+from pokembed.explore.space import SpaceConfig
+from pokembed.explore.space_loading import load_space
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "space"))
+
+
+@pytest.fixture(scope="module")
+def space(built_dataset, tiny_models, tmp_path_factory):
+    config = SpaceConfig(dataset=str(built_dataset), text_model=str(tiny_models / "text"),
+                         image_model=str(tiny_models / "image"), device="cpu")
+    return load_space(config, workdir=tmp_path_factory.mktemp("page-text"))
+
+
+@pytest.fixture(scope="module")
+def columns(built_dataset) -> dict:
+    import pyarrow.parquet as pq
+
+    parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
+    table = pq.read_table(parquet, columns=["id", "name", "text_embedding", "is_default"]).to_pydict()
+    text = np.asarray(table["text_embedding"], dtype=np.float64)
+    return {"ids": table["id"], "names": table["name"], "is_default": np.asarray(table["is_default"], dtype=bool),
+            "text": text / np.linalg.norm(text, axis=1, keepdims=True)}
+
+
+def test_closer_than_is_the_share_of_the_others_a_score_beats(space, columns):
+    row = 3
+    result = similar_result(space, columns["names"][row], "text", 5)
+    cosines = columns["text"] @ columns["text"][row]
+    others = cosines[columns["is_default"] & (np.arange(len(cosines)) != row)]  # default forms only, as Similar
+    for match in result["matches"] + result["per_generation"]:
+        mine = cosines[columns["ids"].index(match["id"])]
+        assert match["closer_than"] == pytest.approx(float((others < mine).mean()), abs=0.5 / len(others))
+    assert result["matches"][0]["closer_than"] >= result["matches"][-1]["closer_than"]
+
+
+def test_a_tile_shows_closeness_and_the_cosine_on_hover(space, columns):
+    import pokedex_html as html
+
+    item = {"id": columns["ids"][0], "name": "x", "display_name": "X", "score": 0.91234, "closer_than": 0.973}
+    tile = html.tile(item, space.art.url, "cosine")
+    assert "closer than 97%" in tile and "cosine 0.912" in tile.split('title="')[1].split('"')[0]
+    assert "--pk-fill:97.3%" in tile
+    assert html.closeness(0.9987) == "closer than 99.9%"
+
+
+def test_links_and_credits_name_the_configured_models(space):
+    import page_text
+
+    header = page_text.header(space)
+    assert "minimaxir.com/2024/06/pokemon-embeddings" in header and "?view=api" in header and "Code" in header
+    credits = page_text.credits(space.about)
+    assert "PokéAPI" in credits and "GAME FREAK" in credits and "Max Woolf" in credits
+    assert "a local model (text)" in credits and "a local model (image)" in credits
+    assert "nomic-embed" not in credits and "/tmp" not in credits and str(Path.home()) not in credits  # not assumed
+    assert '<meta name="description"' in page_text.head_tags()
+
+
+def test_hub_models_are_credited_with_their_licences():
+    about = about_space("pokembed/pokemon-embeddings", "v1.1.0", "1.1.0", text_model="nomic-ai/nomic-embed-text-v1.5",
+                        query_model="nomic-ai/nomic-embed-text-v1.5", image_model="nomic-ai/nomic-embed-vision-v1.5",
+                        environ={})
+    assert [(m.name, m.licence) for m in about.models] == [(k, "Apache-2.0") for k in MODEL_LICENCES]
+    assert about.dataset_url == "https://huggingface.co/datasets/pokembed/pokemon-embeddings/tree/v1.1.0"
+    assert dataset_link("pokembed/x", None, None) == ("pokembed/x", "https://huggingface.co/datasets/pokembed/x")
+    assert code_url({"SPACE_ID": "me/demo"}) == "https://huggingface.co/spaces/me/demo/tree/main"
