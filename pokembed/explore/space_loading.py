@@ -15,7 +15,7 @@ from pathlib import Path
 from pokembed.explore.answers import ask_result
 from pokembed.explore.index import PokedexIndex
 from pokembed.explore.map_data import pca_map
-from pokembed.explore.names import display_names
+from pokembed.explore.names import names_to_show
 from pokembed.explore.query_models import QueryModels
 from pokembed.explore.space import CARD_SIZE, EXAMPLE_QUESTIONS, THUMB_SIZE, ArtworkFiles, Space, SpaceConfig
 
@@ -49,6 +49,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     ds = load_dataset_split(config.dataset, config.revision, cache_dir=folder / "datasets-cache" if local else None)
     index = PokedexIndex.from_dataset(ds)
     species = ds["species_id"] if "species_id" in ds.column_names else None
+    shown = ds["display_name"] if "display_name" in ds.column_names else None  # PokéAPI's own English names
     stored = export_artwork(ds, folder / "png")
     art = ArtworkFiles(folder, write_thumbnails(stored, folder / "thumb", size=THUMB_SIZE),
                        write_thumbnails(stored, folder / "card", size=CARD_SIZE), _placeholder(folder))
@@ -68,7 +69,7 @@ def load_space(config: SpaceConfig, *, workdir: Path | None = None) -> Space:
     logger.info("PCA map computed in %.2f s (axes explain %s of the variance)", time.perf_counter() - started,
                 " and ".join(f"{r:.1%}" for r in pca.explained_variance_ratio))
     footer = version_footer(dataset_version(config.dataset, config.revision, facts))
-    space = Space(index, tuple(display_names(index.names, species)), art, models, config, pca=pca,
+    space = Space(index, tuple(names_to_show(index.names, species, shown)), art, models, config, pca=pca,
                   version_footer=footer)
     if workdir is None:
         weakref.finalize(space, shutil.rmtree, folder, ignore_errors=True)
