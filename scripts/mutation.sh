@@ -11,7 +11,8 @@
 #
 # Environment: PYTHON (default .venv/bin/python, with mutmut installed), JOBS (parallel mutants, default 1: the
 # machine is shared), LIMIT (seconds per module, default 1800), TESTS (override the test files of every MODULE),
-# KEEP=0 removes the temporary folder afterwards (kept by default, for `mutmut show`).
+# KEEP=0 removes the temporary folder afterwards (kept by default, for `mutmut show`), KEXPR (pytest -k expression,
+# default "not built": the tests that build the fixture take ~80 s in every mutant's session).
 # mutmut forks one worker per mutant from a process that has run the tests: numba's default (GNU OpenMP) threading
 # layer kills such a child ("fork() called from a process already using GNU OpenMP"), so workqueue and one thread.
 set -euo pipefail
@@ -20,6 +21,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 JOBS="${JOBS:-1}"
 LIMIT="${LIMIT:-1800}"
+KEXPR="${KEXPR:-not built}"
 
 # module -> the test files that cover it (space-separated)
 tests_for() {
@@ -59,7 +61,7 @@ for module in "$@"; do
         for t in $tests; do echo "    $t"; done
         # the [built] cases of test_pinned_answers.py build a dataset in each mutant's pytest session (~80 s);
         # their [synthetic] twins pin the same answers in a second
-        printf 'pytest_add_cli_args =\n    -x\n    -q\n    -p\n    no:cacheprovider\n    -k\n    not built\n'
+        printf 'pytest_add_cli_args =\n    -x\n    -q\n    -p\n    no:cacheprovider\n    -k\n    %s\n' "$KEXPR"
     } > "$work/setup.cfg"
     echo "== $module  (tests: $tests; folder: $work)"
     start=$(date +%s)
