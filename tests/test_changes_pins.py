@@ -14,7 +14,7 @@ from pokembed.dataset.changes import (VersionChanges, compare_versions, pokemon_
 from pokembed.errors import BadInputError
 
 TEXT = {"name": "t", "model_id": "org/text", "revision": "a" * 8, "dimension": 768}
-IMAGE = {"name": "i", "model_id": "org/image", "revision": None, "dimension": 768}
+IMAGE = {"name": "i", "model_id": "org/image", "revision": None, "dimension": 768, "pooling": "cls"}
 SETTINGS = {"text_model": TEXT, "image_model": IMAGE, "umap": {"seed": 42, "n_neighbors": 5},
             "long_documents": "truncate", "neighbors_k": 10, "source": "csv:/home/me/pokeapi", "data_version": "abc",
             "fetched_at": "2026-01-01"}
@@ -72,7 +72,7 @@ def test_long_name_lists_are_cut():
 
 
 def test_settings_changes_lines_and_reasons():
-    new = dict(SETTINGS, text_model=dict(TEXT, revision="b" * 8), image_model=dict(IMAGE, dimension=256),
+    new = dict(SETTINGS, text_model=dict(TEXT, revision="b" * 8), image_model=dict(IMAGE, dimension=256, pooling="mean"),
                umap={"seed": 7, "min_dist": 0.1}, long_documents="chunk", neighbors_k=5)
     result = changes(None, new)
     assert result.bump == "minor"
@@ -80,7 +80,7 @@ def test_settings_changes_lines_and_reasons():
                                 "long-document handling changed", "neighbours per row changed"]
     assert result.lines() == [
         "Text model: `org/text` @ `bbbbbbbb` (was `org/text` @ `aaaaaaaa`).",
-        "Image model settings changed: dimension 768 → 256.",
+        "Image model settings changed: dimension 768 → 256, pooling 'cls' → 'mean'.",
         "UMAP parameters: min_dist None → 0.1, n_neighbors 5 → None, seed 42 → 7.",
         "Long documents: chunk (was truncate).",
         "Neighbours per row: 5 (was 10).",
