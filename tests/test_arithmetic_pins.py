@@ -79,6 +79,12 @@ def test_words_read_as_names_types_or_generations(index):
             "group write type:NAME or generation:NAME")
     refused(lambda: parse_expression(index, "type:fire:hot"),
             "no type 'fire:hot' in this dataset; did you mean fire?")
+    refused(lambda: parse_expression(index, "MEW-X"), "no Pokémon named 'MEW-X'; did you mean mew? (write spaces "
+            "around - when it means minus); for a group write type:NAME or generation:NAME")
+    refused(lambda: parse_expression(index, "zz-X"), "no Pokémon named 'zz-X'; pick a name from the list, e.g. xatu "
+            "(write spaces around - when it means minus); for a group write type:NAME or generation:NAME")
+    refused(lambda: parse_expression(index, "zz-"), "no Pokémon named 'zz-'; pick a name from the list, e.g. xatu; "
+            "for a group write type:NAME or generation:NAME")  # a trailing hyphen is no minus: no hint
     refused(lambda: parse_expression(index, "mew-two"), "no Pokémon named 'mew-two'; did you mean mew? (write "
             "spaces around - when it means minus); for a group write type:NAME or generation:NAME")
 
