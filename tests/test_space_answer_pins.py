@@ -280,3 +280,76 @@ def test_without_stored_neighbours_the_map_offers_the_nearest_default_forms_on_i
         neighbours = map_result(space, name, 4)["neighbors"]
         assert_entries(c, neighbours, expected)
         assert [n["distance"] for n in neighbours] == [None] * len(expected)
+
+
+def small_space(names, types, generations, tmp_path) -> Space:
+    n = len(names)
+    rng = np.random.default_rng(11)
+    index = PokedexIndex(ids=np.arange(1, n + 1), names=tuple(names), generations=tuple(generations),
+                         types=tuple(types), text=rng.standard_normal((n, 6)), image=rng.standard_normal((n, 5)),
+                         has_image=np.ones(n, bool), umap=rng.standard_normal((n, 2)))
+    return Space(index, tuple(n.title() for n in names), ArtworkFiles(tmp_path, {}, {}, tmp_path / "none.webp"),
+                 StubModels(6, index.image), SpaceConfig(dataset="small", device="cpu"), pca=None)
+
+
+def test_presets_and_their_stories(tmp_path):
+    from pokembed.explore.answers import available_presets, default_expression
+    from pokembed.explore.arithmetic import ARITHMETIC_PRESETS
+
+    names = ["pikachu", "squirtle", "wartortle", "charmander", "eevee", "flareon", "bulbasaur"]
+    types = [("electric",), ("water",), ("water",), ("fire",), ("normal",), ("fire",), ("grass",)]
+    space = small_space(names, types, ["generation-i"] * 6 + ["generation-ii"], tmp_path)
+    computable = [ARITHMETIC_PRESETS[i] for i in (0, 1, 3)]  # no magikarp, gengar or generation ix here
+    assert available_presets(space) == computable
+    assert default_expression(space) == (computable[0].expression, "text")
+    for preset in computable:
+        assert arithmetic_result(space, preset.expression, preset.space, 3)["story"] == preset.story
+    other = "image" if computable[0].space == "text" else "text"
+    assert arithmetic_result(space, computable[0].expression, other, 3)["story"] is None  # the preset's space only
+    assert arithmetic_result(space, "pikachu + type:water", "text", 3)["story"] is None
+
+
+def test_the_first_expression_without_presets(tmp_path):
+    from pokembed.explore.answers import default_expression
+
+    generations = ["generation-i"] * 3
+    assert default_expression(small_space(["aa", "bb", "cc"], [("rock",), ("ice",), ("bug",)], generations, tmp_path)
+                              ) == ("aa - type:rock + type:bug", "text")
+    assert default_expression(small_space(["aa", "bb", "cc"], [("rock",)] * 3, generations, tmp_path)) == ("aa", "text")
+    assert default_expression(small_space(["aa", "bb", "cc"], [(), ("ice",), ("bug",)], generations, tmp_path)
+                              ) == ("aa", "text")
+
+
+def test_refusals_come_before_any_model_runs(tmp_path):
+    from pokembed.errors import BadInputError
+
+    space = small_space(["aa", "bb", "cc"], [("rock",)] * 3, ["generation-i"] * 3, tmp_path)
+    space.models.query_encoder = space.models.records_encoder = space.models.image_encoder = None  # not callable
+    with pytest.raises(BadInputError, match="^unknown ranking mode 'smell'; use one of text, image, umap, combined$"):
+        similar_result(space, "aa", "smell")
+    for ask in (ask_result, records_result):
+        with pytest.raises(BadInputError, match="^k must be between 1 and 1000, got 0; use e.g. 10$"):
+            ask(space, "a question", 0)
+        with pytest.raises(BadInputError, match="^the question is empty"):
+            ask(space, "   ", 3)
+        with pytest.raises(BadInputError, match="^the question is 501 characters long; keep it under 500$"):
+            ask(space, "x" * 501, 3)
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (4, 4)).save(picture)
+    with pytest.raises(BadInputError, match="^k must be between 1 and 1000, got 0; use e.g. 10$"):
+        picture_result(space, picture, 0)
+    with pytest.raises(BadInputError, match="^no picture given; upload a PNG, JPEG or WebP image$"):
+        picture_result(space, None, 3)
+
+
+def test_the_documented_defaults(case):
+    """Twelve matches by default (k=12), text similarity and the text space."""
+    space, c = case.space, case.c
+    assert len(similar_result(space, c.names[0])["matches"]) == 12 and similar_result(space, c.names[0])["mode"] == "text"
+    assert len(ask_result(space, QUESTIONS[0])["matches"]) == 12
+    assert len(records_result(space, QUESTIONS[0])["matches"]) == 12
+    assert arithmetic_result(space, c.names[0])["space"] == "text" and len(arithmetic_result(space, c.names[0])["matches"]) == 12
+    assert oddballs_result(space)["modality"] == "text"
+    path = case.space.art.folder / "default.png"
+    case.picture(int(np.flatnonzero(c.has_image)[0])).save(path)
+    assert len(picture_result(space, path)["matches"]) == min(12, int(c.has_image.sum()))
