@@ -140,3 +140,27 @@ def test_figures_and_the_log_of_the_output_folder(tmp_path: Path, caplog):
     assert (out / "README.md").read_bytes() == "card é\n".encode("utf-8")
     assert (out / DATA_FILE).is_file()
     assert caplog.messages[-1] == f"dataset folder written to {out}"
+
+
+def test_a_caller_holding_the_lock_gets_the_same_folder(tmp_path: Path):
+    """lock_held=True (the pipeline takes the lock for the whole build): the same README, parquet, marker and the
+    user's own files kept, and a foreign folder still refused."""
+    from pokembed.dataset.facts import MARKER
+    from pokembed.dataset.output_folder import output_lock
+
+    out = tmp_path / "out"
+    features = dataset_features(TEXT_DIM, IMAGE_DIM)
+    write_dataset_folder(out, make_rows(2), features, {}, CARD, {"v": 1})
+    (out / "notes.txt").write_text("mine")
+    with output_lock(out):
+        write_dataset_folder(out, make_rows(3), features, {"pokembed": "x"}, "new card\n", {"v": 2}, lock_held=True,
+                             figures={"images/umap.png": b"u"})
+    assert (out / "README.md").read_text() == "new card\n" and (out / "notes.txt").read_text() == "mine"
+    assert json.loads((out / MARKER).read_text()) == {"v": 2} and (out / "images" / "umap.png").read_bytes() == b"u"
+    assert read_table(out).num_rows == 3 and table_metadata(read_table(out)) == {"pokembed": "x"}
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "x").write_text("x")
+    with output_lock(foreign):
+        refused(lambda: write_dataset_folder(foreign, make_rows(1), features, {}, CARD, {}, lock_held=True),
+                f"{foreign} is not a pokembed output folder; choose an empty or new `out`")
