@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pokembed.explore.arithmetic import ARITHMETIC_METHOD, ARITHMETIC_PRESETS
 from pokembed.explore.answers import (arithmetic_result, ask_result, oddballs_result, picture_result, records_result,
                                       similar_result)
 from pokembed.explore.index import PokedexIndex
@@ -121,6 +122,7 @@ def assert_entries(c, got: list[dict], expected: list[tuple[int, float]], *, ran
     rows = {int(i): r for r, i in enumerate(c.ids)}
     assert [m["id"] for m in got] == [i for i, _ in expected]
     np.testing.assert_allclose([m["score"] for m in got], [s for _, s in expected], atol=2e-5)
+    assert all(m["score"] == round(m["score"], 6) for m in got)  # rounded to 6 decimals for JSON
     assert [m["name"] for m in got] == [c.names[rows[i]] for i, _ in expected]
     assert [m["display_name"] for m in got] == [c.display[rows[i]] for i, _ in expected]
     if ranks:
@@ -150,7 +152,8 @@ def test_a_rows_own_artwork_by_picture_comes_back_first_with_score_one(case, tmp
         assert result["matches"][0]["score"] == pytest.approx(1.0, abs=1e-5)
         assert assert_entries(c, result["matches"], ranked(c, c.image @ unit(c.image[row]), artwork, K)) is None
         with Image.open(path) as picture:
-            assert (result["width"], result["height"], result["searched"]) == (*picture.size, len(artwork))
+            assert (result["width"], result["height"], result["searched"], result["score"]) == (
+                *picture.size, len(artwork), "cosine")
 
 
 @pytest.mark.parametrize("mode", ["text", "image", "combined", "umap"])
@@ -217,6 +220,8 @@ def test_arithmetic_result_is_numpy_over_the_columns(case, space):
                                {"sign": "+", "kind": "type", "name": kind}]
     assert sorted(result["excluded"]) == sorted(c.names[r] for r in (a, b, d))
     assert (result["space"], result["score"], result["story"]) == (space, "cosine", None)
+    assert result["expression"] == f"{c.names[a]} − {c.names[b]} + {c.names[d]} + type:{kind}"
+    assert result["method"] == ARITHMETIC_METHOD
 
 
 @pytest.mark.parametrize("modality", ["text", "image", "combined"])
@@ -238,6 +243,7 @@ def test_oddballs_result_is_numpy_medians_among_default_forms(case, modality):
     assert [(o["generation"], o["generation_label"], o["types"]) for o in got] == [
         (g or "unknown", label_of(g), list(c.types[r])) for g, r, _ in expected]
     np.testing.assert_allclose([o["median_similarity"] for o in got], [m for _, _, m in expected], atol=2e-5)
+    assert all(o["median_similarity"] == round(o["median_similarity"], 6) for o in got)
 
 
 @pytest.mark.parametrize("projection", ["umap", "pca"])
@@ -298,8 +304,8 @@ def test_presets_and_their_stories(tmp_path):
 
     names = ["pikachu", "squirtle", "wartortle", "charmander", "eevee", "flareon", "bulbasaur"]
     types = [("electric",), ("water",), ("water",), ("fire",), ("normal",), ("fire",), ("grass",)]
-    space = small_space(names, types, ["generation-i"] * 6 + ["generation-ii"], tmp_path)
-    computable = [ARITHMETIC_PRESETS[i] for i in (0, 1, 3)]  # no magikarp, gengar or generation ix here
+    space = small_space(names, types, ["generation-i"] * 6 + ["generation-ix"], tmp_path)
+    computable = [ARITHMETIC_PRESETS[i] for i in (0, 1, 3, 5)]  # no magikarp or gengar here
     assert available_presets(space) == computable
     assert default_expression(space) == (computable[0].expression, "text")
     for preset in computable:
@@ -313,11 +319,35 @@ def test_the_first_expression_without_presets(tmp_path):
     from pokembed.explore.answers import default_expression
 
     generations = ["generation-i"] * 3
+    only_the_first = small_space(["pikachu", "squirtle", "aa"], [("electric",), ("water",), ("rock",)], generations,
+                                 tmp_path)
+    assert default_expression(only_the_first) == (ARITHMETIC_PRESETS[0].expression, ARITHMETIC_PRESETS[0].space)
     assert default_expression(small_space(["aa", "bb", "cc"], [("rock",), ("ice",), ("bug",)], generations, tmp_path)
                               ) == ("aa - type:rock + type:bug", "text")
     assert default_expression(small_space(["aa", "bb", "cc"], [("rock",)] * 3, generations, tmp_path)) == ("aa", "text")
     assert default_expression(small_space(["aa", "bb", "cc"], [(), ("ice",), ("bug",)], generations, tmp_path)
                               ) == ("aa", "text")
+
+
+def test_the_spaces_own_input_limits(tmp_path):
+    from dataclasses import replace
+
+    from pokembed.errors import BadInputError
+
+    space = small_space(["aa", "bb", "cc"], [("rock",)] * 3, ["generation-i"] * 3, tmp_path)
+    object.__setattr__(space, "config", replace(space.config, max_question_chars=20, max_upload_bytes=1000,
+                                                max_upload_pixels=5000))
+    for ask in (ask_result, records_result):
+        with pytest.raises(BadInputError, match="^the question is 21 characters long; keep it under 20$"):
+            ask(space, "x" * 21, 3)
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(big)
+    with pytest.raises(BadInputError, match="^the picture is 0.0 MB; upload one under 0 MB$"):
+        picture_result(space, big, 3)
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (100, 60)).save(wide)
+    with pytest.raises(BadInputError, match="^the picture is 100×60 pixels; upload one under 0 megapixels"):
+        picture_result(space, wide, 3)
 
 
 def test_refusals_come_before_any_model_runs(tmp_path):
