@@ -30,7 +30,7 @@ tests_for() {
         pokembed/explore/index.py) echo "tests/test_search.py tests/test_index_pins.py tests/test_pinned_answers.py" ;;
         pokembed/explore/arithmetic.py) echo "tests/test_search_arithmetic.py tests/test_pinned_answers.py tests/test_arithmetic_pins.py" ;;
         pokembed/embedding/encoders.py) echo "tests/test_encoders.py tests/test_encoder_math.py tests/test_encoder_pins.py" ;;
-        pokembed/embedding/architectures.py) echo "tests/test_architectures.py tests/test_models.py tests/test_encoders.py tests/test_encoder_math.py" ;;
+        pokembed/embedding/architectures.py) echo "tests/test_architecture_pins.py tests/test_architectures.py tests/test_models.py tests/test_encoders.py tests/test_encoder_math.py" ;;
         pokembed/dataset/table.py) echo "tests/test_dataset.py tests/test_pinned_answers.py tests/test_table_pins.py" ;;
         pokembed/dataset/changes.py) echo "tests/test_versioning.py tests/test_changes_pins.py" ;;
         pokembed/explore/answers.py) echo "tests/test_space_answer_pins.py" ;;
