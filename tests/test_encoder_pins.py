@@ -38,9 +38,17 @@ def test_the_image_encoders_defaults_and_refusals(image_encoder):
     encoder = type(image_encoder)(image_encoder.spec, image_encoder.model, image_encoder.processor,
                                   device=image_encoder.device)
     assert (encoder.batch_size, encoder.progress) == (64, True)
+    quiet = type(image_encoder)(image_encoder.spec, image_encoder.model, image_encoder.processor,
+                                device=image_encoder.device, progress=False)
+    assert quiet.progress is False
     with pytest.raises(BadInputError, match="^batch_size must be at least 1, got 0$"):
         type(image_encoder)(image_encoder.spec, image_encoder.model, image_encoder.processor,
                             device=image_encoder.device, batch_size=0)
+
+
+def test_load_image_encoders_defaults(tiny_models):
+    encoder = load_image_encoder(str(tiny_models / "image"))  # device "auto" resolves (a misspelt one is refused)
+    assert (encoder.batch_size, encoder.progress) == (64, True)
 
 
 def test_the_logs_count_items_and_tokens(image_encoder, tiny_models, caplog):
