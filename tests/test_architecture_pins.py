@@ -19,11 +19,12 @@ def test_nomic_bert_reads_prompts_width_and_context():
     assert values("nomic_bert", {"n_embd": 768, "n_positions": 8192}) == {
         "document_prompt": "search_document: ", "query_prompt": "search_query: ", "dimension": 768,
         "max_tokens": 8192, "rope_scaling_factor": None, "trained_positions": None}
-    dynamic = {"hidden_size": 64, "max_position_embeddings": 2048,
+    dynamic = {"hidden_size": 64, "max_position_embeddings": 4096,
                "rope_parameters": {"rope_type": "dynamic", "factor": 4}}
     assert values("nomic_bert", dynamic) == {
         "document_prompt": "search_document: ", "query_prompt": "search_query: ", "dimension": 64,
-        "max_tokens": 2048, "rope_scaling_factor": 4.0, "trained_positions": 2048}
+        "max_tokens": 4096, "rope_scaling_factor": 4.0, "trained_positions": 4096}
+    assert values("nomic_bert", {"rope_parameters": {"rope_type": "dynamic", "factor": 2}})["trained_positions"] == 2048
     assert values("nomic_bert", {})["max_tokens"] == 2048 and values("nomic_bert", {})["dimension"] == 0
 
 
