@@ -11,7 +11,8 @@
 #
 # Environment: PYTHON (default .venv/bin/python, with mutmut installed), JOBS (parallel mutants, default 1: the
 # machine is shared), LIMIT (seconds per module, default 1800), TESTS (override the test files of every MODULE),
-# KEEP=0 removes the temporary folder afterwards (kept by default, for `mutmut show`).
+# KEEP=0 removes the temporary folder afterwards (kept by default, for `mutmut show`), KEXPR (pytest -k expression,
+# default "not built": the tests that build the fixture take ~80 s in every mutant's session).
 # mutmut forks one worker per mutant from a process that has run the tests: numba's default (GNU OpenMP) threading
 # layer kills such a child ("fork() called from a process already using GNU OpenMP"), so workqueue and one thread.
 set -euo pipefail
@@ -20,15 +21,19 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 JOBS="${JOBS:-1}"
 LIMIT="${LIMIT:-1800}"
+KEXPR="${KEXPR:-not built}"
 
 # module -> the test files that cover it (space-separated)
 tests_for() {
     case "$1" in
         pokembed/projection.py) echo "tests/test_projection.py tests/test_projection_pins.py tests/test_pinned_answers.py" ;;
         pokembed/explore/index.py) echo "tests/test_search.py tests/test_index_pins.py tests/test_pinned_answers.py" ;;
-        pokembed/explore/arithmetic.py) echo "tests/test_search_arithmetic.py tests/test_pinned_answers.py" ;;
-        pokembed/embedding/encoders.py) echo "tests/test_encoders.py tests/test_encoder_math.py" ;;
-        pokembed/dataset/table.py) echo "tests/test_dataset.py tests/test_pinned_answers.py" ;;
+        pokembed/explore/arithmetic.py) echo "tests/test_search_arithmetic.py tests/test_pinned_answers.py tests/test_arithmetic_pins.py" ;;
+        pokembed/embedding/encoders.py) echo "tests/test_encoders.py tests/test_encoder_math.py tests/test_encoder_pins.py" ;;
+        pokembed/embedding/architectures.py) echo "tests/test_architecture_pins.py tests/test_architectures.py tests/test_models.py tests/test_encoders.py tests/test_encoder_math.py" ;;
+        pokembed/dataset/table.py) echo "tests/test_dataset.py tests/test_pinned_answers.py tests/test_table_pins.py" ;;
+        pokembed/dataset/changes.py) echo "tests/test_versioning.py tests/test_changes_pins.py" ;;
+        pokembed/explore/answers.py) echo "tests/test_space_answer_pins.py" ;;
         *) echo "" ;;
     esac
 }
@@ -56,7 +61,7 @@ for module in "$@"; do
         for t in $tests; do echo "    $t"; done
         # the [built] cases of test_pinned_answers.py build a dataset in each mutant's pytest session (~80 s);
         # their [synthetic] twins pin the same answers in a second
-        printf 'pytest_add_cli_args =\n    -x\n    -q\n    -p\n    no:cacheprovider\n    -k\n    not built\n'
+        printf 'pytest_add_cli_args =\n    -x\n    -q\n    -p\n    no:cacheprovider\n    -k\n    %s\n' "$KEXPR"
     } > "$work/setup.cfg"
     echo "== $module  (tests: $tests; folder: $work)"
     start=$(date +%s)

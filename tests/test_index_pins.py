@@ -91,7 +91,7 @@ def test_an_index_without_image_columns():
 @pytest.mark.parametrize("field, value", [
     ("ids", np.arange(3)), ("generations", ("generation-i",)), ("types", ()), ("text", np.ones((3, 3))),
     ("image", np.ones((5, 3))), ("has_image", np.ones(3, dtype=bool)), ("umap", np.ones((4, 3))),
-    ("neighbors", ((1,),)), ("neighbor_distances", ((0.1,),)),
+    ("neighbors", ((1,),)), ("neighbor_distances", ((0.1,),)), ("is_default", np.ones(3, dtype=bool)),
 ])
 def test_each_array_without_one_row_per_name_is_named(field, value):
     refused(lambda: index_of(**{field: value}),
@@ -154,7 +154,7 @@ def test_stored_neighbours_skip_self_and_rows_out_of_range():
     assert index.neighbor_rows(0) == [2, 1]
 
 
-def dataset(text, image, neighbors=None, ids=None):
+def dataset(text, image, neighbors=None, ids=None, is_default=None):
     import datasets
 
     n = len(text)
@@ -163,6 +163,8 @@ def dataset(text, image, neighbors=None, ids=None):
             "image_embedding": image, "umap_2d_x": [float(i) for i in range(n)], "umap_2d_y": [None] + [1.0] * (n - 1)}
     if neighbors is not None:
         data["neighbors"] = neighbors
+    if is_default is not None:
+        data["is_default"] = is_default
     return datasets.Dataset.from_dict(data)
 
 
@@ -214,3 +216,20 @@ def test_the_documented_defaults():
 def test_an_unrecognised_generation_sorts_before_unknown_whatever_its_name():
     index = index_of(n=4, generations=("zeta", None, "zeta", None))
     assert [g.generation for g in index.best_per_generation("mon0", k=1)] == ["zeta", "unknown"]
+
+
+def test_from_dataset_reads_is_default_and_the_rankings_keep_default_forms_by_default():
+    """The is_default column (a null read as a default form; no column: every row is one) decides which rows the
+    rankings offer by default; default_only=False offers every row. Expected answers from numpy over the vectors."""
+    text = [[1.0, 0.0], [0.9, 0.1], [0.8, 0.3], [0.0, 1.0]]
+    index = PokedexIndex.from_dataset(dataset(text, [None] * 4, is_default=[True, False, None, True]))
+    assert index.is_default.tolist() == [True, False, True, True]
+    assert PokedexIndex.from_dataset(dataset(text, [None] * 4)).is_default.tolist() == [True] * 4
+    unit = np.array(text) / np.linalg.norm(text, axis=1, keepdims=True)
+    order = [10 * (r + 1) for r in np.argsort(-(unit @ unit[0]))[1:]]  # rows by cosine to mon0, itself left out
+    assert order[0] == 20  # the form is mon0's nearest...
+    assert [m.id for m in index.similar("mon0", k=3)] == [i for i in order if i != 20]  # ...and left out by default
+    assert [m.id for m in index.similar("mon0", k=3, default_only=False)] == order
+    assert [m.id for m in index.best_per_generation("mon0", k=3)] == [i for i in order if i != 20]
+    assert [m.id for m in index.best_per_generation("mon0", k=3, default_only=False)] == order
+    assert [m.id for m in index.similar("mon1", k=1)] == [10]  # a form may still be asked about

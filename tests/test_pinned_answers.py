@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from pokembed.dataset.table import dataset_rows, load_dataset_split
-from pokembed.explore.arithmetic import ask_records, embedding_arithmetic
+from pokembed.explore.arithmetic import embedding_arithmetic
+from pokembed.explore.records_search import ask_records
 from pokembed.explore.index import PokedexIndex
 
 K = 5
@@ -25,8 +26,8 @@ K = 5
 
 def synthetic_dataset():
     """A dataset written by pokembed's own table code from seeded random unit vectors: 40 Pokémon in four
-    generations (one unknown), some without artwork, two exact twins (ties broken by id), neighbours from
-    pokembed.projection. No model, no build: fast enough to run for every mutant of the ranking code."""
+    generations (one unknown), some without artwork, six alternate forms, two exact twins (ties broken by id),
+    neighbours from pokembed.projection. No model, no build: fast enough to run for every mutant of the ranking code."""
     import datasets
 
     from pokembed.dataset.table import dataset_features, rows_to_table
@@ -44,8 +45,10 @@ def synthetic_dataset():
     has_image[[4, 5]] = True
     generations = [("generation-i", "generation-ii", "generation-x", None)[i % 4] for i in range(n)]
     kinds = ("fire", "water", "grass", "rock")
-    metas = [SimpleNamespace(id=ids[i], name=f"mon-{ids[i]}", species_id=ids[i], is_default=True,
-                             generation=generations[i], types=(kinds[i % 4],) + ((kinds[(i + 1) % 4],) if i % 3 else ()))
+    forms = {3, 9, 14, 22, 27, 36}  # alternate forms (is_default False): left out of the default_only rankings
+    metas = [SimpleNamespace(id=ids[i], name=f"mon-{ids[i]}", display_name=f"Mon {ids[i]}", species_id=ids[i],
+                             is_default=i not in forms, generation=generations[i],
+                             types=(kinds[i % 4],) + ((kinds[(i + 1) % 4],) if i % 3 else ()))
              for i in range(n)]
     neighbors = nearest_neighbors(combined_distances(text, image, has_image), ids, k=10)
     neighbors = [{"ids": [ids.index(i) for i in cell["ids"]], "distances": cell["distances"]} for cell in neighbors]
@@ -72,6 +75,7 @@ def columns(ds) -> SimpleNamespace:
     image = np.array([v if v is not None else [0.0] * dim for v in ds["image_embedding"]], dtype=np.float64)
     return SimpleNamespace(
         ids=np.array(ds["id"]), names=list(ds["name"]), generations=list(ds["generation"]), types=list(ds["types"]),
+        is_default=np.array(ds["is_default"], dtype=bool), display_names=list(ds["display_name"]),
         text=np.array(ds["text_embedding"], dtype=np.float64), image=image, has_image=has_image,
         umap=np.stack([ds["umap_2d_x"], ds["umap_2d_y"]], axis=1).astype(np.float64),
         neighbors=list(ds["neighbors"]), documents=list(ds["document"]), pictures=list(ds["image"]),
@@ -99,9 +103,10 @@ def assert_same(got: list[tuple[int, float]], expected: list[tuple[int, float]])
     np.testing.assert_allclose([s for _, s in got], [s for _, s in expected], atol=1e-5)
 
 
-def numpy_scores(c, row: int, by: str) -> tuple[np.ndarray, list[int]]:
-    """Scores of every row against `row` by one mode, and the rows that take part (never `row` itself)."""
-    others = [r for r in range(len(c.ids)) if r != row]
+def numpy_scores(c, row: int, by: str, default_only: bool = False) -> tuple[np.ndarray, list[int]]:
+    """Scores of every row against `row` by one mode, and the rows that take part (never `row` itself; with
+    `default_only`, only rows whose is_default column is true)."""
+    others = [r for r in range(len(c.ids)) if r != row and (c.is_default[r] or not default_only)]
     text = c.text @ c.text[row]
     if by == "text":
         return text, others
@@ -116,18 +121,23 @@ def numpy_scores(c, row: int, by: str) -> tuple[np.ndarray, list[int]]:
 
 def test_the_fixture_has_what_the_pins_need(columns):
     assert 15 <= len(columns.ids) <= 60 and 0 < columns.has_image.sum() < len(columns.ids)
+    assert 0 < (~columns.is_default).sum() < len(columns.ids) // 2  # alternate forms, so default_only is seen
     assert len(set(columns.generations)) >= 2
     np.testing.assert_allclose(np.linalg.norm(columns.text, axis=1), 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("default_only", [True, False])
 @pytest.mark.parametrize("by", ["text", "image", "combined", "umap"])
-def test_similar_is_numpy_over_the_columns(columns, index, by):
+def test_similar_is_numpy_over_the_columns(columns, index, by, default_only):
+    """Every row asked, forms included; `default_only` (the default) keeps only default forms as candidates."""
     for row, name in enumerate(columns.names):
         if by == "image" and not columns.has_image[row]:
             continue
-        scores, candidates = numpy_scores(columns, row, by)
+        scores, candidates = numpy_scores(columns, row, by, default_only)
         expected = ranked(columns, scores, candidates, K, descending=by != "umap")
-        assert_same(answer(index.similar(name, by=by, k=K)), expected)
+        assert_same(answer(index.similar(name, by=by, k=K, default_only=default_only)), expected)
+        if default_only:
+            assert_same(answer(index.similar(name, by=by, k=K)), expected)  # the default
 
 
 def game_order(generation: str) -> tuple[int, int]:
@@ -137,20 +147,24 @@ def game_order(generation: str) -> tuple[int, int]:
     return (known.index(generation), 0) if generation in known else (len(known), 0)
 
 
+@pytest.mark.parametrize("default_only", [True, False])
 @pytest.mark.parametrize("by", ["text", "combined", "umap"])
-def test_best_per_generation_is_numpy_within_each_generation(columns, index, by):
-    name = columns.names[1]
-    scores, candidates = numpy_scores(columns, 1, by)
-    got = index.best_per_generation(name, by=by, k=2)
-    for generation in set(columns.generations):
-        members = [r for r in candidates if columns.generations[r] == generation]
-        expected = ranked(columns, scores, members, 2, descending=by != "umap")
-        label = generation or "unknown"
-        assert_same([(m.id, m.score) for m in got if m.generation == label], expected)
-        assert [m.rank for m in got if m.generation == label] == list(range(1, len(expected) + 1))
-    assert len(got) == sum(min(2, sum(columns.generations[r] == g for r in candidates))
-                           for g in set(columns.generations))
-    assert [m.generation for m in got] == sorted((m.generation for m in got), key=game_order)
+def test_best_per_generation_is_numpy_within_each_generation(columns, index, by, default_only):
+    """Every row asked (forms included), the top 2 of each generation."""
+    for row, name in enumerate(columns.names):
+        scores, candidates = numpy_scores(columns, row, by, default_only)
+        got = index.best_per_generation(name, by=by, k=2, default_only=default_only)
+        if default_only:
+            assert got == index.best_per_generation(name, by=by, k=2)  # the default
+        for generation in set(columns.generations):
+            members = [r for r in candidates if columns.generations[r] == generation]
+            expected = ranked(columns, scores, members, 2, descending=by != "umap")
+            label = generation or "unknown"
+            assert_same([(m.id, m.score) for m in got if m.generation == label], expected)
+            assert [m.rank for m in got if m.generation == label] == list(range(1, len(expected) + 1))
+        assert len(got) == sum(min(2, sum(columns.generations[r] == g for r in candidates))
+                               for g in set(columns.generations))
+        assert [m.generation for m in got] == sorted((m.generation for m in got), key=game_order)
 
 
 def test_a_rows_own_artwork_searched_by_picture_comes_back_first_with_score_one(request, ds, columns, index):
@@ -176,12 +190,14 @@ def test_a_rows_own_artwork_searched_by_picture_comes_back_first_with_score_one(
     assert last[-1][0] == columns.ids[rows[0]] and last[-1][1] == pytest.approx(-1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("default_only", [True, False])
 @pytest.mark.parametrize("modality", ["text", "image", "combined"])
-def test_oddballs_are_numpy_medians_within_each_generation(columns, index, modality):
+def test_oddballs_are_numpy_medians_within_each_generation(columns, index, modality, default_only):
+    """With `default_only` (the default) alternate forms are neither candidates nor among the others."""
     expected = []
     for generation in set(columns.generations):
         rows = [r for r in range(len(columns.ids)) if columns.generations[r] == generation
-                and (modality != "image" or columns.has_image[r])]
+                and (modality != "image" or columns.has_image[r]) and (columns.is_default[r] or not default_only)]
         if len(rows) < 2:
             continue
         medians = {}
@@ -190,7 +206,9 @@ def test_oddballs_are_numpy_medians_within_each_generation(columns, index, modal
             medians[r] = float(np.median([scores[o] for o in rows if o != r]))
         worst = min(rows, key=lambda r: (medians[r], columns.ids[r]))
         expected.append((generation or "unknown", int(columns.ids[worst]), medians[worst]))
-    oddballs = index.oddballs(modality, per_generation=1)
+    oddballs = index.oddballs(modality, per_generation=1, default_only=default_only)
+    if default_only:
+        assert oddballs == index.oddballs(modality, per_generation=1)  # the default
     assert all(o.modality == modality and o.rank == 1 for o in oddballs)
     got = [(o.generation, o.id, o.median_similarity) for o in oddballs]
     assert sorted((g, i) for g, i, _ in got) == sorted((g, i) for g, i, _ in expected)
@@ -220,8 +238,10 @@ def test_stored_neighbours_are_numpy_over_the_stored_vectors(columns, index):
         assert [d for _, d in index.stored_neighbors(row)] == pytest.approx(stored["distances"])
 
 
-def test_ask_records_is_numpy_over_the_text_column(request, columns, index):
-    """Built: questions through the dataset's query encoder. Synthetic: seeded random query vectors."""
+@pytest.mark.parametrize("default_only", [True, False])
+def test_ask_records_is_numpy_over_the_text_column(request, columns, index, default_only):
+    """Built: questions through the dataset's query encoder. Synthetic: seeded random query vectors. With
+    `default_only` (the default) only default forms are answers."""
     if request.node.callspec.params["ds"] == "built":
         from pokembed.embedding.encoders import load_query_encoder
 
@@ -229,11 +249,16 @@ def test_ask_records_is_numpy_over_the_text_column(request, columns, index):
         queries = encoder.embed_queries(["a grass type", "which pokemon is heavy"])
     else:
         queries = np.random.default_rng(3).standard_normal((2, columns.text.shape[1])).astype(np.float32)
+    pool = [r for r in range(len(columns.ids)) if columns.is_default[r] or not default_only]
     for query in queries:
-        got = answer(ask_records(index, query * 3.0, k=K))  # any length: the direction is what is asked
-        assert_same(got, ranked(columns, columns.text @ unit(query.astype(np.float64)), range(len(columns.ids)), K))
-    # a record's own vector finds that record first
-    assert ask_records(index, columns.text[2], k=1)[0].id == columns.ids[2]
+        got = answer(ask_records(index, query * 3.0, k=K, default_only=default_only))  # any length: its direction
+        assert_same(got, ranked(columns, columns.text @ unit(query.astype(np.float64)), pool, K))
+        if default_only:
+            assert answer(ask_records(index, query * 3.0, k=K)) == got  # the default
+    # a record's own vector finds that record first (a form only when forms are asked for)
+    for row in (2, int(np.flatnonzero(~columns.is_default)[0])):
+        first = ask_records(index, columns.text[row], k=1, default_only=default_only)[0].id
+        assert (first == columns.ids[row]) == (columns.is_default[row] or not default_only)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -262,7 +287,8 @@ def unit_rows_mean(rows: np.ndarray) -> np.ndarray:
 
 def test_the_row_builder_puts_each_stages_output_in_its_own_column():
     rng = np.random.default_rng(0)
-    metas = [SimpleNamespace(id=i, name=f"p{i}", species_id=i % 7, is_default=i != 3, generation=f"generation-{g}",
+    metas = [SimpleNamespace(id=i, name=f"p{i}", display_name=f"P {i}", species_id=i % 7, is_default=i != 3,
+                             generation=f"generation-{g}",
                              types=("fire", "water")[: 1 + i % 2]) for i, g in zip((1, 3, 10033), ("i", "ii", "i"))]
     text = rng.standard_normal((3, 4)).astype(np.float32)
     images = {1: rng.standard_normal(4).astype(np.float32), 10033: rng.standard_normal(4).astype(np.float32)}
@@ -271,8 +297,9 @@ def test_the_row_builder_puts_each_stages_output_in_its_own_column():
     infos = [{"tokens": 10 + i, "truncated": i == 1} for i in range(3)]
     rows = dataset_rows(metas, ["d0", "d1", "d2"], text, infos, images, umap, pca, neighbors, {3: b"png3"})
     for n, (meta, row) in enumerate(zip(metas, rows)):
-        assert (row["id"], row["name"], row["species_id"], row["is_default"], row["generation"], row["types"]) == (
-            meta.id, meta.name, meta.species_id, meta.is_default, meta.generation, list(meta.types))
+        assert (row["id"], row["name"], row["display_name"], row["species_id"], row["is_default"], row["generation"],
+                row["types"]) == (meta.id, meta.name, meta.display_name, meta.species_id, meta.is_default,
+                                  meta.generation, list(meta.types))
         assert row["document"] == f"d{n}" and (row["text_tokens"], row["text_truncated"]) == (10 + n, n == 1)
         np.testing.assert_array_equal(row["text_embedding"], text[n])
         if meta.id in images:
