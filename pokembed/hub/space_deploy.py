@@ -132,12 +132,18 @@ def plan_space(space_id: str, dataset_id: str, version: str, *, root: Path | Non
     wheel_name, contents[wheel_name] = build_wheel(Path(root) if root is not None else default_root())
     space_url = f"{resolve_endpoint(endpoint)}/spaces/{space_id}"
     contents[REQUIREMENTS] = shipped_requirements(contents[REQUIREMENTS], wheel_name, space_url)
-    deletions = sorted(p for p in remote_files or [] if p not in contents and _managed(p))
-    notes = () if remote_files is not None else ("the Space's current files are unknown: stale code is not listed",)
     variables = {DATASET_VARIABLE: dataset_id, REVISION_VARIABLE: tag}
-    return SpacePlan(repo_id=space_id, dataset_id=dataset_id, tag=tag, files=tuple(sorted(contents.items())),
-                     deletions=tuple(deletions), variables=variables,
-                     commit_message=f"pokembed Space serving {dataset_id} {tag}", notes=notes)
+    plan = SpacePlan(repo_id=space_id, dataset_id=dataset_id, tag=tag, files=tuple(sorted(contents.items())),
+                     deletions=(), variables=variables, commit_message=f"pokembed Space serving {dataset_id} {tag}")
+    return _knowing(plan, remote_files)
+
+
+def _knowing(plan: SpacePlan, remote_files: list[str] | None) -> SpacePlan:
+    """`plan` with the deletions that `remote_files` (None: unknown) call for: old code the new files do not hold."""
+    shipped = {path for path, _ in plan.files}
+    deletions = sorted(p for p in remote_files or [] if p not in shipped and _managed(p))
+    notes = () if remote_files is not None else ("the Space's current files are unknown: stale code is not listed",)
+    return replace(plan, deletions=tuple(deletions), notes=notes)
 
 
 def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | None = None,
@@ -178,7 +184,7 @@ def deploy_space(space_id: str, dataset_id: str, version: str, *, token: str | N
             raise
         head, remote_files = "", None
         notes.append(f"the Space could not be read ({exc})")
-    plan = plan_space(space_id, dataset_id, version, root=root, remote_files=remote_files, endpoint=endpoint)
+    plan = _knowing(plan, remote_files)  # the files and the wheel as planned above: built once per deploy
     if head is None:
         notes.append(f"Space {space_id} does not exist yet: it will be created (sdk {SDK})")
     elif dry_run and head and token is not None:
