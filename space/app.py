@@ -9,6 +9,7 @@ folder only builds the page: the tabs in `page_tabs.py`, the JSON API in `page_a
 Run locally with `POKEMBED_DATASET=build/smoke python space/app.py`.
 """
 
+import functools
 import logging
 import os
 import sys
@@ -22,6 +23,7 @@ if str(HERE) not in sys.path:  # the Space's folder: its page modules sit beside
     sys.path.insert(0, str(HERE))
 
 from page_api import api_endpoints, describe_endpoint_parameters  # noqa: E402
+from page_deferred import deferred_tab  # noqa: E402
 from page_events import choose_on_click  # noqa: E402
 from page_links import open_shared_link, page_script  # noqa: E402
 from page_text import credits, head_tags, header, how_it_works  # noqa: E402
@@ -32,6 +34,10 @@ from pokembed.explore.space_loading import load_space, start_warm_up  # noqa: E4
 
 logger = logging.getLogger(__name__)
 ASSETS = HERE / "assets"
+DEFERRED_TABS = (("Ask", "ask", ask_tab), ("By picture", "picture", picture_tab),
+                 ("Sums", "arithmetic", arithmetic_tab), ("Map", "map", map_tab),
+                 ("Oddballs", "oddballs", oddballs_tab), ("All pairs", "pairs", pairs_tab))
+"""The tabs built when first opened (page_deferred), in page order after Similar: (label, id, build)."""
 
 
 def make_demo(space: Space) -> gr.Blocks:
@@ -42,13 +48,12 @@ def make_demo(space: Space) -> gr.Blocks:
         api_endpoints(space)  # first, so the endpoints own their names
         describe_endpoint_parameters(demo)  # inside the Blocks: its API info is fixed when the block closes
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
-            parts = {"similar": similar_tab(space)}
-            parts.update(ask=ask_tab(space), picture=picture_tab(space), arithmetic=arithmetic_tab(space),
-                         map=map_tab(space, parts["similar"]["name"]), oddballs=oddballs_tab(space),
-                         pairs=pairs_tab(space))
-        views = [parts["similar"]["message"]] + [part["view"] for part in parts.values()]
-        choose_on_click(views, parts["similar"]["name"], tabs)
-        open_shared_link(demo, space, tabs, parts)
+            similar = similar_tab(space)
+            name = similar["name"]
+            opened = {tab_id: deferred_tab(label, tab_id, functools.partial(build, space), name, tabs)
+                      for label, tab_id, build in DEFERRED_TABS}
+        choose_on_click([similar["message"], similar["view"]], name, tabs)
+        open_shared_link(demo, space, tabs, similar, opened)
         with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
             gr.Markdown(how_it_works(space))
         gr.Markdown(credits(space.about), elem_id="credits")

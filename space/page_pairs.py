@@ -69,44 +69,41 @@ def pairs_page(result: Mapping[str, Any]) -> str:
             f'{escape(json.dumps(data, separators=(",", ":")), quote=False)}</script></div>')
 
 
-def pairs_tab(space: Space, default_only: gr.Checkbox | None = None) -> dict[str, Any]:
-    """The All pairs tab: its view fills when the tab first opens (the chart is computed then, once)."""
+def pairs_handlers(space: Space) -> dict[str, Any]:
+    """The All pairs tab's handlers: `show` (the chart of one modality) and `row` (one row's numbers, a server
+    function of the view: Gradio passes the script's one argument)."""
 
     @with_outputs(1)
     def show(modality: str, forms: bool) -> tuple[str]:
         return (pairs_page(chart_result(space, modality, bool(forms))),)
 
     def row(query: Any) -> dict:
-        """One chart row's numbers (a server function: Gradio passes the script's one argument)."""
         query = query[0] if isinstance(query, list) and len(query) == 1 else query
         if not isinstance(query, Mapping):
             raise gr.Error("send {modality, default_only, position}", print_exception=False)
         return chart_row(space, str(query.get("modality")), bool(query.get("default_only", True)),
                          int(query.get("position") or 0))
 
-    def opened(loaded: bool, modality: str, forms: bool) -> tuple:
-        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality, forms), True)
+    return {"show": show, "row": row}
 
-    with gr.Tab("All pairs", id="pairs") as tab:
-        gr.Markdown("Every pair of Pokémon at once, as in the article's \"1 million points\" chart: row and column "
-                    "are Pokémon in number order, a cell's colour is how alike the two are. Generations show as "
-                    "blocks; the arrows mark each generation's oddball, the Pokémon least like the rest of its "
-                    "generation (the article found Magikarp).")
-        with gr.Row(equal_height=True):
-            modality = gr.Radio(MODALITY_CHOICES, value="text", label="Compare", elem_id="pairs-modality", scale=3)
-            forms = gr.Checkbox(True, label="Default forms only", elem_id="pairs-default-only", scale=1)
-        message = gr.HTML(elem_id="pairs-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="pairs-view", elem_classes="pk-view", js_on_load=PAIRS_JS, server_functions=[row])
-        loaded = gr.State(False)
-        tab.select(opened, [loaded, modality, forms], [view, message, loaded], api_visibility="private")
-        gr.on([modality.input, forms.input], show, [modality, forms], [view, message], api_visibility="private",
-              trigger_mode="always_last")
 
-    def open_link(params: Mapping[str, str], name: str | None) -> dict:
-        if params.get("tab") != "pairs":
-            return {}
-        chosen = params.get("modality") if params.get("modality") in ("text", "image", "combined") else "text"
-        return {view: show(chosen, True)[0], modality: chosen, loaded: True}
-
-    return {"view": view, "modality": modality, "loaded": loaded, "show": show,
-            "link_outputs": [view, modality, loaded], "open_link": open_link}
+def pairs_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """The All pairs tab, on the link's modality or text (the chart is computed when first shown, then cached)."""
+    handlers = pairs_handlers(space)
+    show = handlers["show"]
+    first = params.get("modality") if params.get("modality") in ("text", "image", "combined") else "text"
+    gr.Markdown("Every pair of Pokémon at once, as in the article's \"1 million points\" chart: row and column "
+                "are Pokémon in number order, a cell's colour is how alike the two are. Generations show as "
+                "blocks; the arrows mark each generation's oddball, the Pokémon least like the rest of its "
+                "generation (the article found Magikarp).")
+    with gr.Row(equal_height=True):
+        modality = gr.Radio(MODALITY_CHOICES, value=first, label="Compare", elem_id="pairs-modality", scale=3,
+                            interactive=True)
+        forms = gr.Checkbox(True, label="Default forms only", elem_id="pairs-default-only", scale=1, interactive=True)
+    initial, note = show(first, True)
+    message = gr.HTML(note, elem_id="pairs-message", elem_classes="pk-msg-slot")
+    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="pairs-view", elem_classes="pk-view",
+                   js_on_load=PAIRS_JS, server_functions=[handlers["row"]])
+    gr.on([modality.input, forms.input], show, [modality, forms], [view, message], api_visibility="private",
+          trigger_mode="always_last")
+    return view

@@ -1,6 +1,8 @@
 """The page's tabs, one function each: Similar, Ask, By picture, Sums (arithmetic), Map and Oddballs. Each lays out
 its components and wires them to the answers in `pokembed.explore` (rendered by `pokedex_html`); all page events are
-private (the API is `page_api`)."""
+private (the API is `page_api`). Similar is built with the page; the others are deferred (`page_deferred`): called
+as `build(params, chosen)` when first opened, with a shared link's parameters, and their handlers made by
+`*_handlers(space)`."""
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -67,14 +69,21 @@ def similar_tab(space: Space) -> dict[str, Any]:
 def forms_switch(elem_id: str) -> gr.Checkbox:
     """The "default forms only" switch, on by default: Megas, Gigantamax, regional and other alternate forms left
     out of the results."""
-    return gr.Checkbox(True, label="Default forms only", info="leave out Megas, Gigantamax and other forms",
+    return gr.Checkbox(True, interactive=True, label="Default forms only",
+                       info="leave out Megas, Gigantamax and other forms",
                        elem_id=elem_id, min_width=150, scale=1)
 
 
-def ask_tab(space: Space) -> dict[str, Any]:
-    """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
-    opening with the first example's answer."""
-    first = EXAMPLE_QUESTIONS[0]
+def how_many(space: Space) -> gr.Slider:
+    """A deferred tab's "How many" slider. Its inputs say interactive=True: Gradio shows a component built in a
+    render disabled otherwise."""
+    return gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150,
+                     interactive=True)
+
+
+def ask_handlers(space: Space) -> dict[str, Any]:
+    """The Ask tab's handlers: `answer` (artwork and records for one question) and `ask` (the same, first saying so
+    while the question model loads)."""
 
     @with_outputs(1)
     def answer(question: str, k: float, forms: bool = True) -> tuple[str]:
@@ -82,48 +91,50 @@ def ask_tab(space: Space) -> dict[str, Any]:
         records = records_result(space, artwork["question"], int(k), bool(forms))
         return (ask_page(space, artwork, records, int(k)),)
 
-    ask = while_loading(lambda: space.models.query_ready, "question", answer)
+    return {"answer": answer, "ask": while_loading(lambda: space.models.query_ready, "question", answer)}
 
-    def opened(shown: bool, k: float) -> Iterator[tuple]:
-        if shown:
-            yield gr.skip(), gr.skip(), True
-            return
-        result = space.answers.get(first)
-        if result is None or len(result["matches"]) < int(k):  # not warm yet, or more asked for than it ranked
-            for view, message in ask(first, k):
-                yield view, message, True
-            return
+
+def ask_opening(space: Space, handlers: Mapping[str, Any], question: str) -> tuple[Any, str]:
+    """The Ask tab's first view and message: the question's answers (the first example's from the warm-up)."""
+    result = space.answers.get(question)
+    if result is not None and len(result["matches"]) >= space.k_default:
         try:
-            records = records_result(space, first, int(k))
+            return ask_page(space, result, records_result(space, question, space.k_default), space.k_default), ""
         except PokembedError as exc:
-            yield gr.skip(), html.message(str(exc)), True
-            return
-        yield ask_page(space, result, records, int(k)), "", True
+            return None, html.message(str(exc))
+    view, message = list(handlers["ask"](question, space.k_default))[-1]
+    return (view if isinstance(view, str) else None), message
+
+
+def ask_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """Ask the Pokédex: a question against the artwork and, beside it, against the records (nomic's retrieval use),
+    opening with the link's question or the first example's answer."""
+    handlers = ask_handlers(space)
+    ask = handlers["ask"]
+    first = (params.get("q") or "").strip()[: space.config.max_question_chars] or EXAMPLE_QUESTIONS[0]
 
     def example(question: str) -> Iterator[tuple]:
         yield from ask(question, space.k_default)
 
-    with gr.Tab("Ask", id="ask") as tab:
-        gr.Markdown(ask_intro(space))
-        with gr.Row(equal_height=True):
-            question = gr.Textbox(first, label="Describe a Pokémon", max_lines=2, scale=4, elem_id="question",
-                                  min_width=220)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-            forms = forms_switch("ask-default-only")
-        button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
-        message = gr.HTML(elem_id="ask-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
-        for questions, label, elem_id in ((EXAMPLE_QUESTIONS, "Try one (click to ask)", "ask-examples"),
-                                          (RECORD_QUESTIONS, "Questions for the records", "ask-record-examples")):
-            gr.Examples([[q] for q in questions], inputs=[question], outputs=[view, message], fn=example,
-                        run_on_click=True, cache_examples=False, label=label, api_visibility="private",
-                        elem_id=elem_id)
-        view.render()
-        shown = gr.State(False)
-        tab.select(opened, [shown, k], [view, message, shown], api_visibility="private")
-        gr.on([button.click, question.submit, forms.input], ask, [question, k, forms], [view, message],
-              api_visibility="private", trigger_mode="always_last")
-    return {"question": question, "k": k, "view": view, "message": message, "shown": shown, "ask": ask}
+    gr.Markdown(ask_intro(space))
+    with gr.Row(equal_height=True):
+        question = gr.Textbox(first, interactive=True, label="Describe a Pokémon", max_lines=2, scale=4,
+                              elem_id="question", min_width=220)
+        k = how_many(space)
+        forms = forms_switch("ask-default-only")
+    button = gr.Button("Search the artwork and the records", variant="primary", elem_id="ask-button")
+    view_html, message_html = ask_opening(space, handlers, first)
+    message = gr.HTML(message_html, elem_id="ask-message", elem_classes="pk-msg-slot")
+    view = gr.HTML(view_html, elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+    for questions, label, elem_id in ((EXAMPLE_QUESTIONS, "Try one (click to ask)", "ask-examples"),
+                                      (RECORD_QUESTIONS, "Questions for the records", "ask-record-examples")):
+        gr.Examples([[q] for q in questions], inputs=[question], outputs=[view, message], fn=example,
+                    run_on_click=True, cache_examples=False, label=label, api_visibility="private",
+                    elem_id=elem_id)
+    view.render()
+    gr.on([button.click, question.submit, forms.input], ask, [question, k, forms], [view, message],
+          api_visibility="private", trigger_mode="always_last")
+    return view
 
 
 def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any], k: int) -> str:
@@ -137,45 +148,54 @@ def ask_page(space: Space, artwork: Mapping[str, Any], records: Mapping[str, Any
                           f"<b>Records</b> (what PokéAPI says about each Pokémon) that best answer <b>{asked}</b>"))
 
 
-def arithmetic_tab(space: Space) -> dict[str, Any]:
-    """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown."""
-    presets = available_presets(space)
-    first, first_space = default_expression(space)
+def arithmetic_handlers(space: Space) -> dict[str, Any]:
+    """The Sums tab's handler: `compute` (an expression in a space, its nearest Pokémon)."""
 
     @with_outputs(1)
     def compute(expression: str, embedding_space: str, k: float) -> tuple[str]:
         return (html.arithmetic_page(arithmetic_result(space, expression, embedding_space, int(k)), space.art.url),)
 
-    with gr.Tab("Sums", id="arithmetic"):  # "Arithmetic" does not fit beside the other labels on a phone
-        gr.Markdown("Add and subtract Pokémon, like *king − man + woman = queen* with words: write Pokémon names, "
-                    "`type:water` or `generation:iv`, joined by `+` and `-` with spaces around them, and see which "
-                    "Pokémon is nearest to the result. Parentheses group: `charmander + (wartortle - squirtle)`.")
-        with gr.Row(equal_height=True):
-            expression = gr.Textbox(first, label="Expression", max_lines=1, scale=4, elem_id="arithmetic-expression",
-                                    min_width=220)
-            embedding_space = gr.Radio(ARITHMETIC_SPACE_CHOICES, value=first_space, label="Space", scale=2,
-                                       elem_id="arithmetic-space", min_width=200)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        button = gr.Button("Compute", variant="primary", elem_id="arithmetic-button")
-        message = gr.HTML(elem_id="arithmetic-message", elem_classes="pk-msg-slot")
-        initial = compute(first, first_space, space.k_default)[0]
-        view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
-                       elem_classes="pk-view", js_on_load=TILES_JS, render=False)
-        if presets:
-            gr.Examples([[p.expression, p.space] for p in presets], inputs=[expression, embedding_space],
-                        outputs=[view, message], fn=lambda e, s: compute(e, s, space.k_default), run_on_click=True,
-                        cache_examples=False, example_labels=[p.label for p in presets],
-                        label="Presets that tell a story (click to compute)", api_visibility="private",
-                        elem_id="arithmetic-presets")
-        view.render()
-        gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
-              [view, message], trigger_mode="always_last", api_visibility="private")
-    return {"expression": expression, "space": embedding_space, "view": view, "message": message,
-            "compute": compute}
+    return {"compute": compute}
 
 
-def picture_tab(space: Space) -> dict[str, Any]:
-    """Search by picture: an uploaded picture's image embedding against the artwork."""
+def arithmetic_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """Embedding arithmetic: Pokémon and type or generation centroids added and subtracted, the nearest shown;
+    opens on the link's expression (and space) or the default one."""
+    compute = arithmetic_handlers(space)["compute"]
+    presets = available_presets(space)
+    first, first_space = default_expression(space)
+    if params.get("expr"):
+        first = params["expr"][: space.config.max_question_chars]
+        first_space = params.get("space") if params.get("space") in ("text", "image") else "text"
+    gr.Markdown("Add and subtract Pokémon, like *king − man + woman = queen* with words: write Pokémon names, "
+                "`type:water` or `generation:iv`, joined by `+` and `-` with spaces around them, and see which "
+                "Pokémon is nearest to the result. Parentheses group: `charmander + (wartortle - squirtle)`.")
+    with gr.Row(equal_height=True):
+        expression = gr.Textbox(first, interactive=True, label="Expression", max_lines=1, scale=4,
+                                elem_id="arithmetic-expression", min_width=220)
+        embedding_space = gr.Radio(ARITHMETIC_SPACE_CHOICES, value=first_space, label="Space", scale=2,
+                                   elem_id="arithmetic-space", min_width=200, interactive=True)
+        k = how_many(space)
+    button = gr.Button("Compute", variant="primary", elem_id="arithmetic-button")
+    initial, note = compute(first, first_space, space.k_default)
+    message = gr.HTML(note, elem_id="arithmetic-message", elem_classes="pk-msg-slot")
+    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
+                   elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+    if presets:
+        gr.Examples([[p.expression, p.space] for p in presets], inputs=[expression, embedding_space],
+                    outputs=[view, message], fn=lambda e, s: compute(e, s, space.k_default), run_on_click=True,
+                    cache_examples=False, example_labels=[p.label for p in presets],
+                    label="Presets that tell a story (click to compute)", api_visibility="private",
+                    elem_id="arithmetic-presets")
+    view.render()
+    gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
+          [view, message], trigger_mode="always_last", api_visibility="private")
+    return view
+
+
+def picture_handlers(space: Space) -> dict[str, Any]:
+    """The By picture tab's handlers: `look_up` (an upload's look-alikes) and `search` (the same, first saying so
+    while the picture model loads)."""
 
     @with_outputs(1)
     def look_up(upload: Any, k: float) -> tuple[str]:
@@ -185,33 +205,37 @@ def picture_tab(space: Space) -> dict[str, Any]:
                    "picture to explore that Pokémon)")
         return (html.results_page(result["matches"], space.art.url, heading),)
 
-    with gr.Tab("By picture", id="picture"):
-        gr.Markdown(f"Upload a drawing or a photo to find the Pokémon whose artwork looks most like it (of the "
-                    f"{space.artwork_count:,} that have artwork; PNG, JPEG or WebP, under "
-                    f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
-        with gr.Row(equal_height=True):
-            upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture",
-                              image_mode=None, height=260, elem_id="upload", scale=2, min_width=220)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150)
-        button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
-        message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
-        search = while_loading(lambda: space.models.image_ready, "picture", look_up)
+    return {"look_up": look_up, "search": while_loading(lambda: space.models.image_ready, "picture", look_up)}
 
-        def example(path: str) -> Iterator[tuple]:
-            yield from search(path, space.k_default)
 
-        examples = example_pictures(space)
-        if examples:
-            gr.Examples([[str(path)] for path in examples.values()], inputs=[upload], outputs=[view, message],
-                        fn=example, run_on_click=True,
-                        cache_examples=False, example_labels=list(examples), elem_id="picture-examples",
-                        label="Or try one of the dataset's own pictures", api_visibility="private")
-        view.render()
-        # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
-        gr.on([button.click, upload.upload], search, [upload, k], [view, message], preprocess=False,
-              api_visibility="private")
-    return {"view": view}
+def picture_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """Search by picture: an uploaded picture's image embedding against the artwork, or one of three examples."""
+    search = picture_handlers(space)["search"]
+    gr.Markdown(f"Upload a drawing or a photo to find the Pokémon whose artwork looks most like it (of the "
+                f"{space.artwork_count:,} that have artwork; PNG, JPEG or WebP, under "
+                f"{space.config.max_upload_bytes / 1e6:.0f} MB).")
+    with gr.Row(equal_height=True):
+        upload = gr.Image(type="filepath", sources=["upload", "clipboard"], label="Your picture", image_mode=None,
+                          height=260, elem_id="upload", scale=2, min_width=220, interactive=True)
+        k = how_many(space)
+    button = gr.Button("Find look-alikes", variant="primary", elem_id="picture-button")
+    message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
+    view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+
+    def example(path: str) -> Iterator[tuple]:
+        yield from search(path, space.k_default)
+
+    examples = example_pictures(space)
+    if examples:
+        gr.Examples([[str(path)] for path in examples.values()], inputs=[upload], outputs=[view, message],
+                    fn=example, run_on_click=True,
+                    cache_examples=False, example_labels=list(examples), elem_id="picture-examples",
+                    label="Or try one of the dataset's own pictures", api_visibility="private")
+    view.render()
+    # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
+    gr.on([button.click, upload.upload], search, [upload, k], [view, message], preprocess=False,
+          api_visibility="private")
+    return view
 
 
 EXAMPLE_PICTURES = ("pikachu", "psyduck", "gengar")
@@ -226,45 +250,38 @@ def example_pictures(space: Space) -> dict[str, Path]:
     return {space.display[r]: space.art.cards[int(index.ids[r])] for r in rows[:3] if int(index.ids[r]) in space.art.cards}
 
 
-def map_tab(space: Space, name: gr.Dropdown) -> dict[str, Any]:
-    """The map: every Pokémon placed by UMAP or by PCA; its data is sent when the tab first opens, not with the
-    page."""
-
-    def opened(loaded: bool, chosen: str) -> tuple:
-        if loaded:
-            return gr.skip(), True
-        return map_view(space, chosen), True
-
-    with gr.Tab("Map", id="map") as tab:
-        x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
-        gr.Markdown("Each dot is a Pokémon: neighbours on the map have similar records and artwork. Hover for "
-                    "artwork; click a dot (or find a name) to list its nearest neighbours. Switch the layout to "
-                    f"**PCA**, a straight projection of the same numbers (its axes explain {x_share} and {y_share} "
-                    "of their variance), to see how much of the clustering the map's method (UMAP) adds.")
-        view = gr.HTML(None, html_template=MAP_TEMPLATE, js_on_load=MAP_JS, elem_id="map-view", elem_classes="pk-view")
-        loaded = gr.State(False)
-        tab.select(opened, [loaded, name], [view, loaded], api_visibility="private")
-    return {"view": view, "loaded": loaded}
+def map_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """The map: every Pokémon placed by UMAP or by PCA, starting on the Similar tab's Pokémon; its data is sent
+    when the tab first opens, not with the page."""
+    x_share, y_share = (f"{r:.1%}" for r in space.pca.explained_variance_ratio)
+    gr.Markdown("Each dot is a Pokémon: neighbours on the map have similar records and artwork. Hover for "
+                "artwork; click a dot (or find a name) to list its nearest neighbours. Switch the layout to "
+                f"**PCA**, a straight projection of the same numbers (its axes explain {x_share} and {y_share} "
+                "of their variance), to see how much of the clustering the map's method (UMAP) adds.")
+    return gr.HTML(map_view(space, params.get("pokemon") or chosen), html_template=MAP_TEMPLATE, js_on_load=MAP_JS,
+                   elem_id="map-view", elem_classes="pk-view")
 
 
-def oddballs_tab(space: Space) -> dict[str, Any]:
-    """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
+def oddballs_handlers(space: Space) -> dict[str, Any]:
+    """The Oddballs tab's handler: `show` (each generation's oddballs in one modality)."""
 
     @with_outputs(1)
     def show(modality: str, forms: bool = True) -> tuple[str]:
         return (html.oddballs_page(oddballs_result(space, modality, bool(forms)), space.art.url),)
 
-    def opened(loaded: bool, modality: str, forms: bool) -> tuple:
-        return (gr.skip(), gr.skip(), True) if loaded else (*show(modality, forms), True)
+    return {"show": show}
 
-    with gr.Tab("Oddballs", id="oddballs") as tab:
-        with gr.Row(equal_height=True):
-            modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality",
-                                scale=3)
-            forms = forms_switch("oddballs-default-only")
-        message = gr.HTML(elem_id="oddballs-message", elem_classes="pk-msg-slot")
-        view = gr.HTML(elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
-        loaded = gr.State(False)
-        tab.select(opened, [loaded, modality, forms], [view, message, loaded], api_visibility="private")
-        gr.on([modality.change, forms.input], show, [modality, forms], [view, message], api_visibility="private")
-    return {"view": view, "loaded": loaded, "modality": modality, "message": message, "show": show}
+
+def oddballs_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
+    """Oddballs: in each generation, the Pokémon least like the others (the article's Magikarp)."""
+    show = oddballs_handlers(space)["show"]
+    with gr.Row(equal_height=True):
+        modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality", scale=3,
+                            interactive=True)
+        forms = forms_switch("oddballs-default-only")
+    initial, note = show("text", True)
+    message = gr.HTML(note, elem_id="oddballs-message", elem_classes="pk-msg-slot")
+    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="oddballs-view", elem_classes="pk-view",
+                   js_on_load=TILES_JS)
+    gr.on([modality.change, forms.input], show, [modality, forms], [view, message], api_visibility="private")
+    return view

@@ -69,11 +69,77 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
     assert fn.fn(rows[1]["name"], "image" if rows[1]["image_embedding"] is not None else "text", 4)[1] in ("image", "text")
 
 
-def test_page_is_light_and_has_no_map(demo, space):
+HIDDEN_TAB_ELEMENTS = ("question", "ask-view", "upload", "picture-view", "arithmetic-expression", "arithmetic-view",
+                       "map-view", "pk-map-canvas", "oddballs-view", "pairs-view")
+
+
+def test_the_page_sends_only_the_first_tab(app, demo, space):
+    """The hidden tabs are built when first opened (page_deferred), so the page's config holds the Similar tab's
+    components and only a state per hidden tab: none of their elements, no map data."""
     config = json.dumps(demo.get_config_file(), default=lambda _: None)
-    assert "pk-map-canvas" in config  # the map's skeleton is there, its data is not
+    elem_ids = {c["props"].get("elem_id") for c in demo.get_config_file()["components"]}
+    assert {"similar-view", "pokemon-name"} <= elem_ids and not elem_ids & set(HIDDEN_TAB_ELEMENTS)
+    assert "pk-map-canvas" not in config  # the map's template comes with its tab
     assert '"nb"' not in config and '"thumb_base"' not in config
+    labels = [c["props"].get("label") for c in demo.get_config_file()["components"] if c["type"] == "tabitem"]
+    assert labels == ["Similar"] + [label for label, _, _ in app.DEFERRED_TABS]
     assert len(config) < 200_000, len(config)
+
+
+def build_tab(app, space, tab_id: str, params: dict, chosen: str | None = None):
+    """A deferred tab built as its render builds it, in a Blocks of its own: (the view it gives, its components)."""
+    import gradio as gr
+
+    build = next(b for _, i, b in app.DEFERRED_TABS if i == tab_id)
+    with gr.Blocks() as blocks:
+        view = build(space, params, chosen or space.index.names[0])
+    return view, {getattr(c, "elem_id", None): c for c in blocks.blocks.values()}
+
+
+def test_each_deferred_tab_builds_its_view(app, space, rows):
+    for _, tab_id, _ in app.DEFERRED_TABS:
+        view, components = build_tab(app, space, tab_id, {})
+        assert view.elem_id == f"{tab_id}-view" and components[f"{tab_id}-view"] is view
+    view, _ = build_tab(app, space, "oddballs", {})
+    assert view.value.count('class="pk-tile"') >= 1  # the first view is filled when the tab is built
+    view, _ = build_tab(app, space, "map", {}, chosen=rows[3]["name"])
+    assert view.value["start"] == space.index.find(rows[3]["name"]) == 3  # starts on the Similar tab's Pokémon
+
+
+def test_a_deferred_tab_opens_on_its_links_parameters(app, space, rows):
+    import page_tabs
+
+    question = "a small blue turtle"
+    view, components = build_tab(app, space, "ask", {"tab": "ask", "q": question})
+    assert components["question"].value == question and f"<b>{question}</b>" in view.value
+    expression = f"{rows[0]['name']} + ({rows[1]['name']} - {rows[2]['name']})"
+    view, components = build_tab(app, space, "arithmetic", {"tab": "arithmetic", "expr": expression, "space": "text"})
+    assert components["arithmetic-expression"].value == expression
+    assert view.value == page_tabs.arithmetic_handlers(space)["compute"](expression, "text", space.k_default)[0]
+    view, components = build_tab(app, space, "pairs", {"tab": "pairs", "modality": "image"})
+    assert components["pairs-modality"].value == "image" and 'data-pairs-modality="image"' in view.value
+    view, _ = build_tab(app, space, "map", {"tab": "map", "pokemon": rows[5]["name"]}, chosen=rows[2]["name"])
+    assert view.value["start"] == 5  # the link's Pokémon, not the Similar tab's
+
+
+def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows):
+    import gradio as gr
+    import page_links
+
+    tabs, name, mode = gr.Tabs(render=False), gr.Dropdown(render=False), gr.Radio(render=False)
+    opened = {tab: gr.State(render=False) for tab in ("ask", "map")}
+    similar = {"name": name, "mode": mode}
+    updates = page_links.link_updates(space, {"tab": "ask", "q": "a fish", "pokemon": "nobody-at-all"}, tabs,
+                                      similar, opened)
+    assert updates[opened["ask"]] == {"tab": "ask", "q": "a fish"} and name not in updates
+    assert opened["map"] not in updates and updates[tabs].selected == "ask"
+    updates = page_links.link_updates(space, {"tab": "map", "pokemon": rows[4]["name"].upper(), "mode": "image"},
+                                      tabs, similar, opened)
+    assert updates[opened["map"]] == {"tab": "map", "pokemon": rows[4]["name"], "mode": "image"}
+    assert updates[name] == rows[4]["name"] and updates[mode] == "image"
+    assert page_links.link_updates(space, {"q": "a fish"}, tabs, similar, opened) == {}
+    assert page_links.link_updates(space, {"tab": "nowhere", "pokemon": rows[4]["name"]}, tabs, similar,
+                                   opened)[tabs].selected == "similar"
 
 
 def test_api_schema(demo):

@@ -22,10 +22,6 @@ def table(built_dataset):
     return pq.read_table(parquet).to_pylist()
 
 
-def handler(demo, name: str, n_inputs: int):
-    return next(f for f in demo.fns.values() if f.name == name and len(f.inputs) == n_inputs).fn
-
-
 def test_records_result_ranks_the_records_with_the_text_models_query_prompt(app, space, table, tiny_models):
     from pokembed.embedding.encoders import load_text_encoder
 
@@ -68,7 +64,9 @@ def test_arithmetic_result_is_the_library_ranking_as_json(app, space, table):
 def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, table):
     import gradio as gr
 
-    compute = handler(demo, "compute", 3)
+    import page_tabs
+
+    compute = page_tabs.arithmetic_handlers(space)["compute"]
     view, message = compute(f"{table[0]['name']} - type:{table[0]['types'][0]}", "text", 3)
     assert view.count('class="pk-tile"') == 3 and message == ""
     view, message = compute("pikachuu + type:nothing", "text", 3)
@@ -80,7 +78,9 @@ def test_the_arithmetic_tab_keeps_results_on_a_bad_expression(app, space, demo, 
 
 
 def test_the_ask_tab_shows_the_records_beside_the_artwork(app, space, demo):
-    answer = handler(demo, "answer", 3)  # a generator: a loading note while the model loads, then the answer
+    import page_tabs
+
+    answer = page_tabs.ask_handlers(space)["ask"]  # a generator: a loading note while the model loads, then the answer
     view, message = list(answer("learns surf and fly", 3))[-1]
     assert message == "" and 'class="pk-side-by-side"' in view
     artwork, records = view.split("<section>")[1:3]
