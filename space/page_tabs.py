@@ -113,8 +113,10 @@ def ask_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
     ask = handlers["ask"]
     first = (params.get("q") or "").strip()[: space.config.max_question_chars] or EXAMPLE_QUESTIONS[0]
 
-    def example(question: str) -> Iterator[tuple]:
-        yield from ask(question, space.k_default)
+    def example(sample: list, k: float, forms: bool) -> Iterator[tuple]:
+        """An example chip: into the question box, then asked with the tab's own "How many" and forms switch."""
+        for view, message in ask(sample[0], k, forms):
+            yield sample[0], view, message
 
     gr.Markdown(ask_intro(space))
     with gr.Row(equal_height=True):
@@ -128,9 +130,10 @@ def ask_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
     view = gr.HTML(view_html, elem_id="ask-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
     for questions, label, elem_id in ((EXAMPLE_QUESTIONS, "Try one (click to ask)", "ask-examples"),
                                       (RECORD_QUESTIONS, "Questions for the records", "ask-record-examples")):
-        gr.Examples([[q] for q in questions], inputs=[question], outputs=[view, message], fn=example,
-                    run_on_click=True, cache_examples=False, label=label, api_visibility="private",
-                    elem_id=elem_id)
+        chips = gr.Dataset(components=[question], samples=[[q] for q in questions], type="values", label=label,
+                           elem_id=elem_id)
+        chips.click(example, [chips, k, forms], [question, view, message], api_visibility="private",
+                    trigger_mode="always_last")
     view.render()
     gr.on([button.click, question.submit, forms.input], ask, [question, k, forms], [view, message],
           api_visibility="private", trigger_mode="always_last")
@@ -164,6 +167,11 @@ def arithmetic_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.H
     compute = arithmetic_handlers(space)["compute"]
     presets = available_presets(space)
     first, first_space = default_expression(space)
+
+    def preset(sample: list, k: float) -> tuple:
+        """A preset chip: into the expression box and the space switch, computed with the tab's "How many"."""
+        return (sample[0], sample[1], *compute(sample[0], sample[1], k))
+
     if params.get("expr"):
         first = params["expr"][: space.config.max_question_chars]
         first_space = params.get("space") if params.get("space") in ("text", "image") else "text"
@@ -182,11 +190,11 @@ def arithmetic_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.H
     view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
                    elem_classes="pk-view", js_on_load=TILES_JS, render=False)
     if presets:
-        gr.Examples([[p.expression, p.space] for p in presets], inputs=[expression, embedding_space],
-                    outputs=[view, message], fn=lambda e, s: compute(e, s, space.k_default), run_on_click=True,
-                    cache_examples=False, example_labels=[p.label for p in presets],
-                    label="Presets that tell a story (click to compute)", api_visibility="private",
-                    elem_id="arithmetic-presets")
+        chips = gr.Dataset(components=[expression, embedding_space], samples=[[p.expression, p.space] for p in presets],
+                           sample_labels=[p.label for p in presets], type="values",
+                           label="Presets that tell a story (click to compute)", elem_id="arithmetic-presets")
+        chips.click(preset, [chips, k], [expression, embedding_space, view, message], api_visibility="private",
+                    trigger_mode="always_last")
     view.render()
     gr.on([button.click, expression.submit, embedding_space.change], compute, [expression, embedding_space, k],
           [view, message], trigger_mode="always_last", api_visibility="private")

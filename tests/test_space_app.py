@@ -122,6 +122,32 @@ def test_a_deferred_tab_opens_on_its_links_parameters(app, space, rows):
     assert view.value["start"] == 5  # the link's Pokémon, not the Similar tab's
 
 
+def build_tab_fn(app, space, tab_id: str, name: str):
+    """A deferred tab built in a Blocks of its own, and its page function called `name`."""
+    import gradio as gr
+
+    build = next(b for _, i, b in app.DEFERRED_TABS if i == tab_id)
+    with gr.Blocks() as blocks:
+        build(space, {}, space.index.names[0])
+    return next(f.fn for f in blocks.fns.values() if f.name == name)
+
+
+def test_example_chips_use_the_tabs_own_controls(app, space, rows):
+    """An Ask example and a Sums preset fill their box and answer with the tab's "How many" (and forms switch), not
+    the page's defaults."""
+    import page_tabs
+
+    example = build_tab_fn(app, space, "ask", "example")
+    question, view, message = list(example(["a grumpy purple ghost"], 3, False))[-1]
+    expected = page_tabs.ask_handlers(space)["answer"]("a grumpy purple ghost", 3, False)
+    assert question == "a grumpy purple ghost" and (view, message) == expected and view.count('class="pk-tile"') == 6
+    preset = build_tab_fn(app, space, "arithmetic", "preset")
+    expression = f"{rows[0]['name']} + ({rows[1]['name']} - {rows[2]['name']})"
+    filled = preset([expression, "image"], 4)
+    assert filled == (expression, "image", *page_tabs.arithmetic_handlers(space)["compute"](expression, "image", 4))
+    assert filled[2].count('class="pk-tile"') == 4
+
+
 def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows):
     import gradio as gr
     import page_links
