@@ -230,15 +230,18 @@ def picture_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML
     message = gr.HTML(elem_id="picture-message", elem_classes="pk-msg-slot")
     view = gr.HTML(elem_id="picture-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
 
-    def example(path: str) -> Iterator[tuple]:
-        yield from search(path, space.k_default)
+    def example(sample: list, k: float) -> Iterator[tuple]:
+        """An example picture: shown in the picture box, then searched with the tab's "How many"."""
+        for view, message in search(sample[0], k):
+            yield sample[0], view, message
 
     examples = example_pictures(space)
     if examples:
-        gr.Examples([[str(path)] for path in examples.values()], inputs=[upload], outputs=[view, message],
-                    fn=example, run_on_click=True,
-                    cache_examples=False, example_labels=list(examples), elem_id="picture-examples",
-                    label="Or try one of the dataset's own pictures", api_visibility="private")
+        chips = gr.Dataset(components=[upload], samples=[[str(path)] for path in examples.values()],
+                           sample_labels=list(examples), type="values", elem_id="picture-examples",
+                           label="Or try one of the dataset's own pictures")
+        chips.click(example, [chips, k], [upload, view, message], api_visibility="private",
+                    trigger_mode="always_last")
     view.render()
     # preprocess=False: our validation (type, pixels, bytes) reads the uploaded file, not Gradio's decoder
     gr.on([button.click, upload.upload], search, [upload, k], [view, message], preprocess=False,

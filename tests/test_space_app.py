@@ -133,8 +133,8 @@ def build_tab_fn(app, space, tab_id: str, name: str):
 
 
 def test_example_chips_use_the_tabs_own_controls(app, space, rows):
-    """An Ask example and a Sums preset fill their box and answer with the tab's "How many" (and forms switch), not
-    the page's defaults."""
+    """An Ask example, a Sums preset and an example picture fill their box and answer with the tab's "How many" (and
+    forms switch), not the page's defaults."""
     import page_tabs
 
     example = build_tab_fn(app, space, "ask", "example")
@@ -147,6 +147,11 @@ def test_example_chips_use_the_tabs_own_controls(app, space, rows):
     assert filled == (expression, "image", *page_tabs.arithmetic_handlers(space)["compute"](expression, "image", 4))
     assert filled[2].count('class="pk-tile"') == 4
 
+    picture = str(next(iter(page_tabs.example_pictures(space).values())))
+    example = build_tab_fn(app, space, "picture", "example")
+    shown, view, message = list(example([picture], 2))[-1]
+    assert shown == picture and (view, message) == page_tabs.picture_handlers(space)["look_up"](picture, 2)
+    assert view.count('class="pk-tile"') == 2
 
 def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows):
     import gradio as gr
