@@ -47,6 +47,13 @@ def with_outputs(n: int) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def first_view(outputs: tuple) -> tuple[str | None, str]:
+    """A `friendly` handler's (view, message) as a tab's first values: a view it kept (gr.skip, on bad input) starts
+    empty, beside the message."""
+    view, message = outputs
+    return (view if isinstance(view, str) else None), message
+
+
 def while_loading(ready: Callable[[], bool], what: str, handler: Callable[..., tuple]) -> Callable[..., Iterator]:
     """A page handler that, while its model is still loading, first says so next to the input (keeping the results
     on screen), then gives the handler's outputs."""

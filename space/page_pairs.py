@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from page_events import with_outputs
+from page_events import first_view, with_outputs
 from pokembed.explore.chart_view import chart_result, chart_row
 from pokembed.explore.space import Space
 
@@ -100,10 +100,10 @@ def pairs_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
         modality = gr.Radio(MODALITY_CHOICES, value=first, label="Compare", elem_id="pairs-modality", scale=3,
                             interactive=True)
         forms = gr.Checkbox(True, label="Default forms only", elem_id="pairs-default-only", scale=1, interactive=True)
-    initial, note = show(first, True)
+    initial, note = first_view(show(first, True))
     message = gr.HTML(note, elem_id="pairs-message", elem_classes="pk-msg-slot")
-    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="pairs-view", elem_classes="pk-view",
-                   js_on_load=PAIRS_JS, server_functions=[handlers["row"]])
+    view = gr.HTML(initial, elem_id="pairs-view", elem_classes="pk-view", js_on_load=PAIRS_JS,
+                   server_functions=[handlers["row"]])
     gr.on([modality.input, forms.input], show, [modality, forms], [view, message], api_visibility="private",
           trigger_mode="always_last")
     return view

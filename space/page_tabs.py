@@ -12,7 +12,7 @@ import gradio as gr
 
 import pokedex_html as html
 from page_text import ask_intro
-from page_events import while_loading, with_outputs
+from page_events import first_view, while_loading, with_outputs
 from pokembed.errors import PokembedError
 from pokembed.explore.answers import (arithmetic_result, ask_result, available_presets, default_expression,
                                       oddballs_result, picture_result, records_result, similar_result)
@@ -102,8 +102,7 @@ def ask_opening(space: Space, handlers: Mapping[str, Any], question: str) -> tup
             return ask_page(space, result, records_result(space, question, space.k_default), space.k_default), ""
         except PokembedError as exc:
             return None, html.message(str(exc))
-    view, message = list(handlers["ask"](question, space.k_default))[-1]
-    return (view if isinstance(view, str) else None), message
+    return first_view(list(handlers["ask"](question, space.k_default))[-1])
 
 
 def ask_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTML:
@@ -185,10 +184,9 @@ def arithmetic_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.H
                                    elem_id="arithmetic-space", min_width=200, interactive=True)
         k = how_many(space)
     button = gr.Button("Compute", variant="primary", elem_id="arithmetic-button")
-    initial, note = compute(first, first_space, space.k_default)
+    initial, note = first_view(compute(first, first_space, space.k_default))
     message = gr.HTML(note, elem_id="arithmetic-message", elem_classes="pk-msg-slot")
-    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="arithmetic-view",
-                   elem_classes="pk-view", js_on_load=TILES_JS, render=False)
+    view = gr.HTML(initial, elem_id="arithmetic-view", elem_classes="pk-view", js_on_load=TILES_JS, render=False)
     if presets:
         chips = gr.Dataset(components=[expression, embedding_space], samples=[[p.expression, p.space] for p in presets],
                            sample_labels=[p.label for p in presets], type="values",
@@ -290,9 +288,8 @@ def oddballs_tab(space: Space, params: Mapping[str, str], chosen: str) -> gr.HTM
         modality = gr.Radio(MODALITY_CHOICES, value="text", label="Embeddings", elem_id="oddball-modality", scale=3,
                             interactive=True)
         forms = forms_switch("oddballs-default-only")
-    initial, note = show("text", True)
+    initial, note = first_view(show("text", True))
     message = gr.HTML(note, elem_id="oddballs-message", elem_classes="pk-msg-slot")
-    view = gr.HTML(initial if isinstance(initial, str) else None, elem_id="oddballs-view", elem_classes="pk-view",
-                   js_on_load=TILES_JS)
+    view = gr.HTML(initial, elem_id="oddballs-view", elem_classes="pk-view", js_on_load=TILES_JS)
     gr.on([modality.change, forms.input], show, [modality, forms], [view, message], api_visibility="private")
     return view

@@ -87,22 +87,24 @@ def test_the_page_sends_only_the_first_tab(app, demo, space):
 
 
 def build_tab(app, space, tab_id: str, params: dict, chosen: str | None = None):
-    """A deferred tab built as its render builds it, in a Blocks of its own: (the view it gives, its components)."""
+    """A deferred tab built as its render builds it, in a Blocks of its own: (the view it gives, its components by
+    elem_id, its page functions by name)."""
     import gradio as gr
 
     build = next(b for _, i, b in app.DEFERRED_TABS if i == tab_id)
     with gr.Blocks() as blocks:
         view = build(space, params, chosen or space.index.names[0])
-    return view, {getattr(c, "elem_id", None): c for c in blocks.blocks.values()}
+    return (view, {getattr(c, "elem_id", None): c for c in blocks.blocks.values()},
+            {f.name: f.fn for f in blocks.fns.values()})
 
 
 def test_each_deferred_tab_builds_its_view(app, space, rows):
     for _, tab_id, _ in app.DEFERRED_TABS:
-        view, components = build_tab(app, space, tab_id, {})
+        view, components, _ = build_tab(app, space, tab_id, {})
         assert view.elem_id == f"{tab_id}-view" and components[f"{tab_id}-view"] is view
-    view, _ = build_tab(app, space, "oddballs", {})
+    view, _, _ = build_tab(app, space, "oddballs", {})
     assert view.value.count('class="pk-tile"') >= 1  # the first view is filled when the tab is built
-    view, _ = build_tab(app, space, "map", {}, chosen=rows[3]["name"])
+    view, _, _ = build_tab(app, space, "map", {}, chosen=rows[3]["name"])
     assert view.value["start"] == space.index.find(rows[3]["name"]) == 3  # starts on the Similar tab's Pokémon
 
 
@@ -110,26 +112,18 @@ def test_a_deferred_tab_opens_on_its_links_parameters(app, space, rows):
     import page_tabs
 
     question = "a small blue turtle"
-    view, components = build_tab(app, space, "ask", {"tab": "ask", "q": question})
+    view, components, _ = build_tab(app, space, "ask", {"tab": "ask", "q": question})
     assert components["question"].value == question and f"<b>{question}</b>" in view.value
     expression = f"{rows[0]['name']} + ({rows[1]['name']} - {rows[2]['name']})"
-    view, components = build_tab(app, space, "arithmetic", {"tab": "arithmetic", "expr": expression, "space": "text"})
+    view, components, _ = build_tab(app, space, "arithmetic", {"tab": "arithmetic", "expr": expression, "space": "text"})
     assert components["arithmetic-expression"].value == expression
     assert view.value == page_tabs.arithmetic_handlers(space)["compute"](expression, "text", space.k_default)[0]
-    view, components = build_tab(app, space, "pairs", {"tab": "pairs", "modality": "image"})
+    view, components, _ = build_tab(app, space, "arithmetic", {"tab": "arithmetic", "expr": "pikachuu + type:nothing"})
+    assert view.value is None and "No Pokémon named &#x27;pikachuu&#x27;" in components["arithmetic-message"].value
+    view, components, _ = build_tab(app, space, "pairs", {"tab": "pairs", "modality": "image"})
     assert components["pairs-modality"].value == "image" and 'data-pairs-modality="image"' in view.value
-    view, _ = build_tab(app, space, "map", {"tab": "map", "pokemon": rows[5]["name"]}, chosen=rows[2]["name"])
+    view, _, _ = build_tab(app, space, "map", {"tab": "map", "pokemon": rows[5]["name"]}, chosen=rows[2]["name"])
     assert view.value["start"] == 5  # the link's Pokémon, not the Similar tab's
-
-
-def build_tab_fn(app, space, tab_id: str, name: str):
-    """A deferred tab built in a Blocks of its own, and its page function called `name`."""
-    import gradio as gr
-
-    build = next(b for _, i, b in app.DEFERRED_TABS if i == tab_id)
-    with gr.Blocks() as blocks:
-        build(space, {}, space.index.names[0])
-    return next(f.fn for f in blocks.fns.values() if f.name == name)
 
 
 def test_example_chips_use_the_tabs_own_controls(app, space, rows):
@@ -137,21 +131,22 @@ def test_example_chips_use_the_tabs_own_controls(app, space, rows):
     forms switch), not the page's defaults."""
     import page_tabs
 
-    example = build_tab_fn(app, space, "ask", "example")
+    example = build_tab(app, space, "ask", {})[2]["example"]
     question, view, message = list(example(["a grumpy purple ghost"], 3, False))[-1]
     expected = page_tabs.ask_handlers(space)["answer"]("a grumpy purple ghost", 3, False)
     assert question == "a grumpy purple ghost" and (view, message) == expected and view.count('class="pk-tile"') == 6
-    preset = build_tab_fn(app, space, "arithmetic", "preset")
+    preset = build_tab(app, space, "arithmetic", {})[2]["preset"]
     expression = f"{rows[0]['name']} + ({rows[1]['name']} - {rows[2]['name']})"
     filled = preset([expression, "image"], 4)
     assert filled == (expression, "image", *page_tabs.arithmetic_handlers(space)["compute"](expression, "image", 4))
     assert filled[2].count('class="pk-tile"') == 4
 
     picture = str(next(iter(page_tabs.example_pictures(space).values())))
-    example = build_tab_fn(app, space, "picture", "example")
+    example = build_tab(app, space, "picture", {})[2]["example"]
     shown, view, message = list(example([picture], 2))[-1]
     assert shown == picture and (view, message) == page_tabs.picture_handlers(space)["look_up"](picture, 2)
     assert view.count('class="pk-tile"') == 2
+
 
 def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows):
     import gradio as gr
