@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def space(built_dataset, tiny_models, tmp_path_factory):
     config = SpaceConfig(dataset=str(built_dataset), text_model=str(tiny_models / "text"),
-                             image_model=str(tiny_models / "image"), device="cpu")
+                         image_model=str(tiny_models / "image"), device="cpu")
     return load_space(config, workdir=tmp_path_factory.mktemp("space-files"))
 
 

@@ -12,18 +12,11 @@ import pytest
 
 from pokembed.explore.about import MODEL_LICENCES, about_space, code_url, dataset_link
 from pokembed.explore.answers import similar_result
-from pokembed.explore.space import SpaceConfig
-from pokembed.explore.space_loading import load_space
+
+from test_explore_space import space  # noqa: F401 - the same fixture: the loaded Space on the tiny build
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "space"))
-
-
-@pytest.fixture(scope="module")
-def space(built_dataset, tiny_models, tmp_path_factory):
-    config = SpaceConfig(dataset=str(built_dataset), text_model=str(tiny_models / "text"),
-                         image_model=str(tiny_models / "image"), device="cpu")
-    return load_space(config, workdir=tmp_path_factory.mktemp("page-text"))
 
 
 @pytest.fixture(scope="module")
