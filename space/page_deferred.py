@@ -1,7 +1,8 @@
 """Tabs built when they are first opened, not with the page.
 
-Gradio sends every component of every tab with the page and boots them all in the browser, shown or not; the five
-hidden tabs' components doubled a phone's blocking time (Lighthouse, benchmarks/space_latency.py). A deferred tab
+Gradio sends every component of every tab with the page and boots them all in the browser, shown or not. Deferred,
+the six hidden tabs leave the page's config 261 -> 193 kB and the browser's boot work 10-15 % lower (README,
+Benchmarks; Lighthouse's scores did not move above this machine's run-to-run spread). A deferred tab
 holds only a state, `opened`: None until the visitor first selects the tab (then {}) or a shared link names it
 (then the link's parameters); its change runs the tab's `build(params, chosen)` once, inside a `gr.render`, which
 lays out the components, wires their events and fills the first view. A click on a picture in the view `build`
