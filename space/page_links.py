@@ -41,14 +41,22 @@ def known_name(space: Space, name: str | None) -> str | None:
 def open_shared_link(demo: gr.Blocks, space: Space, tabs: gr.Tabs, similar: Mapping[str, Any],
                      opened: Mapping[str, gr.State]) -> None:
     """On load, show the view the URL names: pick the tab, set the Similar tab's Pokémon and mode, and hand the
-    link's parameters to the deferred tab it names (its `opened` state), which builds itself from them."""
+    link's parameters to the deferred tab it names (its `opened` state), which builds itself from them.
 
-    def on_load(request: gr.Request) -> dict:
+    The load event only reads the link into a state; the state's change (a link that names something) updates the
+    page. Every output of the load event is refreshed in the browser whether or not it changes (Gradio copies a
+    tab's whole component tree, 1,351 Pokémon names included, for each), so a visitor without a link pays nothing.
+    """
+    link = gr.State(None)
+
+    def read_link(request: gr.Request) -> dict | None:
         params = {k: v for k, v in dict(request.query_params).items() if isinstance(v, str)} if request else {}
-        return link_updates(space, params, tabs, similar, opened)
+        return params if link_updates(space, params, tabs, similar, opened) else None
 
-    demo.load(on_load, None, [tabs, similar["name"], similar["mode"], *opened.values()], show_progress="hidden",
-              api_visibility="private")
+    demo.load(read_link, None, [link], show_progress="hidden", api_visibility="private")
+    link.change(lambda params: link_updates(space, params or {}, tabs, similar, opened), [link],
+                [tabs, similar["name"], similar["mode"], *opened.values()], show_progress="hidden",
+                api_visibility="private")
 
 
 def link_updates(space: Space, params: Mapping[str, str], tabs: gr.Tabs, similar: Mapping[str, Any],

@@ -168,6 +168,25 @@ def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows)
                                    opened)[tabs].selected == "similar"
 
 
+def test_the_load_event_only_reads_the_link(demo, rows):
+    """Gradio refreshes every output of the load event in the browser, copying each one's whole component tree: the
+    load event outputs one state (the link's parameters, None without a link), and that state's change updates
+    the tabs, the Similar controls and the deferred tabs only when a link names something."""
+    from types import SimpleNamespace
+
+    types = {block_id: block.get_block_name() for block_id, block in demo.blocks.items()}
+    loads = [f for f in demo.fns.values() if any(event == "load" for _, event in f.targets)]
+    assert len(loads) == 1 and [types[o._id] for o in loads[0].outputs] == ["state"]
+    read_link = loads[0].fn
+    assert read_link(SimpleNamespace(query_params={})) is None
+    assert read_link(SimpleNamespace(query_params={"q": "a fish"})) is None  # names no tab and no Pokémon
+    link = {"tab": "map", "pokemon": rows[4]["name"]}
+    assert read_link(SimpleNamespace(query_params=link)) == link
+    state = loads[0].outputs[0]
+    applies = [f for f in demo.fns.values() if (state._id, "change") in f.targets]
+    assert len(applies) == 1 and {"tabs", "dropdown", "radio"} <= {types[o._id] for o in applies[0].outputs}
+
+
 def test_api_schema(demo):
     info = demo.get_api_info()
     assert set(info["named_endpoints"]) == {"/similar", "/ask", "/ask_records", "/arithmetic", "/search_by_picture",

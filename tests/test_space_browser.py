@@ -343,3 +343,49 @@ def test_a_shared_link_opens_the_view_it_names(browser, server, rows):
         expect(page.locator(ARTWORK_ANSWER + " .pk-heading")).to_contain_text("a small blue turtle")
     finally:
         page.close()
+
+
+FRAME_SAMPLER = """() => {
+    window.pkFrames = []; window.pkShifts = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) if (!e.hadRecentInput)
+        window.pkShifts.push(e.value); }).observe({type: 'layout-shift', buffered: true});
+    const sample = () => {
+        const credits = document.getElementById('credits'), view = document.getElementById('similar-view');
+        const controls = ['#pokemon-name input', '#rank-mode input', '#similar-k input',
+                          '#similar-default-only input'].filter((s) => document.querySelector(s)).length;
+        window.pkFrames.push({
+            credits: credits && credits.getBoundingClientRect().height ? credits.getBoundingClientRect().top : null,
+            view: view ? getComputedStyle(view).display !== 'none' && view.getBoundingClientRect().height > 0 : false,
+            controls});
+        requestAnimationFrame(sample);
+    };
+    requestAnimationFrame(sample);
+}"""
+
+
+def test_the_first_screen_does_not_jump_while_the_page_boots(browser, server):
+    """On a phone with a slow CPU (4x, as Lighthouse's), frame by frame while Gradio draws the page: the credits
+    never appear on the first screen only to be pushed off it, the Similar results never show before the four
+    controls above them (which would push them down), and the layout shifts add up to less than 0.1 (Google's
+    "good" cumulative layout shift)."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        context.new_cdp_session(page).send("Emulation.setCPUThrottlingRate", {"rate": 4})
+        page.add_init_script(f"({FRAME_SAMPLER})()")
+        page.goto(server, wait_until="load")
+        expect(page.locator("#similar-view .pk-tile").first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)
+        frames = page.evaluate("window.pkFrames")
+        height = VIEWPORTS["phone"]["height"]
+        assert any(f["credits"] is not None for f in frames) and any(f["view"] for f in frames)
+        on_screen = [round(f["credits"]) for f in frames if f["credits"] is not None and f["credits"] < height]
+        assert not on_screen, f"the credits were drawn on the first screen (top {on_screen[0]} px) before the tab"
+        early = [f["controls"] for f in frames if f["view"] and f["controls"] < 4]
+        assert not early, f"the results were shown with only {early[0]} of the 4 controls above them"
+        shifts = page.evaluate("window.pkShifts")
+        assert sum(shifts) < 0.1, f"layout shifts add up to {sum(shifts):.3f}: {shifts}"
+    finally:
+        context.close()
