@@ -26,7 +26,7 @@ from page_api import api_endpoints, describe_endpoint_parameters  # noqa: E402
 from page_deferred import deferred_tab  # noqa: E402
 from page_events import choose_on_click  # noqa: E402
 from page_links import open_shared_link, page_script  # noqa: E402
-from page_text import credits, head_tags, header, how_it_works  # noqa: E402
+from page_text import footer, head_tags, header  # noqa: E402
 from page_pairs import pairs_tab  # noqa: E402
 from page_tabs import arithmetic_tab, ask_tab, map_tab, oddballs_tab, picture_tab, similar_tab  # noqa: E402
 from pokembed.explore.space import Space, SpaceConfig  # noqa: E402
@@ -42,7 +42,6 @@ DEFERRED_TABS = (("Ask", "ask", ask_tab), ("By picture", "picture", picture_tab)
 
 def make_demo(space: Space) -> gr.Blocks:
     """The page over a loaded `Space`: a header, one tab per function, and the JSON API."""
-    index = space.index
     with gr.Blocks(title="pokembed · Pokémon embeddings") as demo:
         gr.HTML(header(space), elem_id="pk-header", padding=False)
         api_endpoints(space)  # first, so the endpoints own their names
@@ -54,11 +53,7 @@ def make_demo(space: Space) -> gr.Blocks:
                       for label, tab_id, build in DEFERRED_TABS}
         choose_on_click([similar["message"], similar["view"]], name, tabs)
         open_shared_link(demo, space, tabs, similar, opened)
-        with gr.Accordion("How it works", open=False, elem_id="how-it-works"):
-            gr.Markdown(how_it_works(space))
-        gr.Markdown(credits(space.about), elem_id="credits")
-        gr.Markdown(f"{space.version_footer} · {len(index):,} Pokémon, {space.artwork_count:,} with artwork",
-                    elem_id="dataset-version")
+        gr.HTML(footer(space), elem_id="pk-footer", padding=False)
     return demo
 
 

@@ -1,6 +1,7 @@
 """What the page says about itself: the one-line intro and its links, the plain-language intros of the tabs, the
 "How it works" fold with the technical detail, the credits and the meta description. Model names come from the
-loaded configuration (`Space.about`), never assumed."""
+loaded configuration (`Space.about`), never assumed. The texts are written in Markdown; `footer` renders the page's
+foot on the server, so the first page needs no Markdown component."""
 
 from __future__ import annotations
 
@@ -54,6 +55,22 @@ def credits(about: About | None) -> str:
             "Nintendo, Creatures Inc. and GAME FREAK Inc. / The Pokémon Company, shown for non-commercial "
             f"exploration. Models: {models}. Method: {ARTICLE_AUTHOR}, "
             f"[“{ARTICLE_TITLE}”]({ARTICLE_URL}) (2024).")
+
+
+def footer(space: Space) -> str:
+    """The page's foot as HTML: the "How it works" fold (a <details>), the credits and the dataset's version line.
+
+    Rendered here with markdown-it rather than by Gradio's Markdown and Accordion components, which the browser would
+    download and boot before it can show the page: one fewer kind of component on the first page is a measurable part
+    of a phone's boot (README, Benchmarks)."""
+    from markdown_it import MarkdownIt
+
+    markdown = MarkdownIt("commonmark")
+    version = (f"{markdown.renderInline(space.version_footer)} · {len(space.index):,} Pokémon, "
+               f"{space.artwork_count:,} with artwork")
+    return (f'<details id="how-it-works"><summary>How it works</summary>{markdown.render(how_it_works(space))}'
+            f'</details><div id="credits">{markdown.render(credits(space.about))}</div>'
+            f'<p id="dataset-version">{version}</p>')
 
 
 def _model_names(about: About | None) -> tuple[str, str]:

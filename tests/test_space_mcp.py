@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import re
 import urllib.request
 
 import numpy as np
@@ -89,7 +90,8 @@ def test_calling_a_tool_ranks_like_the_dataset(server, built_dataset):
 
 def test_the_page_names_the_dataset_version(server, built_dataset):
     config = get_json(server + "config")
-    footer = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "dataset-version")
+    foot = next(c["props"]["value"] for c in config["components"] if c["props"].get("elem_id") == "pk-footer")
+    version = re.search(r'<p id="dataset-version">(.*?)</p>', foot, re.S).group(1)
     marker = json.loads((built_dataset / MARKER).read_text(encoding="utf-8"))
-    assert footer.startswith(f"Dataset `{built_dataset}` (local folder) · version {marker['version']} · ")
-    assert "changelog" in footer
+    assert version.startswith(f"Dataset <code>{built_dataset}</code> (local folder) · version {marker['version']} · ")
+    assert "changelog" in version

@@ -63,6 +63,25 @@ def test_links_and_credits_name_the_configured_models(space):
     assert '<meta name="description"' in page_text.head_tags()
 
 
+def test_the_foot_is_its_markdown_rendered_on_the_server(space):
+    """The page's foot is HTML made from the same texts: the fold, the credits' links as links, the version line."""
+    import re
+    from html import unescape
+
+    import page_text
+
+    foot = page_text.footer(space)
+    fold = re.search(r'<details id="how-it-works"><summary>How it works</summary>(.*?)</details>', foot, re.S)
+    items = re.findall(r"<li>(.*?)</li>", fold.group(1), re.S)
+    assert len(items) == page_text.how_it_works(space).count("\n- ") + 1  # each bullet an item
+    assert '<a href="https://pokeapi.co/">PokéAPI</a>' in foot and "<strong>Credits.</strong>" in foot
+    assert "**" not in foot and "](" not in foot  # no Markdown left unrendered
+    version = re.search(r'<p id="dataset-version">(.*?)</p>', foot, re.S).group(1)
+    plain = unescape(re.sub(r"<[^>]+>", "", version))
+    expected = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", space.version_footer).replace("`", "")  # Markdown's text
+    assert plain == f"{expected} · {len(space.index):,} Pokémon, {space.artwork_count:,} with artwork"
+
+
 def test_hub_models_are_credited_with_their_licences():
     about = about_space("pokembed/pokemon-embeddings", "v1.1.0", "1.1.0", text_model="nomic-ai/nomic-embed-text-v1.5",
                         query_model="nomic-ai/nomic-embed-text-v1.5", image_model="nomic-ai/nomic-embed-vision-v1.5",
