@@ -65,7 +65,7 @@ def footer(space: Space) -> str:
     of a phone's boot (README, Benchmarks)."""
     from markdown_it import MarkdownIt
 
-    markdown = MarkdownIt("commonmark")
+    markdown = MarkdownIt("commonmark", {"html": False})  # text, never markup, from the dataset or config
     version = (f"{markdown.renderInline(space.version_footer)} · {len(space.index):,} Pokémon, "
                f"{space.artwork_count:,} with artwork")
     return (f'<details id="how-it-works"><summary>How it works</summary>{markdown.render(how_it_works(space))}'

@@ -82,6 +82,16 @@ def test_the_foot_is_its_markdown_rendered_on_the_server(space):
     assert plain == f"{expected} · {len(space.index):,} Pokémon, {space.artwork_count:,} with artwork"
 
 
+def test_the_foot_shows_markup_in_its_texts_as_text(space):
+    """A dataset label or path holding markup (from the Hub or the Space's settings) is shown, never run."""
+    import dataclasses
+
+    import page_text
+
+    foot = page_text.footer(dataclasses.replace(space, version_footer='Dataset `x` · <img src=x onerror="alert(1)">'))
+    assert "<img" not in foot and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in foot
+
+
 def test_hub_models_are_credited_with_their_licences():
     about = about_space("pokembed/pokemon-embeddings", "v1.1.0", "1.1.0", text_model="nomic-ai/nomic-embed-text-v1.5",
                         query_model="nomic-ai/nomic-embed-text-v1.5", image_model="nomic-ai/nomic-embed-vision-v1.5",
