@@ -49,7 +49,8 @@ def test_under_ci_a_missing_browser_or_shared_folder_fails_with_the_reason(tmp_p
     code, output = run_suite(tmp_path, ci=True)
     assert code == 1, output[-3000:]
     browser = {test: outcome for test, outcome in outcomes(output).items() if test.startswith(BROWSER_TEST)}
-    assert len(collected(BROWSER_TEST)) >= 9 and set(browser) == collected(BROWSER_TEST), output[-3000:]
+    expected = collected(BROWSER_TEST)
+    assert len(expected) >= 9 and set(browser) == expected, f"collected {sorted(expected)}\n{output[-3000:]}"
     assert all(o.startswith("ERROR - CI=true, so this must not skip: Chromium absent: "
                             f"{tmp_path / 'no-chromium'} not found") for o in browser.values()), output[-3000:]
     assert outcomes(output)[SHARED_TEST] == ("ERROR - CI=true, so this must not skip: real PokéAPI data absent: "

@@ -168,6 +168,29 @@ def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows)
                                    opened)[tabs].selected == "similar"
 
 
+def test_the_stylesheet_holds_the_results_back_for_controls_the_page_has(demo):
+    """style.css hides the Similar results until the controls it names are drawn: each id it names must be a
+    Similar control of the page (a renamed control would hide the results for good)."""
+    import re
+
+    css = (ROOT / "space" / "assets" / "style.css").read_text(encoding="utf-8")
+    rule = next(line for line in css.splitlines() if line.startswith(".column:has(> #similar-view)"))
+    named = re.findall(r":has\(#([\w-]+) input\)", rule)
+    controls = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "similar-controls")
+    inside = {getattr(b, "elem_id", None) for b in demo.blocks.values()
+              if getattr(b, "parent", None) is not None and controls in ancestors(b)}
+    assert len(named) == 4 and set(named) <= inside, (named, inside)
+
+
+def ancestors(block):
+    """The blocks that contain `block`, innermost first."""
+    found, parent = [], block.parent
+    while parent is not None:
+        found.append(parent)
+        parent = getattr(parent, "parent", None)
+    return found
+
+
 def test_the_load_event_only_reads_the_link(demo, rows):
     """Gradio refreshes every output of the load event in the browser, copying each one's whole component tree: the
     load event outputs one state (the link's parameters, None without a link), and that state's change updates

@@ -377,6 +377,8 @@ def test_the_first_screen_does_not_jump_while_the_page_boots(browser, server):
         page.add_init_script(f"({FRAME_SAMPLER})()")
         page.goto(server, wait_until="load")
         expect(page.locator("#similar-view .pk-tile").first).to_be_visible(timeout=60_000)
+        # the stylesheet's rule holds the results back through their column: it must still be the controls' column
+        expect(page.locator(".column:has(> #similar-view) > #similar-controls")).to_have_count(1)
         page.wait_for_timeout(1500)
         frames = page.evaluate("window.pkFrames")
         height = VIEWPORTS["phone"]["height"]
