@@ -51,7 +51,7 @@ def open_shared_link(demo: gr.Blocks, space: Space, tabs: gr.Tabs, similar: Mapp
 
     def read_link(request: gr.Request) -> dict | None:
         params = {k: v for k, v in dict(request.query_params).items() if isinstance(v, str)} if request else {}
-        return params if link_updates(space, params, tabs, similar, opened) else None
+        return params if names_a_view(params) else None
 
     demo.load(read_link, None, [link], show_progress="hidden", api_visibility="private")
     link.change(lambda params: link_updates(space, params or {}, tabs, similar, opened), [link],
@@ -59,12 +59,17 @@ def open_shared_link(demo: gr.Blocks, space: Space, tabs: gr.Tabs, similar: Mapp
                 api_visibility="private")
 
 
+def names_a_view(params: Mapping[str, str]) -> bool:
+    """Whether a link's parameters name anything to show: a known tab or a Pokémon."""
+    return params.get("tab") in TABS or "pokemon" in params
+
+
 def link_updates(space: Space, params: Mapping[str, str], tabs: gr.Tabs, similar: Mapping[str, Any],
                  opened: Mapping[str, gr.State]) -> dict:
     """What a link's parameters change: nothing without a known tab or a Pokémon."""
-    tab = params.get("tab")
-    if tab not in TABS and "pokemon" not in params:
+    if not names_a_view(params):
         return {}
+    tab = params.get("tab")
     name = known_name(space, params.get("pokemon"))
     updates: dict = {tabs: gr.Tabs(selected=tab if tab in TABS else "similar")}
     if name:
