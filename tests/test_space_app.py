@@ -177,18 +177,15 @@ def test_the_stylesheet_holds_the_results_back_for_controls_the_page_has(demo):
     rule = next(line for line in css.splitlines() if line.startswith(".column:has(> #similar-view)"))
     named = re.findall(r":has\(#([\w-]+) input\)", rule)
     controls = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "similar-controls")
-    inside = {getattr(b, "elem_id", None) for b in demo.blocks.values()
-              if getattr(b, "parent", None) is not None and controls in ancestors(b)}
+    inside = {getattr(b, "elem_id", None) for b in descendants(controls)}
     assert len(named) == 4 and set(named) <= inside, (named, inside)
 
 
-def ancestors(block):
-    """The blocks that contain `block`, innermost first."""
-    found, parent = [], block.parent
-    while parent is not None:
-        found.append(parent)
-        parent = getattr(parent, "parent", None)
-    return found
+def descendants(block):
+    """Every block inside `block`, at any depth."""
+    for child in getattr(block, "children", []):
+        yield child
+        yield from descendants(child)
 
 
 def test_the_load_event_only_reads_the_link(demo, rows):
