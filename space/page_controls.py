@@ -4,7 +4,9 @@ browser's own form controls.
 Four Gradio components (a dropdown holding every Pokémon's name, a radio, a slider, a checkbox) were most of the
 work a phone does to start the page: Gradio sends and builds each with the page, the dropdown's 1,351 choices
 included (README, Benchmarks). Here they are plain HTML: a text box with a `<datalist>` of display names (searchable
-by typing, closed by Escape or leaving it), radio buttons, a range with a number box, a checkbox.
+by typing, closed by Escape or leaving it), radio buttons, a range with a number box, a checkbox. The list's
+1,351 options are sent as one string and made when the box is first used, so the page starts with ~370 elements
+rather than ~1,700.
 
 The component's value is the request, {"name", "mode", "k", "forms"}. assets/controls.js sets it when the visitor
 changes a control (Gradio then fires the component's change event, which shows the results) and draws it when the
@@ -45,23 +47,25 @@ def name_options(names: Sequence[str], display: Sequence[str]) -> list[tuple[str
     return [(f"{label} ({name})" if label in shared else label, name) for label, name in zip(display, names)]
 
 
-def options_markup(options: Sequence[tuple[str, str]]) -> str:
-    """The `<datalist>` of the Pokémon box: one option per Pokémon, its label as the value, its name as data."""
-    return ('<datalist id="pk-names">'
-            + "".join(f'<option value="{escape(label)}" data-name="{escape(name)}"></option>' for label, name in options)
-            + "</datalist>")
+def options_text(options: Sequence[tuple[str, str]]) -> str:
+    """The Pokémon box's list as assets/controls.js reads it: a line per Pokémon, its label and name separated by a
+    tab (any tab or line break inside one made a space)."""
+    def clean(text: str) -> str:
+        return " ".join(text.split())
+
+    return "\n".join(f"{clean(label)}\t{clean(name)}" for label, name in options)
 
 
 def controls_markup(k_max: int, k_default: int) -> str:
-    """The controls' HTML (the component's template; its `${options}` is the datalist). The states drawn here are
-    the defaults: assets/controls.js draws the component's value over them as soon as it runs."""
+    """The controls' HTML (the component's template). The states drawn here are the defaults: assets/controls.js
+    draws the component's value over them as soon as it runs, and fills the empty datalist when the box is used."""
     radios = "".join(f'<label><input type="radio" name="pk-rank-mode" value="{value}"'
                      f'{" checked" if value == "text" else ""}><span>{escape(label)}</span></label>'
                      for label, value in MODE_CHOICES)
     return ('<div class="pk-controls">'
             '<div id="pokemon-name" class="pk-field pk-name-field"><label for="pk-name-box">Pokémon</label>'
             '<input id="pk-name-box" type="text" list="pk-names" autocomplete="off" spellcheck="false" '
-            'placeholder="Type a name" enterkeyhint="go">${options}</div>'
+            'placeholder="Type a name" enterkeyhint="go"><datalist id="pk-names"></datalist></div>'
             f'<fieldset id="rank-mode" class="pk-field"><legend>Similar by</legend><div class="pk-radios">{radios}</div>'
             '</fieldset>'
             '<div id="similar-k" class="pk-field"><label for="pk-k-number">How many</label><div class="pk-k">'
@@ -78,7 +82,7 @@ def similar_controls(space: Space, start: Mapping[str, Any]) -> gr.HTML:
     """The controls' component, its value the request `start`."""
     options = name_options(space.index.names, space.display)
     return gr.HTML(dict(start), html_template=controls_markup(space.k_max, space.k_default), js_on_load=CONTROLS_JS,
-                   elem_id="similar-controls", apply_default_css=False, options=options_markup(options))
+                   elem_id="similar-controls", apply_default_css=False, names=options_text(options))
 
 
 def read_request(value: Any, k_max: int) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def rows(built_dataset) -> list[dict]:
     import pyarrow.parquet as pq
 
     parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
-    return pq.read_table(parquet, columns=["name", "generation", "image_embedding", "neighbors"]).to_pylist()
+    return pq.read_table(parquet, columns=["name", "display_name", "generation", "image_embedding",
+                                                   "neighbors"]).to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -198,15 +199,17 @@ def test_the_similar_controls_answer_the_keyboard(page, rows):
 
     box = page.locator("#pokemon-name input")
     shown = box.input_value()
+    assert page.locator("#pk-names option").count() == 0  # the list is made when the box is first used
     box.focus()
+    expect(page.locator("#pk-names option")).to_have_count(len(rows))
     page.wait_for_function("() => { const b = document.querySelector('#pokemon-name input'); "
                            "return b.selectionStart === 0 && b.selectionEnd === b.value.length; }")
-    missing = next(r["name"] for r in rows if r["image_embedding"] is None)
-    page.keyboard.type(missing.split("-")[0][:3])
+    missing, missing_label = next((r["name"], r["display_name"]) for r in rows if r["image_embedding"] is None)
+    page.keyboard.type(missing[:3])
     page.keyboard.press("Escape")  # closes the box and puts back the Pokémon shown
     expect(box).to_have_value(shown)
     assert page.evaluate("document.activeElement !== document.querySelector('#pokemon-name input')")
-    box.fill(missing)
+    box.fill(missing_label)  # its display name, as the list offers it
     box.press("Enter")
     expect(view.locator(f'[data-chosen="{missing}"]')).to_have_count(1)
     expect(results).to_have_count(5)  # the number asked for stays

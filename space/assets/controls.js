@@ -7,10 +7,19 @@ const radios = Array.from(element.querySelectorAll("#rank-mode input"));
 const range = element.querySelector("#similar-k input[type=range]");
 const number = element.querySelector("#similar-k input[type=number]");
 const forms = element.querySelector("#similar-default-only input");
+// the list: "label<TAB>name" lines (props.names); its <option>s are made when the box is first used
+const list = element.querySelector("datalist");
+const pairs = String(props.names || "").split("\n").filter(Boolean).map((line) => line.split("\t"));
 const names = new Map(), labels = new Map();
-for (const option of element.querySelectorAll("datalist option")) {
-  names.set(option.value.toLowerCase(), option.dataset.name);
-  labels.set(option.dataset.name, option.value);
+for (const [label, name] of pairs) {
+  names.set(label.toLowerCase(), name);
+  labels.set(name, label);
+}
+function fill() {
+  if (list.options.length) return;
+  const options = document.createDocumentFragment();
+  for (const [label] of pairs) options.appendChild(document.createElement("option")).value = label;
+  list.appendChild(options);
 }
 const nameOf = (text) => names.get(text.trim().toLowerCase()) || text.trim();
 const labelOf = (name) => labels.get(name) || name || "";
@@ -38,6 +47,8 @@ const howMany = (input) => {
   return Number.isFinite(k) && input.value !== "" ? k : input.value;
 };
 
+box.addEventListener("pointerdown", fill);
+box.addEventListener("focus", fill);
 box.addEventListener("change", () => send({ name: nameOf(box.value) }));
 box.addEventListener("input", (event) => {  // a pick from the list (not a letter typed) is sent at once
   if (event.inputType && event.inputType !== "insertReplacementText") return;
