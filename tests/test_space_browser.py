@@ -209,8 +209,9 @@ def test_the_similar_controls_answer_the_keyboard(page, rows):
     page.keyboard.press("Escape")  # closes the box and puts back the Pokémon shown
     expect(box).to_have_value(shown)
     assert page.evaluate("document.activeElement !== document.querySelector('#pokemon-name input')")
-    box.fill(missing_label)  # its display name, as the list offers it
-    box.press("Enter")
+    box.click()  # a click selects the name shown: typing replaces it
+    page.keyboard.type(missing_label)  # its display name, as the list offers it
+    page.keyboard.press("Enter")
     expect(view.locator(f'[data-chosen="{missing}"]')).to_have_count(1)
     expect(results).to_have_count(5)  # the number asked for stays
     # Image for a Pokémon without artwork fails: the message says so and the radio goes back to Text

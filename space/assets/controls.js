@@ -47,8 +47,9 @@ const howMany = (input) => {
   return Number.isFinite(k) && input.value !== "" ? k : input.value;
 };
 
+// focusing the box selects its text, so typing searches from empty rather than appending to the name shown
 box.addEventListener("pointerdown", fill);
-box.addEventListener("focus", fill);
+box.addEventListener("focus", () => { fill(); box.select(); });
 box.addEventListener("change", () => send({ name: nameOf(box.value) }));
 box.addEventListener("input", (event) => {  // a pick from the list (not a letter typed) is sent at once
   if (event.inputType && event.inputType !== "insertReplacementText") return;
@@ -56,7 +57,10 @@ box.addEventListener("input", (event) => {  // a pick from the list (not a lette
 });
 box.addEventListener("keydown", (event) => {
   if (event.key === "Enter") send({ name: nameOf(box.value) });
-  if (event.key === "Escape") box.value = labelOf((props.value || {}).name);  // page.js then leaves the box
+  if (event.key === "Escape") {  // put back the Pokémon shown and leave the box (which closes its list)
+    box.value = labelOf((props.value || {}).name);
+    box.blur();
+  }
 });
 box.addEventListener("blur", () => setTimeout(draw, 0));
 for (const radio of radios) radio.addEventListener("change", () => { if (radio.checked) send({ mode: radio.value }); });
