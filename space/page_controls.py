@@ -74,7 +74,7 @@ def controls_markup(k_max: int, k_default: int) -> str:
             'inputmode="numeric"></div></div>'
             '<div id="similar-default-only" class="pk-field pk-check"><label><input type="checkbox" checked>'
             '<span>Default forms only</span></label>'
-            '<span class="pk-info">leave out Megas, Gigantamax and other forms</span></div>'
+            '<span class="pk-hint">leave out Megas, Gigantamax and other forms</span></div>'
             '</div>')
 
 

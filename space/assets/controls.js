@@ -48,7 +48,6 @@ const howMany = (input) => {
 };
 
 // focusing the box selects its text, so typing searches from empty rather than appending to the name shown
-box.addEventListener("pointerdown", fill);
 box.addEventListener("focus", () => { fill(); box.select(); });
 box.addEventListener("change", () => send({ name: nameOf(box.value) }));
 box.addEventListener("input", (event) => {  // a pick from the list (not a letter typed) is sent at once
