@@ -48,10 +48,9 @@ def make_demo(space: Space) -> gr.Blocks:
         describe_endpoint_parameters(demo)  # inside the Blocks: its API info is fixed when the block closes
         with gr.Tabs(selected="similar", elem_id="pk-tabs") as tabs:
             similar = similar_tab(space)
-            name = similar["name"]
-            opened = {tab_id: deferred_tab(label, tab_id, functools.partial(build, space), name, tabs)
+            opened = {tab_id: deferred_tab(label, tab_id, functools.partial(build, space), similar, tabs)
                       for label, tab_id, build in DEFERRED_TABS}
-        choose_on_click([similar["message"], similar["view"]], name, tabs)
+        choose_on_click([similar["message"], similar["view"]], similar["controls"], tabs)
         open_shared_link(demo, space, tabs, similar, opened)
         gr.HTML(footer(space), elem_id="pk-footer", padding=False)
     return demo

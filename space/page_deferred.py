@@ -24,19 +24,19 @@ def first_opening(current: Any) -> Any:
     return {} if current is None else gr.skip()
 
 
-def deferred_tab(label: str, tab_id: str, build: Build, name: gr.Dropdown, tabs: gr.Tabs) -> gr.State:
-    """A tab whose content `build` makes when it is first opened; `name` (the Similar tab's Pokémon) is passed to
-    `build` as `chosen` and set, with the Similar tab selected, by a click on a picture. Gives the `opened` state
-    (a shared link sets it to its parameters)."""
+def deferred_tab(label: str, tab_id: str, build: Build, similar: Mapping[str, Any], tabs: gr.Tabs) -> gr.State:
+    """A tab whose content `build` makes when it is first opened; the Pokémon the Similar tab shows (its "shown"
+    request) is passed to `build` as `chosen`, and a click on a picture chooses one (its "controls"), with the
+    Similar tab selected. Gives the `opened` state (a shared link sets it to its parameters)."""
     with gr.Tab(label, id=tab_id) as tab:
         opened = gr.State(None)
         tab.select(first_opening, [opened], [opened], show_progress="hidden", api_visibility="private")
 
-        @gr.render(inputs=[opened, name], triggers=[opened.change])
-        def body(params: Mapping[str, str] | None, chosen: str) -> None:
+        @gr.render(inputs=[opened, similar["shown"]], triggers=[opened.change])
+        def body(params: Mapping[str, str] | None, shown: Mapping[str, Any]) -> None:
             if params is None:
                 return
-            view = build(params, chosen)
-            choose_on_click([view], name, tabs)
+            view = build(params, shown["name"])
+            choose_on_click([view], similar["controls"], tabs)
 
     return opened

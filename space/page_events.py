@@ -15,9 +15,10 @@ from pokembed.errors import PokembedError
 logger = logging.getLogger(__name__)
 
 
-def friendly(fn: Callable[..., tuple]) -> Callable[..., tuple]:
-    """For page events: a bad input leaves every result on screen as it was (gr.skip) and puts its message in the
-    last output, the message box next to the input; success clears the message."""
+def friendly(fn: Callable[..., tuple], kept: Callable[..., tuple] | None = None) -> Callable[..., tuple]:
+    """For page events: a bad input leaves every result on screen as it was (gr.skip, or what `kept` gives for the
+    handler's arguments) and puts its message in the last output, the message box next to the input; success clears
+    the message."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> tuple:
@@ -30,17 +31,18 @@ def friendly(fn: Callable[..., tuple]) -> Callable[..., tuple]:
         except Exception:  # noqa: BLE001 - never a traceback in the page
             logger.exception("unexpected error in %s", fn.__name__)
             text = "something went wrong on our side; try again or try another input"
-        outputs = getattr(wrapper, "outputs", 1)
-        return (*[gr.skip()] * outputs, html.message(text, suggestions=suggestions))
+        outputs = kept(*args, **kwargs) if kept else [gr.skip()] * getattr(wrapper, "outputs", 1)
+        return (*outputs, html.message(text, suggestions=suggestions))
 
     return wrapper
 
 
-def with_outputs(n: int) -> Callable[[Callable], Callable]:
-    """`friendly`, for a handler whose results fill `n` components before the message."""
+def with_outputs(n: int, kept: Callable[..., tuple] | None = None) -> Callable[[Callable], Callable]:
+    """`friendly`, for a handler whose results fill `n` components before the message (on bad input, gr.skip for
+    each, or the `n` outputs `kept` gives for the handler's arguments)."""
 
     def decorate(fn: Callable) -> Callable:
-        wrapped = friendly(fn)
+        wrapped = friendly(fn, kept)
         wrapped.outputs = n
         return wrapped
 
@@ -72,14 +74,15 @@ def loading_note(what: str) -> str:
                         kind="info")
 
 
-def choose_on_click(views: Sequence[gr.HTML], name: gr.Dropdown, tabs: gr.Tabs) -> None:
-    """A click on any picture tile (or the map's "Similar Pokémon" button) makes that Pokémon the chosen one."""
+def choose_on_click(views: Sequence[gr.HTML], controls: gr.HTML, tabs: gr.Tabs) -> None:
+    """A click on any picture tile (or the map's "Similar Pokémon" button) makes that Pokémon the chosen one: the
+    Similar tab's request (`controls`, page_controls) names it, and that tab is selected."""
 
-    def choose(evt: gr.EventData) -> tuple:
+    def choose(request: Any, evt: gr.EventData) -> tuple:
         picked = clicked_name(evt)
         if picked is None:
             return gr.skip(), gr.skip()
-        return picked, gr.Tabs(selected="similar")
+        return {**(request if isinstance(request, dict) else {}), "name": picked}, gr.Tabs(selected="similar")
 
     for view in views:
-        view.click(choose, None, [name, tabs], show_progress="hidden", api_visibility="private")
+        view.click(choose, [controls], [controls, tabs], show_progress="hidden", api_visibility="private")

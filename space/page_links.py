@@ -40,7 +40,7 @@ def known_name(space: Space, name: str | None) -> str | None:
 
 def open_shared_link(demo: gr.Blocks, space: Space, tabs: gr.Tabs, similar: Mapping[str, Any],
                      opened: Mapping[str, gr.State]) -> None:
-    """On load, show the view the URL names: pick the tab, set the Similar tab's Pokémon and mode, and hand the
+    """On load, show the view the URL names: pick the tab, set the Similar tab's request (Pokémon, mode), hand the
     link's parameters to the deferred tab it names (its `opened` state), which builds itself from them.
 
     The load event only reads the link into a state; the state's change (a link that names something) updates the
@@ -55,7 +55,7 @@ def open_shared_link(demo: gr.Blocks, space: Space, tabs: gr.Tabs, similar: Mapp
 
     demo.load(read_link, None, [link], show_progress="hidden", api_visibility="private")
     link.change(lambda params: link_updates(space, params or {}, tabs, similar, opened), [link],
-                [tabs, similar["name"], similar["mode"], *opened.values()], show_progress="hidden",
+                [tabs, similar["controls"], *opened.values()], show_progress="hidden",
                 api_visibility="private")
 
 
@@ -71,11 +71,11 @@ def link_updates(space: Space, params: Mapping[str, str], tabs: gr.Tabs, similar
         return {}
     tab = params.get("tab")
     name = known_name(space, params.get("pokemon"))
+    mode = params.get("mode") if params.get("mode") in MODES else None
     updates: dict = {tabs: gr.Tabs(selected=tab if tab in TABS else "similar")}
-    if name:
-        updates[similar["name"]] = name
-    if params.get("mode") in MODES:
-        updates[similar["mode"]] = params["mode"]
+    if name or mode:  # the Similar tab's request: its first one, with the link's Pokémon and mode
+        updates[similar["controls"]] = {**similar["start"], **({"name": name} if name else {}),
+                                        **({"mode": mode} if mode else {})}
     if tab in opened:
         cleaned = {k: v for k, v in params.items() if k != "pokemon"}
         updates[opened[tab]] = {**cleaned, **({"pokemon": name} if name else {})}

@@ -12,6 +12,7 @@ import gradio as gr
 
 import pokedex_html as html
 from page_text import ask_intro
+from page_controls import first_request, read_request, similar_controls
 from page_events import first_view, while_loading, with_outputs
 from pokembed.errors import PokembedError
 from pokembed.explore.answers import (arithmetic_result, ask_result, available_presets, default_expression,
@@ -23,7 +24,6 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 TILES_JS = (ASSETS / "tiles.js").read_text(encoding="utf-8")
 MAP_JS = (ASSETS / "map.js").read_text(encoding="utf-8")
 MAP_TEMPLATE = (ASSETS / "map.html").read_text(encoding="utf-8")
-MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
 MODE_EXPLANATIONS = {
     "text": "what their PokéAPI records say",
     "image": "how their official artwork looks",
@@ -34,36 +34,43 @@ MODALITY_CHOICES = [("Text", "text"), ("Image", "image"), ("Combined", "combined
 ARITHMETIC_SPACE_CHOICES = [("Text (records)", "text"), ("Image (artwork)", "image")]
 
 
+def similar_handlers(space: Space) -> dict[str, Any]:
+    """The Similar tab's handler: `show(request, shown)` gives (view, shown, controls, message) for a request from
+    the controls (page_controls) when it differs from the one shown. Shown, the request is kept as `shown` and,
+    where it was not already, written back to the controls in its checked form (the dataset's name for a typed
+    one); on bad input the view stays and the controls are put back to what is shown."""
+
+    @with_outputs(3, kept=lambda request, shown: (gr.skip(), gr.skip(), shown))
+    def render(request: Any, shown: Mapping[str, Any]) -> tuple:
+        wanted = read_request(request, space.k_max)
+        result = similar_result(space, wanted["name"], wanted["mode"], wanted["k"], wanted["forms"])
+        now = {**wanted, "name": result["pokemon"]["name"]}
+        view = html.similar_page(result, space.art.url, MODE_EXPLANATIONS[wanted["mode"]])
+        return view, now, (gr.skip() if now == request else now)
+
+    def show(request: Any, shown: Mapping[str, Any]) -> tuple:
+        if request == shown:  # what is on screen (a request put back): nothing to do, the message stays
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return render(request, shown)
+
+    return {"show": show}
+
+
 def similar_tab(space: Space) -> dict[str, Any]:
-    """Similar Pokémon: the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3 per-generation grid."""
-    index = space.index
-    first = index.names[index.find("pikachu")] if "pikachu" in index.names else index.names[0]
-
-    @with_outputs(2)
-    def show(name: str, mode: str, k: float, forms: bool = True) -> tuple[str, str]:
-        result = similar_result(space, name, mode, int(k), bool(forms))
-        return html.similar_page(result, space.art.url, MODE_EXPLANATIONS[mode]), mode
-
+    """Similar Pokémon: the controls, the chosen Pokémon's card beside its nearest Pokémon, then the 9 × 3
+    per-generation grid. Gives its components: "controls" (their value is the request), "shown" (the request on
+    screen), "view", "message", and "start" (the first request)."""
+    start = first_request(space)
+    show = similar_handlers(space)["show"]
     with gr.Tab("Similar", id="similar"):
-        with gr.Row(elem_id="similar-controls", equal_height=True):
-            name = gr.Dropdown(list(zip(space.display, index.names)), value=first, label="Pokémon",
-                               allow_custom_value=True, filterable=True, elem_id="pokemon-name", scale=2,
-                               min_width=180)
-            mode = gr.Radio(MODE_CHOICES, value="text", label="Similar by", elem_id="rank-mode", scale=3,
-                            min_width=240)
-            k = gr.Slider(1, space.k_max, value=space.k_default, step=1, label="How many", scale=1, min_width=150,
-                          elem_id="similar-k")
-            forms = forms_switch("similar-default-only")
+        controls = similar_controls(space, start)
         message = gr.HTML(elem_id="similar-message", elem_classes="pk-msg-slot", js_on_load=TILES_JS)
-        view = gr.HTML(show(first, "text", space.k_default)[0], elem_id="similar-view", elem_classes="pk-view",
-                       js_on_load=TILES_JS)
-        shown = gr.State("text")  # the mode of the results on screen: the radio goes back to it when one fails
-        # input (the visitor's own changes: clicks, arrow keys, the number box) rather than change, so that putting
-        # the radio back does not ask again; always_last drops the steps a held arrow key queues
-        gr.on([name.change, mode.input, k.input, forms.input], show, [name, mode, k, forms], [view, shown, message],
-              show_progress="hidden", trigger_mode="always_last", api_visibility="private").then(
-            lambda m: m, [shown], [mode], show_progress="hidden", api_visibility="private")
-    return {"name": name, "mode": mode, "view": view, "message": message, "forms": forms}
+        view = gr.HTML(show(start, None)[0], elem_id="similar-view", elem_classes="pk-view", js_on_load=TILES_JS)
+        shown = gr.State(start)
+        # always_last: while one request is answered, only the latest of those made meanwhile waits
+        controls.change(show, [controls, shown], [view, shown, controls, message], show_progress="hidden",
+                        trigger_mode="always_last", api_visibility="private")
+    return {"controls": controls, "shown": shown, "view": view, "message": message, "start": start}
 
 
 def forms_switch(elem_id: str) -> gr.Checkbox:

@@ -48,25 +48,67 @@ def test_import_loads_nothing():
 
 
 def test_page_keeps_results_on_a_typo(app, space, demo, rows):
-    """The page's handler: a good name gives the view and clears the message; a typo skips every result output
-    (the page keeps what it shows) and returns the message."""
+    """The Similar tab's handler, as the page wires it (controls and the shown request in; view, shown, controls and
+    message out): a new request gives the view, keeps it as shown and clears the message; a typo or an image
+    request for a Pokémon without artwork keeps the view and puts the controls back to what is shown, with the
+    message beside them; the request already shown changes nothing, its message included."""
     import gradio as gr
 
-    fn = next(f for f in demo.fns.values() if f.name == "show" and len(f.inputs) == 4)
-    view, shown, message = fn.fn(rows[1]["name"], "text", 4)
-    assert f'data-name="{rows[1]["name"]}"' not in view.split('class="pk-results"')[1]  # itself not among results
-    assert view.count('class="pk-tile"') >= 4 and message == ""
+    skip = type(gr.skip())
+    fn = next(f for f in demo.fns.values() if f.name == "show")
+    assert [o.elem_id for o in fn.inputs] == ["similar-controls", None]
+    assert [o.elem_id for o in fn.outputs] == ["similar-view", None, "similar-controls", "similar-message"]
+    shown = {"name": rows[0]["name"], "mode": "text", "k": 4, "forms": True}
+    asked = {**shown, "name": rows[1]["name"]}
+    view, now, controls, message = fn.fn(asked, shown)
+    results = view.split('class="pk-results"')[1].split('class="pk-generations"')[0]
+    assert f'data-chosen="{rows[1]["name"]}"' in view and results.count('class="pk-tile"') == 4
+    assert f'data-name="{rows[1]["name"]}"' not in results  # itself not among results
+    assert now == asked and isinstance(controls, skip) and message == ""
+    # a name typed in capitals is shown, and written back to the controls as the dataset's name
+    view, now, controls, message = fn.fn({**asked, "name": rows[1]["name"].upper()}, shown)
+    assert now == controls == asked and message == ""
     typo = rows[1]["name"] + "x"
-    view, shown, message = fn.fn(typo, "text", 4)
-    assert isinstance(view, type(gr.skip())) and "Did you mean" in message and typo in message
+    view, now, controls, message = fn.fn({**asked, "name": typo}, shown)
+    assert isinstance(view, skip) and isinstance(now, skip) and controls == shown
+    assert "Did you mean" in message and typo in message
     # the suggestions are buttons naming the Pokémon by its display name, which choose it when clicked
     assert f'class="pk-suggestion" data-name="{rows[1]["name"]}">{space.display[1]}</button>' in message
     missing = next(r["name"] for r in rows if r["image_embedding"] is None)
-    view, shown, message = fn.fn(missing, "image", 4)
-    assert isinstance(view, type(gr.skip())) and "has no artwork" in message
-    # the mode on screen is not updated, so the radio goes back to it (the handler after `show` copies it over)
-    assert isinstance(shown, type(gr.skip()))
-    assert fn.fn(rows[1]["name"], "image" if rows[1]["image_embedding"] is not None else "text", 4)[1] in ("image", "text")
+    view, now, controls, message = fn.fn({**shown, "name": missing, "mode": "image"}, shown)
+    assert isinstance(view, skip) and isinstance(now, skip) and controls == shown and "has no artwork" in message
+    assert all(isinstance(v, skip) for v in fn.fn(dict(shown), shown))
+    for bad, words in (({**asked, "k": 0}, "How many"), ({**asked, "k": 2.5}, "How many"),
+                       ({**asked, "k": "many"}, "How many"), ({**asked, "mode": "smell"}, "Unknown ranking mode"),
+                       (None, "reload the page")):
+        view, now, controls, message = fn.fn(bad, shown)
+        assert isinstance(view, skip) and controls == shown and words in message, (bad, message)
+
+
+def test_the_similar_controls(app, space, demo):
+    """The controls' component: its value is the first request, its list offers every Pokémon once by display name
+    (a name several share gets the dataset's name after it), and it holds the four controls."""
+    import re
+
+    import page_controls
+
+    controls = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "similar-controls")
+    assert controls.value == page_controls.first_request(space)
+    assert controls.value["name"] in space.index.names and controls.value["k"] == space.k_default
+    options = [line.split("\t") for line in controls.props["names"].split("\n")]
+    labels = [label for label, _ in options]
+    assert [name for _, name in options] == list(space.index.names) and len(set(labels)) == len(labels)
+    assert set(labels) >= set(space.display) - {d for d in space.display if list(space.display).count(d) > 1}
+    assert page_controls.name_options(["a", "b", "c"], ["Koraidon", "Koraidon", "Mew"]) == [
+        ("Koraidon (a)", "a"), ("Koraidon (b)", "b"), ("Mew", "c")]
+    assert page_controls.options_text([("Mr.\tMime", "mr-mime"), ("Mew\n", "mew")]) == "Mr. Mime\tmr-mime\nMew\tmew"
+    template = controls.html_template
+    assert [i for i in re.findall(r'\bid="([\w-]+)"', template) if i in page_controls.CONTROL_IDS] == list(
+        page_controls.CONTROL_IDS)
+    assert re.findall(r'type="radio" name="pk-rank-mode" value="(\w+)"', template) == ["text", "image", "umap",
+                                                                                       "combined"]
+    assert f'max="{space.k_max}"' in template and '<datalist id="pk-names"></datalist>' in template
+    assert "`" not in template and "{{" not in template  # Gradio reads the template as a JS template literal
 
 
 HIDDEN_TAB_ELEMENTS = ("question", "ask-view", "upload", "picture-view", "arithmetic-expression", "arithmetic-view",
@@ -78,7 +120,7 @@ def test_the_page_sends_only_the_first_tab(app, demo, space):
     components and only a state per hidden tab: none of their elements, no map data."""
     config = json.dumps(demo.get_config_file(), default=lambda _: None)
     elem_ids = {c["props"].get("elem_id") for c in demo.get_config_file()["components"]}
-    assert {"similar-view", "pokemon-name"} <= elem_ids and not elem_ids & set(HIDDEN_TAB_ELEMENTS)
+    assert {"similar-view", "similar-controls"} <= elem_ids and not elem_ids & set(HIDDEN_TAB_ELEMENTS)
     assert "pk-map-canvas" not in config  # the map's template comes with its tab
     assert '"nb"' not in config and '"thumb_base"' not in config
     labels = [c["props"].get("label") for c in demo.get_config_file()["components"] if c["type"] == "tabitem"]
@@ -152,17 +194,20 @@ def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows)
     import gradio as gr
     import page_links
 
-    tabs, name, mode = gr.Tabs(render=False), gr.Dropdown(render=False), gr.Radio(render=False)
+    tabs, controls = gr.Tabs(render=False), gr.HTML(render=False)
     opened = {tab: gr.State(render=False) for tab in ("ask", "map")}
-    similar = {"name": name, "mode": mode}
+    start = {"name": rows[0]["name"], "mode": "text", "k": 7, "forms": True}
+    similar = {"controls": controls, "start": start}
     updates = page_links.link_updates(space, {"tab": "ask", "q": "a fish", "pokemon": "nobody-at-all"}, tabs,
                                       similar, opened)
-    assert updates[opened["ask"]] == {"tab": "ask", "q": "a fish"} and name not in updates
+    assert updates[opened["ask"]] == {"tab": "ask", "q": "a fish"} and controls not in updates
     assert opened["map"] not in updates and updates[tabs].selected == "ask"
     updates = page_links.link_updates(space, {"tab": "map", "pokemon": rows[4]["name"].upper(), "mode": "image"},
                                       tabs, similar, opened)
     assert updates[opened["map"]] == {"tab": "map", "pokemon": rows[4]["name"], "mode": "image"}
-    assert updates[name] == rows[4]["name"] and updates[mode] == "image"
+    assert updates[controls] == {**start, "name": rows[4]["name"], "mode": "image"}
+    assert page_links.link_updates(space, {"tab": "similar", "mode": "umap"}, tabs, similar, opened)[controls] == {
+        **start, "mode": "umap"}
     assert page_links.link_updates(space, {"q": "a fish"}, tabs, similar, opened) == {}
     assert page_links.link_updates(space, {"tab": "nowhere", "pokemon": rows[4]["name"]}, tabs, similar,
                                    opened)[tabs].selected == "similar"
@@ -177,15 +222,33 @@ def test_the_stylesheet_holds_the_results_back_for_controls_the_page_has(demo):
     rule = next(line for line in css.splitlines() if line.startswith(".column:has(> #similar-view)"))
     named = re.findall(r":has\(#([\w-]+) input\)", rule)
     controls = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "similar-controls")
-    inside = {getattr(b, "elem_id", None) for b in descendants(controls)}
-    assert len(named) == 4 and set(named) <= inside, (named, inside)
+    holding = ids_holding_an_input(controls.html_template)
+    assert len(named) == 4 and set(named) <= holding, (named, holding)
 
 
-def descendants(block):
-    """Every block inside `block`, at any depth."""
-    for child in getattr(block, "children", []):
-        yield child
-        yield from descendants(child)
+def ids_holding_an_input(markup: str) -> set[str]:
+    """The ids of the elements of `markup` with an <input> inside them."""
+    from html.parser import HTMLParser
+
+    class Parser(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str | None] = []
+            self.found: set[str] = set()
+
+        def handle_starttag(self, tag: str, attrs: list) -> None:
+            if tag == "input":
+                self.found.update(i for i in self.open if i)
+            else:
+                self.open.append(dict(attrs).get("id"))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag != "input" and self.open:
+                self.open.pop()
+
+    parser = Parser()
+    parser.feed(markup)
+    return parser.found
 
 
 def test_the_load_event_only_reads_the_link(demo, rows):
@@ -204,7 +267,8 @@ def test_the_load_event_only_reads_the_link(demo, rows):
     assert read_link(SimpleNamespace(query_params=link)) == link
     state = loads[0].outputs[0]
     applies = [f for f in demo.fns.values() if (state._id, "change") in f.targets]
-    assert len(applies) == 1 and {"tabs", "dropdown", "radio"} <= {types[o._id] for o in applies[0].outputs}
+    assert len(applies) == 1 and {"tabs", "html"} <= {types[o._id] for o in applies[0].outputs}
+    assert "similar-controls" in {o.elem_id for o in applies[0].outputs}
 
 
 def test_api_schema(demo):
@@ -254,12 +318,16 @@ def test_clicked_name_reads_the_click_data_a_tile_sends(app):
 
 
 def test_choosing_a_tile_opens_similar_with_that_pokemon(demo):
+    """A click on a picture: the Similar request names that Pokémon (its mode, number and forms switch kept) and
+    the Similar tab is selected."""
     import gradio as gr
 
     choose = next(f for f in demo.fns.values() if f.name == "choose").fn
-    name, tabs = choose(gr.EventData(None, {"name": "pikachu"}))
-    assert name == "pikachu" and isinstance(tabs, gr.Tabs)
-    assert all(isinstance(v, type(gr.skip())) for v in choose(gr.EventData(None, {})))
+    request = {"name": "mew", "mode": "image", "k": 5, "forms": False}
+    controls, tabs = choose(request, gr.EventData(None, {"name": "pikachu"}))
+    assert controls == {**request, "name": "pikachu"} and isinstance(tabs, gr.Tabs) and tabs.selected == "similar"
+    assert request["name"] == "mew"  # the request it was given is not changed
+    assert all(isinstance(v, type(gr.skip())) for v in choose(request, gr.EventData(None, {})))
 
 
 def test_describe_api_parameters_reaches_the_api_info(app):

@@ -35,7 +35,8 @@ def rows(built_dataset) -> list[dict]:
     import pyarrow.parquet as pq
 
     parquet = sorted((built_dataset / "data").glob("*.parquet"))[0]
-    return pq.read_table(parquet, columns=["name", "generation", "image_embedding", "neighbors"]).to_pylist()
+    return pq.read_table(parquet, columns=["name", "display_name", "generation", "image_embedding",
+                                                   "neighbors"]).to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +166,59 @@ def test_similar_pokemon(page, rows, tmp_path):
     assert page.get_by_text("Traceback").count() == 0 and page.locator(".toast-body").count() == 0
     assert not too_wide(page), too_wide(page)
     screenshot(page, tmp_path, "typo")
+
+
+def test_the_similar_controls_answer_the_keyboard(page, rows):
+    """Every Similar control refreshes the results from the keyboard (the slider's arrow keys after a pause, Enter
+    in the number box, a radio's arrow keys), the Pokémon box searches from empty and Escape puts it back, and a
+    request that fails puts the controls back to what is shown."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    view = page.locator("#similar-view")
+    results = view.locator(".pk-results .pk-tile")
+    expect(results).to_have_count(12)
+    number, slider = page.locator("#similar-k input[type=number]"), page.locator("#similar-k input[type=range]")
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowLeft")
+    expect(results).to_have_count(9)
+    expect(number).to_have_value("9")
+    number.fill("5")
+    number.press("Enter")
+    expect(results).to_have_count(5)
+    expect(slider).to_have_value("5")
+
+    page.locator("#rank-mode input:checked").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#rank-mode input:checked")).to_have_value("image")
+    expect(view.locator(".pk-blurb")).to_contain_text("how their official artwork looks")
+    page.locator("#rank-mode input:checked").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(view.locator(".pk-blurb")).to_contain_text("what their PokéAPI records say")
+
+    box = page.locator("#pokemon-name input")
+    shown = box.input_value()
+    assert page.locator("#pk-names option").count() == 0  # the list is made when the box is first used
+    box.focus()
+    expect(page.locator("#pk-names option")).to_have_count(len(rows))
+    page.wait_for_function("() => { const b = document.querySelector('#pokemon-name input'); "
+                           "return b.selectionStart === 0 && b.selectionEnd === b.value.length; }")
+    missing, missing_label = next((r["name"], r["display_name"]) for r in rows if r["image_embedding"] is None)
+    page.keyboard.type(missing[:3])
+    page.keyboard.press("Escape")  # closes the box and puts back the Pokémon shown
+    expect(box).to_have_value(shown)
+    assert page.evaluate("document.activeElement !== document.querySelector('#pokemon-name input')")
+    box.click()  # a click selects the name shown: typing replaces it
+    page.keyboard.type(missing_label)  # its display name, as the list offers it
+    page.keyboard.press("Enter")
+    expect(view.locator(f'[data-chosen="{missing}"]')).to_have_count(1)
+    expect(results).to_have_count(5)  # the number asked for stays
+    # Image for a Pokémon without artwork fails: the message says so and the radio goes back to Text
+    page.locator("#rank-mode label", has_text="Image").click()
+    expect(page.locator("#similar-message")).to_contain_text("has no artwork")
+    expect(page.locator("#rank-mode input:checked")).to_have_value("text")
+    expect(view.locator(f'[data-chosen="{missing}"]')).to_have_count(1)
 
 
 def test_ask_map_and_oddballs(page, rows, tmp_path):

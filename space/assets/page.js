@@ -1,21 +1,9 @@
-// The page's document-level behaviour (launch's head): the Pokémon box, and the URL naming what is shown.
-// - The Pokémon box: focusing it selects its text, so typing searches from empty rather than appending to the
-//   current name; Escape closes it (blur).
-// - Shareable links: after the visitor's first interaction, the URL's query names the tab and the Pokémon (and
-//   the question or the expression), replaced (not pushed) as they explore; space/page_links.py opens such a link.
+// The page's document-level behaviour (launch's head): the URL naming what is shown. After the visitor's first
+// interaction, the URL's query names the tab and the Pokémon (and the question or the expression), replaced (not
+// pushed) as they explore; space/page_links.py opens such a link. (The Pokémon box is assets/controls.js's.)
 (() => {
   const TABS = { "Similar": "similar", "Ask": "ask", "By picture": "picture", "Sums": "arithmetic", "Map": "map",
                  "Oddballs": "oddballs", "All pairs": "pairs" };
-  const box = (target) => target && target.closest ? target.closest("#pokemon-name input") : null;
-  document.addEventListener("focusin", (event) => {
-    const input = box(event.target);
-    if (input) setTimeout(() => input.select(), 0);
-  });
-  document.addEventListener("keydown", (event) => {
-    const input = box(event.target);
-    if (input && event.key === "Escape") input.blur();
-  });
-
   const value = (selector) => { const el = document.querySelector(selector); return el ? el.value.trim() : ""; };
   function described() {
     const selected = document.querySelector("#pk-tabs [role=tab][aria-selected=true]");
