@@ -29,7 +29,7 @@ from pokembed.explore.space import Space
 CONTROLS_JS = (Path(__file__).resolve().parent / "assets" / "controls.js").read_text(encoding="utf-8")
 MODE_CHOICES = [("Text", "text"), ("Image", "image"), ("Map (UMAP)", "umap"), ("Combined", "combined")]
 CONTROL_IDS = ("pokemon-name", "rank-mode", "similar-k", "similar-default-only")
-"""The ids of the four controls inside the component (the stylesheet and page.js name them)."""
+"""The ids of the four controls inside the component (the stylesheet, assets/controls.js and page.js name them)."""
 
 
 def first_request(space: Space) -> dict[str, Any]:
@@ -68,13 +68,14 @@ def controls_markup(k_max: int, k_default: int) -> str:
             'placeholder="Type a name" enterkeyhint="go"><datalist id="pk-names"></datalist></div>'
             f'<fieldset id="rank-mode" class="pk-field"><legend>Similar by</legend><div class="pk-radios">{radios}</div>'
             '</fieldset>'
-            '<div id="similar-k" class="pk-field"><label for="pk-k-number">How many</label><div class="pk-k">'
-            f'<input type="range" min="1" max="{int(k_max)}" step="1" value="{int(k_default)}" aria-label="How many">'
+            '<div id="similar-k" class="pk-field"><label id="pk-k-label" for="pk-k-number">How many</label>'
+            f'<div class="pk-k"><input type="range" min="1" max="{int(k_max)}" step="1" value="{int(k_default)}" '
+            'aria-labelledby="pk-k-label">'
             f'<input id="pk-k-number" type="number" min="1" max="{int(k_max)}" step="1" value="{int(k_default)}" '
             'inputmode="numeric"></div></div>'
-            '<div id="similar-default-only" class="pk-field pk-check"><label><input type="checkbox" checked>'
-            '<span>Default forms only</span></label>'
-            '<span class="pk-hint">leave out Megas, Gigantamax and other forms</span></div>'
+            '<div id="similar-default-only" class="pk-field pk-check"><label><input type="checkbox" checked '
+            'aria-describedby="pk-forms-hint"><span>Default forms only</span></label>'
+            '<span id="pk-forms-hint" class="pk-hint">leave out Megas, Gigantamax and other forms</span></div>'
             '</div>')
 
 
@@ -90,15 +91,19 @@ def read_request(value: Any, k_max: int) -> dict[str, Any]:
     number of results from 1 to `k_max`, and the forms switch. A bad value raises BadInputError naming the fix."""
     if not isinstance(value, Mapping):
         raise BadInputError("the page sent no request; reload the page")
-    mode = value.get("mode")
-    if mode not in {v for _, v in MODE_CHOICES}:
-        raise BadInputError(f"unknown ranking mode {mode!r}; pick Text, Image, Map (UMAP) or Combined")
-    try:
-        k = float(value.get("k"))
-    except (TypeError, ValueError):
-        k = float("nan")
-    if not (1 <= k <= k_max) or k != int(k):
-        raise BadInputError(f"How many must be a whole number from 1 to {k_max}, not {value.get('k')!r}")
+    mode, k, forms = value.get("mode"), value.get("k"), value.get("forms", True)
+    if not isinstance(mode, str) or mode not in {v for _, v in MODE_CHOICES}:
+        raise BadInputError(f"unknown ranking mode {quoted(mode)}; pick Text, Image, Map (UMAP) or Combined")
+    whole = isinstance(k, int) or (isinstance(k, float) and k.is_integer())
+    if isinstance(k, bool) or not whole or not 1 <= k <= k_max:
+        raise BadInputError(f"How many must be a whole number from 1 to {k_max}, not {quoted(k)}")
+    if not isinstance(forms, bool):
+        raise BadInputError(f"the forms switch must be on or off, not {quoted(forms)}; reload the page")
     name = value.get("name")
-    return {"name": name.strip()[:100] if isinstance(name, str) else "", "mode": mode, "k": int(k),
-            "forms": bool(value.get("forms", True))}
+    return {"name": name.strip()[:100] if isinstance(name, str) else "", "mode": mode, "k": int(k), "forms": forms}
+
+
+def quoted(value: Any) -> str:
+    """A value from the browser as a message quotes it: its repr, cut to 20 characters."""
+    text = repr(value)
+    return text if len(text) <= 20 else text[:19] + "…"

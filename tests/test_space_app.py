@@ -47,7 +47,7 @@ def test_import_loads_nothing():
     assert out.stdout.split() == ["False", "False", "False", "False"]
 
 
-def test_page_keeps_results_on_a_typo(app, space, demo, rows):
+def test_page_keeps_results_on_a_typo(app, space, demo, rows, monkeypatch):
     """The Similar tab's handler, as the page wires it (controls and the shown request in; view, shown, controls and
     message out): a new request gives the view, keeps it as shown and clears the message; a typo or an image
     request for a Pokémon without artwork keeps the view and puts the controls back to what is shown, with the
@@ -56,6 +56,7 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
 
     skip = type(gr.skip())
     fn = next(f for f in demo.fns.values() if f.name == "show")
+    assert fn.trigger_mode == "always_last" and list(fn.targets) == [(fn.inputs[0]._id, "change")]
     assert [o.elem_id for o in fn.inputs] == ["similar-controls", None]
     assert [o.elem_id for o in fn.outputs] == ["similar-view", None, "similar-controls", "similar-message"]
     shown = {"name": rows[0]["name"], "mode": "text", "k": 4, "forms": True}
@@ -78,11 +79,28 @@ def test_page_keeps_results_on_a_typo(app, space, demo, rows):
     view, now, controls, message = fn.fn({**shown, "name": missing, "mode": "image"}, shown)
     assert isinstance(view, skip) and isinstance(now, skip) and controls == shown and "has no artwork" in message
     assert all(isinstance(v, skip) for v in fn.fn(dict(shown), shown))
+    # the request's mode, number and forms switch reach the library's answer, whose page is shown
+    import page_tabs
+
+    asked_of = []
+    answer = page_tabs.similar_result
+    monkeypatch.setattr(page_tabs, "similar_result", lambda *a: asked_of.append(a[1:]) or answer(*a))
+    every = {**asked, "mode": "combined", "k": 3, "forms": False}
+    view, now, controls, message = fn.fn(every, shown)
+    assert asked_of == [(rows[1]["name"], "combined", 3, False)] and now == every
+    assert view == html_of(page_tabs, space, answer(space, rows[1]["name"], "combined", 3, False))
     for bad, words in (({**asked, "k": 0}, "How many"), ({**asked, "k": 2.5}, "How many"),
+                       ({**asked, "k": space.k_max + 1}, "How many"), ({**asked, "k": True}, "How many"),
                        ({**asked, "k": "many"}, "How many"), ({**asked, "mode": "smell"}, "Unknown ranking mode"),
+                       ({**asked, "mode": ["text"]}, "Unknown ranking mode"), ({**asked, "forms": "false"}, "forms"),
+                       ({**asked, "mode": "x" * 500}, "xxxxxxxxxxxxxxxxxx…; pick Text"),
                        (None, "reload the page")):
         view, now, controls, message = fn.fn(bad, shown)
         assert isinstance(view, skip) and controls == shown and words in message, (bad, message)
+
+
+def html_of(page_tabs, space, result) -> str:
+    return page_tabs.html.similar_page(result, space.art.url, page_tabs.MODE_EXPLANATIONS[result["mode"]])
 
 
 def test_the_similar_controls(app, space, demo):
@@ -108,7 +126,8 @@ def test_the_similar_controls(app, space, demo):
     assert re.findall(r'type="radio" name="pk-rank-mode" value="(\w+)"', template) == ["text", "image", "umap",
                                                                                        "combined"]
     assert f'max="{space.k_max}"' in template and '<datalist id="pk-names"></datalist>' in template
-    assert "`" not in template and "{{" not in template  # Gradio reads the template as a JS template literal
+    # Gradio reads the template as a JS template literal (and Handlebars): nothing in it may be evaluated
+    assert not [c for c in ("`", "${", "\\", "{{") if c in template]
 
 
 HIDDEN_TAB_ELEMENTS = ("question", "ask-view", "upload", "picture-view", "arithmetic-expression", "arithmetic-view",
@@ -208,6 +227,8 @@ def test_a_link_hands_its_parameters_to_the_tab_it_names(app, demo, space, rows)
     assert updates[controls] == {**start, "name": rows[4]["name"], "mode": "image"}
     assert page_links.link_updates(space, {"tab": "similar", "mode": "umap"}, tabs, similar, opened)[controls] == {
         **start, "mode": "umap"}
+    assert page_links.link_updates(space, {"pokemon": rows[2]["name"], "mode": "smell"}, tabs, similar,
+                                   opened)[controls] == {**start, "name": rows[2]["name"]}
     assert page_links.link_updates(space, {"q": "a fish"}, tabs, similar, opened) == {}
     assert page_links.link_updates(space, {"tab": "nowhere", "pokemon": rows[4]["name"]}, tabs, similar,
                                    opened)[tabs].selected == "similar"
@@ -322,7 +343,10 @@ def test_choosing_a_tile_opens_similar_with_that_pokemon(demo):
     the Similar tab is selected."""
     import gradio as gr
 
-    choose = next(f for f in demo.fns.values() if f.name == "choose").fn
+    chooses = [f for f in demo.fns.values() if f.name == "choose"]
+    assert chooses and all([i.elem_id for i in f.inputs] == ["similar-controls"] and [o.elem_id for o in f.outputs] ==
+                           ["similar-controls", "pk-tabs"] for f in chooses)
+    choose = chooses[0].fn
     request = {"name": "mew", "mode": "image", "k": 5, "forms": False}
     controls, tabs = choose(request, gr.EventData(None, {"name": "pikachu"}))
     assert controls == {**request, "name": "pikachu"} and isinstance(tabs, gr.Tabs) and tabs.selected == "similar"

@@ -169,9 +169,10 @@ def test_similar_pokemon(page, rows, tmp_path):
 
 
 def test_the_similar_controls_answer_the_keyboard(page, rows):
-    """Every Similar control refreshes the results from the keyboard (the slider's arrow keys after a pause, Enter
-    in the number box, a radio's arrow keys), the Pokémon box searches from empty and Escape puts it back, and a
-    request that fails puts the controls back to what is shown."""
+    """Every Similar control refreshes the results from the keyboard (the slider's arrow keys and the number box
+    after a pause, Enter in the number box, a radio's arrow keys; a number out of range is put back, not sent), the
+    Pokémon box searches from empty and Escape puts it back, and a request that fails puts the controls back to
+    what is shown."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)
@@ -184,10 +185,18 @@ def test_the_similar_controls_answer_the_keyboard(page, rows):
         page.keyboard.press("ArrowLeft")
     expect(results).to_have_count(9)
     expect(number).to_have_value("9")
+    number.fill("7")  # no Enter: sent after the pause
+    expect(results).to_have_count(7)
+    number.fill("0")  # out of range: not sent after the pause, and put back on Enter
+    page.wait_for_timeout(800)
+    expect(page.locator("#similar-message .pk-message")).to_have_count(0)
+    number.press("Enter")
+    expect(number).to_have_value("7")
     number.fill("5")
     number.press("Enter")
     expect(results).to_have_count(5)
     expect(slider).to_have_value("5")
+    expect(page.locator("#similar-message .pk-message")).to_have_count(0)
 
     page.locator("#rank-mode input:checked").focus()
     page.keyboard.press("ArrowRight")
@@ -206,8 +215,10 @@ def test_the_similar_controls_answer_the_keyboard(page, rows):
                            "return b.selectionStart === 0 && b.selectionEnd === b.value.length; }")
     missing, missing_label = next((r["name"], r["display_name"]) for r in rows if r["image_embedding"] is None)
     page.keyboard.type(missing[:3])
-    page.keyboard.press("Escape")  # closes the box and puts back the Pokémon shown
+    page.keyboard.press("Escape")  # closes the box and puts back the Pokémon shown, asking nothing
     expect(box).to_have_value(shown)
+    page.wait_for_timeout(500)
+    expect(page.locator("#similar-message .pk-message")).to_have_count(0)
     assert page.evaluate("document.activeElement !== document.querySelector('#pokemon-name input')")
     box.click()  # a click selects the name shown: typing replaces it
     page.keyboard.type(missing_label)  # its display name, as the list offers it

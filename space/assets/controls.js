@@ -1,7 +1,8 @@
 // The Similar tab's controls (js_on_load of their gr.HTML; Gradio gives element, props and watch). props.value is
 // the request {name, mode, k, forms}: a change by the visitor sets it, and Gradio then fires the component's change
 // event, which shows the results; a change by the server (a click on a picture, a shared link, a failed request
-// put back to what is shown) is drawn here. The slider and the number box wait until the visitor pauses (300 ms).
+// put back to what is shown) is drawn here. The slider and the number box send once the visitor pauses (300 ms),
+// and the number box only a whole number in range.
 const box = element.querySelector("#pokemon-name input");
 const radios = Array.from(element.querySelectorAll("#rank-mode input"));
 const range = element.querySelector("#similar-k input[type=range]");
@@ -24,11 +25,11 @@ function fill() {
 const nameOf = (text) => names.get(text.trim().toLowerCase()) || text.trim();
 const labelOf = (name) => labels.get(name) || name || "";
 
-function draw() {
+function draw() {  // the box and the number box are left alone while the visitor types in them
   const value = props.value || {};
   if (document.activeElement !== box) box.value = labelOf(value.name);
   for (const radio of radios) radio.checked = radio.value === value.mode;
-  if (value.k !== undefined) range.value = number.value = String(value.k);
+  if (value.k !== undefined && document.activeElement !== number) range.value = number.value = String(value.k);
   forms.checked = value.forms !== false;
 }
 
@@ -42,10 +43,7 @@ function sendLater(changes) {
   clearTimeout(timer);
   timer = setTimeout(() => send(changes), 300);
 }
-const howMany = (input) => {
-  const k = Math.round(Number(input.value));
-  return Number.isFinite(k) && input.value !== "" ? k : input.value;
-};
+const typedNumber = () => number.value !== "" && number.validity.valid;  // a whole number from 1 to the maximum
 
 // focusing the box selects its text, so typing searches from empty rather than appending to the name shown
 box.addEventListener("focus", () => { fill(); box.select(); });
@@ -55,7 +53,7 @@ box.addEventListener("input", (event) => {  // a pick from the list (not a lette
   if (names.has(box.value.trim().toLowerCase())) send({ name: nameOf(box.value) });
 });
 box.addEventListener("keydown", (event) => {
-  if (event.key === "Enter") send({ name: nameOf(box.value) });
+  if (event.key === "Enter" && !event.isComposing) send({ name: nameOf(box.value) });
   if (event.key === "Escape") {  // put back the Pokémon shown and leave the box (which closes its list)
     box.value = labelOf((props.value || {}).name);
     box.blur();
@@ -63,14 +61,24 @@ box.addEventListener("keydown", (event) => {
 });
 box.addEventListener("blur", () => setTimeout(draw, 0));
 for (const radio of radios) radio.addEventListener("change", () => { if (radio.checked) send({ mode: radio.value }); });
-range.addEventListener("input", () => { number.value = range.value; sendLater({ k: howMany(range) }); });
-range.addEventListener("change", () => send({ k: howMany(range) }));
+// (a range fires change for every arrow key, so both its events wait for the pause)
+range.addEventListener("input", () => { number.value = range.value; sendLater({ k: Number(range.value) }); });
+range.addEventListener("change", () => sendLater({ k: Number(range.value) }));
 number.addEventListener("input", () => {
-  if (number.value !== "") range.value = number.value;
-  sendLater({ k: howMany(number) });
+  if (!typedNumber()) return clearTimeout(timer);
+  range.value = number.value;
+  sendLater({ k: Number(number.value) });
 });
-number.addEventListener("change", () => send({ k: howMany(number) }));
-number.addEventListener("keydown", (event) => { if (event.key === "Enter") send({ k: howMany(number) }); });
+function commitNumber() {  // Enter or leaving the box: a good number is sent now, anything else put back
+  if (typedNumber()) send({ k: Number(number.value) });
+  else {
+    clearTimeout(timer);
+    range.value = number.value = String((props.value || {}).k);
+  }
+}
+number.addEventListener("change", commitNumber);
+number.addEventListener("blur", () => setTimeout(draw, 0));
+number.addEventListener("keydown", (event) => { if (event.key === "Enter") commitNumber(); });
 forms.addEventListener("change", () => send({ forms: forms.checked }));
 
 watch("value", draw);

@@ -1,5 +1,6 @@
 // Click on any picture tile (js_on_load of a results gr.HTML): choose that Pokémon. The Python listener sets the
-// Pokémon box and opens the Similar Pokémon tab; the view scrolls back up to the chosen Pokémon's card.
+// Similar tab's request to it (page_controls) and opens that tab; the view scrolls back up to the chosen
+// Pokémon's card.
 // Globals given by Gradio: element, trigger.
 element.addEventListener("click", (event) => {
   const tile = event.target.closest("[data-name]");
