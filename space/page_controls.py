@@ -24,6 +24,7 @@ from typing import Any
 import gradio as gr
 
 from pokembed.errors import BadInputError
+from pokembed.explore.index import MODES
 from pokembed.explore.space import Space
 
 CONTROLS_JS = (Path(__file__).resolve().parent / "assets" / "controls.js").read_text(encoding="utf-8")
@@ -92,7 +93,7 @@ def read_request(value: Any, k_max: int) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise BadInputError("the page sent no request; reload the page")
     mode, k, forms = value.get("mode"), value.get("k"), value.get("forms", True)
-    if not isinstance(mode, str) or mode not in {v for _, v in MODE_CHOICES}:
+    if not isinstance(mode, str) or mode not in MODES:
         raise BadInputError(f"unknown ranking mode {quoted(mode)}; pick Text, Image, Map (UMAP) or Combined")
     whole = isinstance(k, int) or (isinstance(k, float) and k.is_integer())
     if isinstance(k, bool) or not whole or not 1 <= k <= k_max:

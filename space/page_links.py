@@ -16,10 +16,10 @@ from typing import Any
 import gradio as gr
 
 from pokembed.errors import PokembedError
+from pokembed.explore.index import MODES
 from pokembed.explore.space import Space
 
 TABS = ("similar", "ask", "picture", "arithmetic", "map", "oddballs", "pairs")
-MODES = ("text", "image", "umap", "combined")
 PAGE_JS = (Path(__file__).resolve().parent / "assets" / "page.js").read_text(encoding="utf-8")
 
 
